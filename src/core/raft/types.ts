@@ -101,6 +101,8 @@ export interface Message {
   readonly ctx?: string;
   /** vote after a leadership transfer: bypasses the leader-stickiness check. */
   readonly transfer?: boolean;
+  /** readIndex forwarded by a follower: the caller's read mode, so the leader may answer from its lease. */
+  readonly readMode?: ReadMode;
 }
 
 export interface SoftState {

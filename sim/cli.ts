@@ -1,0 +1,174 @@
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import cliProgress from "cli-progress";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { describeFault, parseFaults, type FaultKind } from "./faults.ts";
+import { runCampaign, type CampaignSummary } from "./run.ts";
+import { loadScenario } from "./scenarios/index.ts";
+import type { Outcome, ScenarioOptions, SeedResult } from "./scenarios/types.ts";
+import { shrinkSchedule } from "./shrink.ts";
+
+/** Distinct exit codes, so CI can tell a crash from a liveness failure from a safety violation. */
+const EXIT_CODES: Record<Outcome | "usage", number> = { ok: 0, usage: 1, crash: 2, liveness: 3, safety: 4 };
+/** When a campaign has several kinds of failure, the most severe decides the exit code. */
+const SEVERITY: readonly Outcome[] = ["safety", "crash", "liveness"];
+
+interface CliArgs {
+  seeds: number; start: number; seed?: number; workers: number; nodes?: number; duration: string;
+  faults: string; scenario: string; json: boolean; shard?: string; trace?: string; schedule?: string; shrink: boolean;
+}
+
+function parseArgs(argv: string[]): CliArgs {
+  return yargs(argv)
+    .scriptName("npm run sim --")
+    .usage("$0 [--seeds N] [--start S] [--workers W] | --seed S [--trace out.jsonl]")
+    .option("seeds", { type: "number", default: 1000, describe: "number of seeds in the campaign" })
+    .option("start", { type: "number", default: 1, describe: "first seed of the campaign" })
+    .option("seed", { type: "number", describe: "replay one seed (prints its trace hash)" })
+    .option("workers", { type: "number", default: 1, describe: "worker threads" })
+    .option("nodes", { type: "number", describe: "cluster size (default: drawn by the seed, 3 to 5)" })
+    .option("duration", { type: "string", default: "60s", describe: "safety phase length in simulated time (e.g. 60s, 1500ms, 2m)" })
+    .option("faults", { type: "string", default: "all", describe: "comma-separated fault kinds, all, or none" })
+    .option("scenario", { type: "string", default: "kv", describe: "scenario: kv (default), or sim/scenarios/NAME.ts" })
+    .option("json", { type: "boolean", default: false, describe: "one JSON summary line on stdout; everything else on stderr" })
+    .option("shard", { type: "string", describe: "i/n: run only this CI shard's part of the seeds (1-based i)" })
+    .option("trace", { type: "string", describe: "with --seed: write the event trace (JSON lines) here" })
+    .option("schedule", { type: "string", describe: "with --seed: run only these fault ids (comma list, or none)" })
+    .option("shrink", { type: "boolean", default: true, describe: "shrink the first failing seed's fault schedule" })
+    .strict()
+    .fail((message, error) => {
+      process.stderr.write(`${message ?? error?.message}\n`);
+      process.exit(EXIT_CODES.usage);
+    })
+    .parseSync() as unknown as CliArgs;
+}
+
+function parseDurationMs(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (match === null) throw new Error(`bad duration "${text}" (use e.g. 60s, 1500ms, 2m)`);
+  const value = Number(match[1]);
+  const unitMs = match[2] === "ms" ? 1 : match[2] === "m" ? 60_000 : 1_000;
+  return Math.round(value * unitMs);
+}
+
+function parseShard(text: string | undefined): { index: number; count: number } | null {
+  if (text === undefined) return null;
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (match === null || count < 1 || index < 1 || index > count) throw new Error(`bad --shard "${text}" (use i/n with 1 <= i <= n)`);
+  return { index, count };
+}
+
+function parseSchedule(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  if (text === "none" || text === "") return [];
+  return text.split(",").map((s) => {
+    const id = Number(s);
+    if (!Number.isInteger(id) || id < 0) throw new Error(`bad fault id "${s}" in --schedule`);
+    return id;
+  });
+}
+
+/** The command line that replays `seed` with the same settings (and, if given, a schedule override). */
+function reproCommand(args: CliArgs, seed: number, scheduleIds?: readonly number[]): string {
+  const parts = [`npm run sim -- --seed ${seed} --scenario ${args.scenario} --duration ${args.duration} --faults ${args.faults}`];
+  if (args.nodes !== undefined) parts.push(`--nodes ${args.nodes}`);
+  if (scheduleIds !== undefined) parts.push(`--schedule ${scheduleIds.length === 0 ? "none" : scheduleIds.join(",")}`);
+  return parts.join(" ");
+}
+
+function worstOutcome(outcomes: readonly Outcome[]): Outcome {
+  for (const kind of SEVERITY) if (outcomes.includes(kind)) return kind;
+  return "ok";
+}
+
+async function reportFailure(args: CliArgs, options: ScenarioOptions, failing: SeedResult, log: (line: string) => void): Promise<void> {
+  log(`seed ${failing.seed} failed (${failing.outcome}): ${failing.message ?? ""}`);
+  const scenario = await loadScenario(args.scenario);
+  if (args.shrink && failing.scheduleIds.length > 0) {
+    const shrunk = shrinkSchedule(scenario, options, failing);
+    log(`shrunk fault schedule (${shrunk.scheduleIds.length} of ${failing.scheduleIds.length} faults, ${shrunk.reruns} reruns): still ${shrunk.result.outcome}`);
+    for (const id of shrunk.scheduleIds) log(`  ${describeFault(failing.schedule[id]!)}`);
+    log(`  -> ${(shrunk.result.message ?? "").split("\n")[0]}`);
+    log(`reproduce (shrunk): ${reproCommand(args, failing.seed, shrunk.scheduleIds)}`);
+  }
+  log(`reproduce: ${reproCommand(args, failing.seed, options.scheduleIds)}`);
+}
+
+async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): Promise<number> {
+  const seed = args.seed!;
+  const options: ScenarioOptions = { seed, nodes: args.nodes, durationMs, faults, trace: true, scheduleIds: parseSchedule(args.schedule) };
+  const scenario = await loadScenario(args.scenario);
+  const result = scenario.runSeed(options);
+  const text = result.trace === null ? "" : result.trace.join("\n") + "\n";
+  if (args.trace !== undefined) writeFileSync(args.trace, text);
+  const hash = createHash("sha256").update(text).digest("hex");
+  const out = args.json ? (line: string) => process.stderr.write(line + "\n") : (line: string) => process.stdout.write(line + "\n");
+  out(`seed ${seed} (${args.scenario}): ${result.outcome}, ${result.events} events, ${result.simulatedMs} simulated ms, ${result.scheduleIds.length} faults`);
+  out(`facts: ${JSON.stringify(result.facts)}`);
+  out(`trace hash: ${hash}`);
+  if (args.json) process.stdout.write(JSON.stringify({ seed, outcome: result.outcome, traceHash: hash, events: result.events, facts: result.facts }) + "\n");
+  if (result.outcome !== "ok") await reportFailure(args, { ...options, trace: false }, result, out);
+  return EXIT_CODES[result.outcome];
+}
+
+async function runMany(args: CliArgs, faults: FaultKind[], durationMs: number): Promise<number> {
+  const shard = parseShard(args.shard);
+  const seeds = Array.from({ length: args.seeds }, (_, i) => args.start + i)
+    .filter((_, i) => shard === null || i % shard.count === shard.index - 1);
+  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: "{bar} {value}/{total} seeds | failed {failed} | {duration_formatted}", etaBuffer: 50 }, cliProgress.Presets.shades_classic);
+  let failedSoFar = 0;
+  bar.start(seeds.length, 0, { failed: 0 });
+  const summary = await runCampaign({
+    scenario: args.scenario, seeds, workers: args.workers, nodes: args.nodes, durationMs, faults,
+    onResult: (r) => {
+      if (r.outcome !== "ok") failedSoFar++;
+      bar.increment(1, { failed: failedSoFar });
+    },
+  });
+  bar.stop();
+  const log = (line: string) => (args.json ? process.stderr : process.stdout).write(line + "\n");
+  printSummary(summary, log);
+  if (args.json) process.stdout.write(JSON.stringify(jsonSummary(summary, args, durationMs)) + "\n");
+  const first = summary.results.find((r) => r.outcome !== "ok");
+  if (first !== undefined) {
+    const stderrLog = (line: string) => process.stderr.write(line + "\n");
+    await reportFailure(args, { seed: first.seed, nodes: args.nodes, durationMs, faults }, first, args.json ? stderrLog : log);
+  }
+  return EXIT_CODES[worstOutcome(summary.results.map((r) => r.outcome))];
+}
+
+function printSummary(summary: CampaignSummary, log: (line: string) => void): void {
+  log(`${summary.scenario}: ${summary.seeds} seeds, ${summary.failed.length} failed (crash ${summary.outcomes.crash}, liveness ${summary.outcomes.liveness}, safety ${summary.outcomes.safety}) in ${(summary.wallMs / 1000).toFixed(1)} s`);
+  log(`throughput: ${summary.eventsPerSec} simulated events/s, ${summary.seedsPerMin} seeds/min, ${summary.events} events over ${(summary.simulatedMs / 1000).toFixed(0)} simulated s`);
+  for (const f of summary.failures.slice(0, 20)) log(`  seed ${f.seed}: ${f.outcome}: ${f.message}`);
+  if (summary.failures.length > 20) log(`  ... and ${summary.failures.length - 20} more`);
+}
+
+function jsonSummary(summary: CampaignSummary, args: CliArgs, durationMs: number): Record<string, unknown> {
+  return {
+    seeds: summary.seeds, failed: summary.failed, eventsPerSec: summary.eventsPerSec, seedsPerMin: summary.seedsPerMin,
+    scenario: summary.scenario, start: args.start, shard: args.shard ?? null, durationMs, faults: args.faults,
+    outcomes: summary.outcomes, events: summary.events, simulatedMs: summary.simulatedMs, wallMs: summary.wallMs,
+    failures: summary.failures.slice(0, 50),
+  };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(hideBin(process.argv));
+  let faults: FaultKind[];
+  let durationMs: number;
+  try {
+    faults = parseFaults(args.faults);
+    durationMs = parseDurationMs(args.duration);
+    await loadScenario(args.scenario);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_CODES.usage;
+  }
+  return args.seed !== undefined ? runOne(args, faults, durationMs) : runMany(args, faults, durationMs);
+}
+
+process.exitCode = await main();

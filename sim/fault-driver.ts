@@ -1,0 +1,112 @@
+import type { Message, NodeId } from "../src/core/raft/types.ts";
+import type { StateMachine } from "../src/agent/raft-host.ts";
+import type { ScheduledFault } from "./faults.ts";
+import { isolateLinks, majorityRingLinks, randomHalves, splitLinks, type Link, type SimNetwork } from "./network.ts";
+import type { RaftCluster } from "./raft-cluster.ts";
+import type { WorldRng } from "./world/rng.ts";
+import type { World } from "./world/world.ts";
+
+/**
+ * Plays a fault schedule into the world. Each fault draws its targets from its own stream
+ * (derived from its id), so removing other faults while shrinking leaves its choices unchanged.
+ * `healAll()` ends every active fault at once, which starts the liveness phase.
+ */
+export class FaultDriver {
+  private readonly activePartitions = new Set<string>();
+  private readonly activeImpairments = new Set<string>();
+  /** Nodes down because of a crash fault, and which fault brought them down. */
+  private readonly crashedBy = new Map<NodeId, string>();
+  private healed = false;
+  applied = 0;
+
+  constructor(
+    private readonly world: World,
+    private readonly rng: WorldRng,
+    private readonly network: SimNetwork<Message>,
+    private readonly cluster: RaftCluster<StateMachine<unknown>>,
+  ) {}
+
+  schedule(faults: readonly ScheduledFault[]): void {
+    for (const fault of faults) {
+      this.world.at(fault.atMs, () => this.begin(fault));
+      this.world.at(fault.atMs + fault.durationMs, () => this.end(fault));
+    }
+  }
+
+  healAll(): void {
+    this.healed = true;
+    this.network.healAll();
+    this.activePartitions.clear();
+    this.activeImpairments.clear();
+    for (const id of this.cluster.nodeIds) if (!this.cluster.isUp(id)) this.cluster.restart(id);
+    this.crashedBy.clear();
+    this.world.record("healAll");
+  }
+
+  private begin(fault: ScheduledFault): void {
+    if (this.healed) return;
+    this.applied++;
+    const key = `f${fault.id}`;
+    const rng = this.rng.derive(key);
+    this.world.record("fault", { id: fault.id, kind: fault.kind });
+    switch (fault.kind) {
+      case "loss": return this.impair(key, { lossRate: fault.rate });
+      case "dup": return this.impair(key, { dupRate: fault.rate });
+      case "reorder": return this.impair(key, { reorderRate: fault.rate, tailMeanMs: fault.delayMs });
+      case "delay": return this.impair(key, { extraDelayMs: fault.delayMs });
+      case "crash":
+      case "torn": return this.crash(key, rng, fault.kind === "torn");
+      case "drift": return;
+      default: return this.partition(key, this.linksFor(fault, rng));
+    }
+  }
+
+  private end(fault: ScheduledFault): void {
+    if (this.healed) return;
+    const key = `f${fault.id}`;
+    if (this.activeImpairments.delete(key)) this.network.restore(key);
+    if (this.activePartitions.delete(key)) this.network.heal(key);
+    for (const [node, by] of this.crashedBy) {
+      if (by !== key) continue;
+      this.crashedBy.delete(node);
+      this.cluster.restart(node);
+    }
+  }
+
+  private impair(key: string, impairment: Parameters<SimNetwork<Message>["impair"]>[1]): void {
+    this.activeImpairments.add(key);
+    this.network.impair(key, impairment);
+  }
+
+  private partition(key: string, links: Link[]): void {
+    this.activePartitions.add(key);
+    this.network.partition(key, links);
+  }
+
+  private crash(key: string, rng: WorldRng, torn: boolean): void {
+    const up = this.cluster.nodeIds.filter((id) => this.cluster.isUp(id));
+    if (up.length === 0) return;
+    const node = rng.pick(up);
+    this.crashedBy.set(node, key);
+    this.cluster.crash(node, torn);
+  }
+
+  private linksFor(fault: ScheduledFault, rng: WorldRng): Link[] {
+    const nodes = this.cluster.nodeIds;
+    switch (fault.kind) {
+      case "isolate": return isolateLinks(rng.pick(nodes), nodes);
+      case "isolate-leader": return isolateLinks(this.cluster.leader()?.id ?? rng.pick(nodes), nodes);
+      case "halves": {
+        const [a, b] = randomHalves(rng, nodes);
+        return splitLinks(a, b);
+      }
+      case "ring": return majorityRingLinks(rng, nodes);
+      case "oneway": {
+        const from = rng.pick(nodes);
+        const to = rng.pick(nodes.filter((n) => n !== from));
+        return [[from, to]];
+      }
+      default: return [];
+    }
+  }
+}

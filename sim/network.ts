@@ -1,0 +1,261 @@
+import { assert } from "../src/core/util/assert.ts";
+import type { Transport } from "../src/transports/transport.ts";
+import type { WorldRng } from "./world/rng.ts";
+import type { World } from "./world/world.ts";
+
+/** How the links behave while no fault is active: every value here is a seed-drawn base. */
+export interface LinkProfile {
+  /** Uniform one-way delay range. */
+  readonly delayMinMs: number;
+  readonly delayMaxMs: number;
+}
+
+/** A fault that degrades every link while active; several may overlap (the worst one wins). */
+export interface Impairment {
+  readonly lossRate?: number;
+  readonly dupRate?: number;
+  /** Chance that a message takes an extra exponential delay (mean `tailMeanMs`), overtaking others. */
+  readonly reorderRate?: number;
+  readonly tailMeanMs?: number;
+  /** Added to every message's delay (a slow network). */
+  readonly extraDelayMs?: number;
+}
+
+export type Link = readonly [from: string, to: string];
+
+export interface NetworkStats {
+  sent: number;
+  delivered: number;
+  droppedLoss: number;
+  droppedPartition: number;
+  droppedDown: number;
+  duplicated: number;
+}
+
+/**
+ * The simulated network. Every delivery decision (loss, delay, duplication, reordering) comes from
+ * the network's own seeded stream, and a message is a world event, so delivery order is part of
+ * the replayed run. Partitions are sets of blocked directed links: a one-way fault blocks one
+ * direction only, and overlapping partitions block the union of their links.
+ */
+export class SimNetwork<M> {
+  private readonly endpoints = new Map<string, SimEndpoint<M>>();
+  private readonly partitions = new Map<string, readonly Link[]>();
+  private readonly blockedLinkCounts = new Map<string, number>();
+  private readonly impairments = new Map<string, Impairment>();
+  private effective: EffectiveImpairment = noImpairment();
+  readonly stats: NetworkStats = { sent: 0, delivered: 0, droppedLoss: 0, droppedPartition: 0, droppedDown: 0, duplicated: 0 };
+
+  constructor(
+    private readonly world: World,
+    private readonly rng: WorldRng,
+    readonly profile: LinkProfile,
+    private readonly describe: (message: M) => string,
+  ) {
+    assert(profile.delayMinMs >= 0, `delayMinMs ${profile.delayMinMs} < 0`);
+    assert(profile.delayMaxMs >= profile.delayMinMs, `delayMaxMs ${profile.delayMaxMs} < delayMinMs ${profile.delayMinMs}`);
+  }
+
+  /** Open a fresh endpoint at `addr` (a restarted node gets a new one; the old one stays closed). */
+  open(addr: string): SimEndpoint<M> {
+    const previous = this.endpoints.get(addr);
+    assert(previous === undefined || previous.closed, `endpoint ${addr} is already open`);
+    const endpoint = new SimEndpoint<M>(addr, this);
+    this.endpoints.set(addr, endpoint);
+    return endpoint;
+  }
+
+  isBlocked(from: string, to: string): boolean {
+    return this.blockedLinkCounts.has(linkKey(from, to));
+  }
+
+  partition(id: string, links: readonly Link[]): void {
+    assert(!this.partitions.has(id), `partition ${id} already active`);
+    this.partitions.set(id, links);
+    for (const [from, to] of links) {
+      const key = linkKey(from, to);
+      this.blockedLinkCounts.set(key, (this.blockedLinkCounts.get(key) ?? 0) + 1);
+    }
+    this.world.record("partition", { id, links: links.map(([f, t]) => `${f}>${t}`) });
+  }
+
+  heal(id: string): void {
+    const links = this.partitions.get(id);
+    assert(links !== undefined, `partition ${id} is not active`);
+    this.partitions.delete(id);
+    for (const [from, to] of links) {
+      const key = linkKey(from, to);
+      const count = this.blockedLinkCounts.get(key)!;
+      if (count <= 1) this.blockedLinkCounts.delete(key);
+      else this.blockedLinkCounts.set(key, count - 1);
+    }
+    this.world.record("heal", { id });
+  }
+
+  impair(id: string, impairment: Impairment): void {
+    assert(!this.impairments.has(id), `impairment ${id} already active`);
+    this.impairments.set(id, impairment);
+    this.recomputeImpairment();
+    this.world.record("impair", { id, ...impairment });
+  }
+
+  restore(id: string): void {
+    assert(this.impairments.delete(id), `impairment ${id} is not active`);
+    this.recomputeImpairment();
+    this.world.record("restore", { id });
+  }
+
+  /** Heal every partition and impairment: the start of the liveness phase. */
+  healAll(): void {
+    for (const id of [...this.partitions.keys()]) this.heal(id);
+    for (const id of [...this.impairments.keys()]) this.restore(id);
+  }
+
+  get activeFaults(): number {
+    return this.partitions.size + this.impairments.size;
+  }
+
+  /** Called by an endpoint: decide the message's fate now, from the network's stream. */
+  send(from: string, to: string, message: M): void {
+    this.stats.sent++;
+    if (this.isBlocked(from, to)) {
+      this.stats.droppedPartition++;
+      this.traceDrop("partition", from, to, message);
+      return;
+    }
+    if (this.rng.chance(this.effective.lossRate)) {
+      this.stats.droppedLoss++;
+      this.traceDrop("loss", from, to, message);
+      return;
+    }
+    this.schedule(from, to, message);
+    if (this.rng.chance(this.effective.dupRate)) {
+      this.stats.duplicated++;
+      this.schedule(from, to, message);
+    }
+  }
+
+  private schedule(from: string, to: string, message: M): void {
+    const delayMs = this.drawDelayMs();
+    this.world.after(delayMs, () => this.deliver(from, to, message));
+  }
+
+  private drawDelayMs(): number {
+    let delayMs = this.rng.int(this.profile.delayMinMs, this.profile.delayMaxMs) + this.effective.extraDelayMs;
+    if (this.rng.chance(this.effective.reorderRate)) {
+      delayMs += Math.round(-Math.log(1 - this.rng.next()) * this.effective.tailMeanMs);
+    }
+    return delayMs;
+  }
+
+  private deliver(from: string, to: string, message: M): void {
+    const endpoint = this.endpoints.get(to);
+    if (endpoint === undefined || endpoint.closed) {
+      this.stats.droppedDown++;
+      this.traceDrop("down", from, to, message);
+      return;
+    }
+    // A partition that began while the message was in flight also cuts it.
+    if (this.isBlocked(from, to)) {
+      this.stats.droppedPartition++;
+      this.traceDrop("partition", from, to, message);
+      return;
+    }
+    this.stats.delivered++;
+    if (this.world.tracing) this.world.record("recv", { m: this.describe(message) });
+    endpoint.receive(from, message);
+  }
+
+  private traceDrop(reason: string, from: string, to: string, message: M): void {
+    if (this.world.tracing) this.world.record("drop", { reason, from, to, m: this.describe(message) });
+  }
+
+  private recomputeImpairment(): void {
+    const worst = noImpairment();
+    for (const imp of this.impairments.values()) {
+      worst.lossRate = Math.max(worst.lossRate, imp.lossRate ?? 0);
+      worst.dupRate = Math.max(worst.dupRate, imp.dupRate ?? 0);
+      worst.reorderRate = Math.max(worst.reorderRate, imp.reorderRate ?? 0);
+      worst.tailMeanMs = Math.max(worst.tailMeanMs, imp.tailMeanMs ?? 0);
+      worst.extraDelayMs = Math.max(worst.extraDelayMs, imp.extraDelayMs ?? 0);
+    }
+    this.effective = worst;
+  }
+}
+
+/** One node's view of the simulated network: the `Transport` the runtime above a core uses. */
+export class SimEndpoint<M> implements Transport<M> {
+  private handler: ((from: string, message: M) => void) | null = null;
+  closed = false;
+
+  constructor(readonly localAddr: string, private readonly network: SimNetwork<M>) {}
+
+  send(to: string, message: M): void {
+    if (this.closed) return;
+    this.network.send(this.localAddr, to, message);
+  }
+
+  onMessage(handler: (from: string, message: M) => void): void {
+    assert(this.handler === null, `endpoint ${this.localAddr} already has a receiver`);
+    this.handler = handler;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  receive(from: string, message: M): void {
+    if (this.handler !== null) this.handler(from, message);
+  }
+}
+
+function linkKey(from: string, to: string): string {
+  return `${from}>${to}`;
+}
+
+type EffectiveImpairment = { -readonly [K in keyof Impairment]-?: number };
+
+function noImpairment(): EffectiveImpairment {
+  return { lossRate: 0, dupRate: 0, reorderRate: 0, tailMeanMs: 0, extraDelayMs: 0 };
+}
+
+/** Both directions between `node` and everyone else. */
+export function isolateLinks(node: string, nodes: readonly string[]): Link[] {
+  return nodes.filter((n) => n !== node).flatMap((n): Link[] => [[node, n], [n, node]]);
+}
+
+/** Both directions between two groups. */
+export function splitLinks(groupA: readonly string[], groupB: readonly string[]): Link[] {
+  return groupA.flatMap((a) => groupB.flatMap((b): Link[] => [[a, b], [b, a]]));
+}
+
+/** A random split into two non-empty halves. */
+export function randomHalves(rng: WorldRng, nodes: readonly string[]): [string[], string[]] {
+  assert(nodes.length >= 2, `cannot halve ${nodes.length} nodes`);
+  const shuffled = [...nodes];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  const cut = rng.int(1, shuffled.length - 1);
+  return [shuffled.slice(0, cut), shuffled.slice(cut)];
+}
+
+/**
+ * A majority ring: nodes in a (shuffled) circle see only their neighbours, so each one sees a
+ * majority, but different nodes see different majorities. With three nodes a ring is fully
+ * connected, so one pair is cut instead, leaving the middle node in both majorities.
+ */
+export function majorityRingLinks(rng: WorldRng, nodes: readonly string[]): Link[] {
+  const ring = randomHalves(rng, nodes).flat();
+  const n = ring.length;
+  const links: Link[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const distance = Math.min(j - i, n - (j - i));
+      if (distance > 1) links.push([ring[i]!, ring[j]!], [ring[j]!, ring[i]!]);
+    }
+  }
+  if (links.length === 0 && n >= 3) links.push([ring[0]!, ring[2]!], [ring[2]!, ring[0]!]);
+  return links;
+}

@@ -1,0 +1,178 @@
+import {
+  RaftHost, defaultRaftHostConfig, type RaftHostConfig, type RaftNodeLike, type RaftNodeStatus, type StateMachine,
+} from "../src/agent/raft-host.ts";
+import type { ConfState, Message, NodeId, PersistedState, RaftConfig } from "../src/core/raft/types.ts";
+import type { Rng } from "../src/core/util/rng.ts";
+import { assert } from "../src/core/util/assert.ts";
+import type { RaftStorage } from "../src/storage/types.ts";
+import { RaftSafetyChecker } from "./checkers/raft-safety.ts";
+import type { SimNetwork } from "./network.ts";
+import type { WorldRng } from "./world/rng.ts";
+import type { World } from "./world/world.ts";
+
+/** Builds the core under test; tests swap in planted-bug mutants through it. */
+export type NodeFactory = (config: RaftConfig, persisted: PersistedState, rng: Rng) => RaftNodeLike;
+
+/** A node's durable side, which survives crashes: its storage and what a crash does to it. */
+export interface NodeDisk {
+  readonly storage: RaftStorage;
+  /** Lose what was not synced; `torn` also damages the last write. */
+  crash(torn: boolean): void;
+}
+
+export interface RaftClusterOptions<S extends StateMachine<unknown>> {
+  readonly world: World;
+  readonly rng: WorldRng;
+  readonly network: SimNetwork<Message>;
+  readonly nodeIds: readonly NodeId[];
+  readonly makeConfig: (id: NodeId) => RaftConfig;
+  readonly nodeFactory: NodeFactory;
+  readonly makeStateMachine: () => S;
+  readonly makeDisk: (id: NodeId) => NodeDisk;
+  /** Per-node multiplier of the tick period (clock drift); 1 for none. */
+  readonly driftOf: (id: NodeId) => number;
+  readonly hostConfig?: RaftHostConfig;
+}
+
+interface NodeSlot<S> {
+  readonly id: NodeId;
+  readonly disk: NodeDisk;
+  readonly tickPeriodMs: number;
+  /** Bumped on every crash, so a dead incarnation's scheduled ticks do nothing. */
+  incarnation: number;
+  host: RaftHost<unknown> | null;
+  stateMachine: S | null;
+  lastRole: string;
+}
+
+/**
+ * A cluster of Raft hosts in the simulated world: it starts, ticks, crashes and restarts nodes,
+ * and wires every host's hooks to the safety checker, calling the core's `invariants()` after
+ * every tick and every received message.
+ */
+export class RaftCluster<S extends StateMachine<unknown>> {
+  readonly checker = new RaftSafetyChecker();
+  private readonly slots = new Map<NodeId, NodeSlot<S>>();
+  readonly conf: ConfState;
+  restarts = 0;
+
+  constructor(private readonly options: RaftClusterOptions<S>) {
+    this.conf = { voters: [...options.nodeIds], learners: [] };
+    for (const id of options.nodeIds) {
+      const config = options.makeConfig(id);
+      const tickPeriodMs = Math.max(1, Math.round(config.tickMs * options.driftOf(id)));
+      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down" });
+    }
+  }
+
+  get nodeIds(): readonly NodeId[] {
+    return this.options.nodeIds;
+  }
+
+  startAll(): void {
+    for (const id of this.options.nodeIds) this.start(id);
+  }
+
+  isUp(id: NodeId): boolean {
+    return this.slot(id).host !== null;
+  }
+
+  host(id: NodeId): RaftHost<unknown> | null {
+    return this.slot(id).host;
+  }
+
+  stateMachine(id: NodeId): S | null {
+    return this.slot(id).stateMachine;
+  }
+
+  /** Statuses of the nodes that are up, in node order. */
+  statuses(): RaftNodeStatus[] {
+    const out: RaftNodeStatus[] = [];
+    for (const slot of this.slots.values()) if (slot.host !== null) out.push(slot.host.node.status());
+    return out;
+  }
+
+  /** The up node that believes it leads the highest term, if any. */
+  leader(): RaftNodeStatus | null {
+    let best: RaftNodeStatus | null = null;
+    for (const status of this.statuses()) {
+      if (status.role === "leader" && (best === null || status.term > best.term)) best = status;
+    }
+    return best;
+  }
+
+  start(id: NodeId): void {
+    const slot = this.slot(id);
+    assert(slot.host === null, `start: ${id} is already up`);
+    const { world, network, makeStateMachine, makeConfig, nodeFactory } = this.options;
+    const persisted = slot.disk.storage.load();
+    this.checker.onStart(id, persisted);
+    const stateMachine = makeStateMachine();
+    const rng = this.options.rng.derive(`node/${id}/${slot.incarnation}`);
+    const config = makeConfig(id);
+    const host = new RaftHost<unknown>(
+      slot.disk.storage, network.open(id), stateMachine,
+      (p) => nodeFactory(config, { ...p, initialConf: p.initialConf ?? this.conf }, rng),
+      this.options.hostConfig ?? defaultRaftHostConfig(),
+      {
+        onPersisted: (update) => this.checker.onPersisted(id, update),
+        onApplied: (entry) => this.checker.onApplied(id, entry),
+        onCompacted: (index) => this.checker.onCompacted(id, index),
+        onSettled: () => this.settled(slot),
+      },
+    );
+    slot.host = host;
+    slot.stateMachine = stateMachine;
+    world.record("start", { node: id, incarnation: slot.incarnation });
+    this.settled(slot);
+    this.scheduleTick(slot, slot.incarnation);
+  }
+
+  crash(id: NodeId, torn: boolean): void {
+    const slot = this.slot(id);
+    assert(slot.host !== null, `crash: ${id} is already down`);
+    slot.host.stop();
+    slot.host = null;
+    slot.stateMachine = null;
+    slot.incarnation++;
+    slot.lastRole = "down";
+    slot.disk.crash(torn);
+    this.options.world.record("crash", { node: id, torn });
+  }
+
+  restart(id: NodeId): void {
+    this.restarts++;
+    this.start(id);
+  }
+
+  checkLogMatching(): void {
+    this.checker.checkLogMatching();
+  }
+
+  private slot(id: NodeId): NodeSlot<S> {
+    const slot = this.slots.get(id);
+    assert(slot !== undefined, `unknown node ${id}`);
+    return slot;
+  }
+
+  private scheduleTick(slot: NodeSlot<S>, incarnation: number): void {
+    this.options.world.after(slot.tickPeriodMs, () => {
+      if (slot.incarnation !== incarnation || slot.host === null) return;
+      slot.host.tick();
+      this.scheduleTick(slot, incarnation);
+    });
+  }
+
+  private settled(slot: NodeSlot<S>): void {
+    const host = slot.host;
+    if (host === null) return;
+    host.node.invariants();
+    const status = host.node.status();
+    this.checker.onStatus(status);
+    const role = `${status.role}/${status.term}`;
+    if (role !== slot.lastRole) {
+      slot.lastRole = role;
+      this.options.world.record("role", { node: slot.id, role: status.role, term: status.term, leader: status.leader });
+    }
+  }
+}

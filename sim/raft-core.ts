@@ -1,0 +1,31 @@
+import type { Message, NodeId, RaftConfig } from "../src/core/raft/types.ts";
+import { RaftNode, defaultRaftConfig } from "../src/core/raft/node.ts";
+import type { NodeDisk, NodeFactory } from "./raft-cluster.ts";
+import { MemRaftStorage } from "./storage/mem-storage.ts";
+import type { WorldRng } from "./world/rng.ts";
+
+/** The production core, as the simulator runs it unless a test swaps in a mutant. */
+export const defaultNodeFactory: NodeFactory = (config, persisted, rng) => new RaftNode(config, persisted, rng);
+
+/** hashicorp/raft's LAN timing, the production defaults: the simulator tests what ships. */
+export function simRaftConfig(id: NodeId): RaftConfig {
+  return defaultRaftConfig(id);
+}
+
+/** A node's disk for the seed. */
+export function makeSimDisk(_rng: WorldRng): NodeDisk {
+  const storage = new MemRaftStorage();
+  return { storage, crash: () => {} };
+}
+
+/** One deterministic line per message, for traces: `n1->n2 append t=2 i=10/2 n=3 c=9`. */
+export function describeMessage(m: Message): string {
+  let s = `${m.from}->${m.to} ${m.type} t=${m.term}`;
+  if (m.index !== undefined) s += ` i=${m.index}/${m.logTerm ?? "-"}`;
+  if (m.entries !== undefined && m.entries.length > 0) s += ` n=${m.entries.length}`;
+  if (m.commit !== undefined) s += ` c=${m.commit}`;
+  if (m.snapshot !== undefined) s += ` snap=${m.snapshot.meta.index}/${m.snapshot.meta.term}`;
+  if (m.reject === true) s += ` reject hint=${m.rejectHint ?? "-"}`;
+  if (m.ctx !== undefined) s += ` ctx=${m.ctx}`;
+  return s;
+}

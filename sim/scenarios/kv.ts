@@ -1,0 +1,170 @@
+import type { Message, NodeId } from "../../src/core/raft/types.ts";
+import { defaultRaftHostConfig } from "../../src/agent/raft-host.ts";
+import { checkLinearizable } from "../checkers/linearizability.ts";
+import { SafetyViolation } from "../checkers/raft-safety.ts";
+import { FaultDriver } from "../fault-driver.ts";
+import { generateSchedule, selectFaults } from "../faults.ts";
+import { SimNetwork } from "../network.ts";
+import { RaftCluster } from "../raft-cluster.ts";
+import { defaultNodeFactory, describeMessage, makeSimDisk, simRaftConfig } from "../raft-core.ts";
+import { World } from "../world/world.ts";
+import type { WorldRng } from "../world/rng.ts";
+import { KvStateMachine } from "./kv-state-machine.ts";
+import { KvWorkload, type WorkloadConfig } from "./kv-workload.ts";
+import type { Outcome, Scenario, ScenarioOptions, SeedResult } from "./types.ts";
+
+/**
+ * After the last fault heals, a leader must be agreed on by every node, every node must apply
+ * what that leader had committed, and every client must complete an operation, within this
+ * bound. Reason: with hashicorp/raft's LAN timing an election takes at most about
+ * 2 x 1000 ms plus pre-vote, a few split votes cost a few of those, a restarted node catches up
+ * by snapshot within a heartbeat or two, and a client may first have to time out (3 s) on a
+ * dead target; 30 s covers that with a wide margin while a stuck cluster still fails.
+ */
+export const livenessBoundMs = 30_000;
+
+/** How often the safety checkers that scan whole logs run during a seed. */
+const logMatchingEveryMs = 2_000;
+/** How often liveness is re-evaluated in the liveness phase. */
+const livenessProbeEveryMs = 100;
+
+interface KvSetup {
+  readonly nodeIds: NodeId[];
+  readonly drift: Record<NodeId, number>;
+  readonly delayMinMs: number;
+  readonly delayMaxMs: number;
+  readonly snapshotEveryEntries: number;
+  readonly workload: WorkloadConfig;
+}
+
+/** Everything the seed fixes before the run starts: topology, timings, workload shape. */
+function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
+  const nodeCount = options.nodes ?? rng.int(3, 5);
+  const nodeIds = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  const withDrift = options.faults.includes("drift");
+  const drift: Record<NodeId, number> = {};
+  // Up to 5% fast or slow: inside the margin lease reads assume (lease 500 ms vs election >= 1000 ms).
+  for (const id of nodeIds) drift[id] = withDrift ? Math.round(rng.uniform(0.95, 1.05) * 1000) / 1000 : 1;
+  const delayMinMs = rng.int(1, 3);
+  return {
+    nodeIds, drift, delayMinMs, delayMaxMs: delayMinMs + rng.int(2, 25),
+    snapshotEveryEntries: rng.int(20, 200),
+    workload: {
+      clients: rng.int(2, 4), keys: rng.int(2, 4), opTimeoutMs: 3_000,
+      thinkMinMs: 10, thinkMaxMs: rng.int(100, 400), clientLinkMaxMs: 5,
+    },
+  };
+}
+
+export function runKvSeed(options: ScenarioOptions): SeedResult {
+  const world = new World(options.seed, { trace: options.trace });
+  const setup = drawSetup(world.rng.derive("setup"), options);
+  const fullSchedule = generateSchedule(world.rng.derive("faults"), options.faults, options.durationMs);
+  const schedule = options.scheduleIds === undefined ? fullSchedule : selectFaults(fullSchedule, options.scheduleIds);
+  world.record("seed", { seed: options.seed, scenario: "kv", setup, faults: schedule.map((f) => f.id) });
+  const network = new SimNetwork<Message>(world, world.rng.derive("network"), setup, describeMessage);
+  const cluster = new RaftCluster<KvStateMachine>({
+    world, rng: world.rng.derive("nodes"), network, nodeIds: setup.nodeIds,
+    makeConfig: simRaftConfig, nodeFactory: options.nodeFactory ?? defaultNodeFactory,
+    makeStateMachine: () => new KvStateMachine(), makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
+    driftOf: (id) => setup.drift[id]!,
+    hostConfig: defaultRaftHostConfig({ snapshotEveryEntries: setup.snapshotEveryEntries, requestTimeoutTicks: 50 }),
+  });
+  const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
+  const workload = new KvWorkload(world, world.rng.derive("workload"), cluster, setup.workload);
+  const facts: Record<string, number | string> = { nodes: setup.nodeIds.length, faults: schedule.length };
+  let outcome: Outcome = "ok";
+  let message: string | null = null;
+  try {
+    message = runPhases(world, cluster, driver, workload, options.durationMs, schedule, facts);
+    if (message !== null) outcome = "liveness";
+    else message = checkHistory(workload, facts);
+    if (message !== null && outcome === "ok") outcome = "safety";
+  } catch (error) {
+    outcome = error instanceof SafetyViolation ? "safety" : "crash";
+    message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  }
+  Object.assign(facts, network.stats, {
+    completed: workload.completed, indeterminate: workload.indeterminate, refused: workload.refused,
+    restarts: cluster.restarts, checks: cluster.checker.checks,
+  });
+  world.record("end", { outcome, message: message?.split("\n")[0] ?? null });
+  return {
+    seed: options.seed, scenario: "kv", outcome, message, events: world.eventsProcessed, simulatedMs: world.nowMs,
+    schedule: fullSchedule, scheduleIds: schedule.map((f) => f.id), trace: world.trace, facts,
+  };
+}
+
+/** Safety phase with faults, then heal and the liveness phase. Returns a liveness failure or null. */
+function runPhases(
+  world: World, cluster: RaftCluster<KvStateMachine>, driver: FaultDriver, workload: KvWorkload,
+  durationMs: number, schedule: Parameters<FaultDriver["schedule"]>[0], facts: Record<string, number | string>,
+): string | null {
+  cluster.startAll();
+  driver.schedule(schedule);
+  workload.start();
+  const checkLogs = (): void => {
+    cluster.checkLogMatching();
+    world.after(logMatchingEveryMs, checkLogs);
+  };
+  world.after(logMatchingEveryMs, checkLogs);
+  world.runUntil(durationMs);
+  driver.healAll();
+  const healMs = world.nowMs;
+  const liveness = new LivenessProbe(cluster, workload, healMs);
+  let pending: string | null = liveness.pending();
+  const probe = (): void => {
+    pending = liveness.pending();
+    if (pending !== null) world.after(livenessProbeEveryMs, probe);
+  };
+  world.after(livenessProbeEveryMs, probe);
+  world.runUntil(healMs + livenessBoundMs, () => pending === null);
+  workload.stop();
+  cluster.checkLogMatching();
+  facts["convergedAfterHealMs"] = world.nowMs - healMs;
+  if (pending === null) return null;
+  return `liveness: not converged ${livenessBoundMs} ms after the last fault healed (at ${healMs} ms): ${pending}`;
+}
+
+function checkHistory(workload: KvWorkload, facts: Record<string, number | string>): string | null {
+  const history = workload.history();
+  facts["historyOps"] = history.length;
+  const result = checkLinearizable(history);
+  if (result.ok) return null;
+  const ops = result.ops.slice(0, 12).map((op) => JSON.stringify(op)).join("\n  ");
+  return `linearizability (${result.verdict}) on key ${result.key}: ${result.explanation}\n  ${ops}`;
+}
+
+/** `pending()` names what has not converged since the heal, or returns null once all has. */
+class LivenessProbe {
+  private targetCommit: number | null = null;
+
+  constructor(
+    private readonly cluster: RaftCluster<KvStateMachine>,
+    private readonly workload: KvWorkload,
+    private readonly healMs: number,
+  ) {}
+
+  pending(): string | null {
+    const leader = this.cluster.leader();
+    if (leader === null) return "no leader";
+    const statuses = this.cluster.statuses();
+    const astray = statuses.filter((s) => s.leader !== leader.id || s.term !== leader.term);
+    if (astray.length > 0) {
+      return `leader ${leader.id} of term ${leader.term} not followed by ${astray.map((s) => `${s.id} (term ${s.term}, leader ${s.leader})`).join(", ")}`;
+    }
+    // The first commit index all agree under: every node must apply at least that far.
+    this.targetCommit ??= leader.commit;
+    const behind = this.cluster.nodeIds.filter((id) => (this.cluster.host(id)?.appliedIndex ?? -1) < this.targetCommit!);
+    if (behind.length > 0) return `nodes ${behind.join(",")} have not applied up to commit ${this.targetCommit}`;
+    const idle = this.workload.clientsIdleSince(this.healMs);
+    if (idle.length > 0) return `clients ${idle.join(",")} completed no operation since the heal`;
+    return null;
+  }
+}
+
+export const kvScenario: Scenario = {
+  name: "kv",
+  description: "Raft + a KV state machine under network and node faults; linearizability and Raft safety checked",
+  runSeed: runKvSeed,
+};

@@ -1,0 +1,43 @@
+import type { FaultKind, ScheduledFault } from "../faults.ts";
+import type { NodeFactory } from "../raft-cluster.ts";
+
+/** How a seed ended; each failing kind has its own exit code in the CLI. */
+export type Outcome = "ok" | "crash" | "liveness" | "safety";
+
+export interface ScenarioOptions {
+  readonly seed: number;
+  /** Cluster size; when absent the seed draws it (3 to 5). */
+  readonly nodes?: number;
+  /** Length of the safety phase (faults active), in simulated milliseconds. */
+  readonly durationMs: number;
+  readonly faults: readonly FaultKind[];
+  readonly trace?: boolean;
+  /** Run only these faults of the seed's schedule (shrinking, or `--schedule`). */
+  readonly scheduleIds?: readonly number[];
+  /** The Raft core to run (a planted-bug mutant in tests). */
+  readonly nodeFactory?: NodeFactory;
+}
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly scenario: string;
+  readonly outcome: Outcome;
+  /** What failed (null when ok). */
+  readonly message: string | null;
+  readonly events: number;
+  readonly simulatedMs: number;
+  /** The seed's full fault schedule, and the ids of the faults this run actually used. */
+  readonly schedule: readonly ScheduledFault[];
+  readonly scheduleIds: readonly number[];
+  /** Trace lines (JSON), when tracing. */
+  readonly trace: readonly string[] | null;
+  /** Small deterministic facts about the run (counts), for summaries. */
+  readonly facts: Readonly<Record<string, number | string>>;
+}
+
+/** A scenario runs one seed from start to verdict. Registered in `sim/scenarios/index.ts`. */
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  runSeed(options: ScenarioOptions): SeedResult;
+}

@@ -1,0 +1,265 @@
+import type {
+  ConfState, Entry, Index, Message, NodeId, PersistedState, ReadMode, Ready, Role, Snapshot, Term,
+} from "../core/raft/types.ts";
+import { assert } from "../core/util/assert.ts";
+import type { RaftStorage } from "../storage/types.ts";
+import type { Transport } from "../transports/transport.ts";
+
+/** The replicated state machine above Raft (the simulator's KV store, later the catalog). */
+export interface StateMachine<R> {
+  /** Apply one committed "normal" entry; deterministic: every server returns the same result. */
+  apply(entry: Entry): R;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+/** The part of the core's status the host and the simulator's checkers read. */
+export interface RaftNodeStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  readonly leader: NodeId | null;
+  readonly commit: Index;
+  readonly applied: Index;
+  readonly lastIndex: Index;
+  readonly firstIndex: Index;
+  readonly conf: ConfState;
+}
+
+export type Refusal = { readonly ok: false; readonly reason: string; readonly leader: NodeId | null };
+
+/** The RaftNode API the host drives (structural, so test-only mutants of the core fit too). */
+export interface RaftNodeLike {
+  tick(): void;
+  step(message: Message): void;
+  propose(data: Uint8Array): { readonly ok: true; readonly index: Index; readonly term: Term } | Refusal;
+  readIndex(ctx: string, mode: ReadMode): { readonly ok: true } | Refusal;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(rd: Ready): void;
+  compact(index: Index, data: Uint8Array): unknown;
+  invariants(): void;
+  status(): RaftNodeStatus;
+}
+
+export type ProposeOutcome<R> =
+  | { readonly kind: "applied"; readonly index: Index; readonly result: R }
+  /** Definitely not in the log: the node refused it (not the leader). */
+  | { readonly kind: "rejected"; readonly reason: string; readonly leader: NodeId | null }
+  /** Definitely not applied: another entry was committed at its index. */
+  | { readonly kind: "lost"; readonly index: Index }
+  /** May or may not take effect (timed out, or a snapshot covered its index). */
+  | { readonly kind: "unknown"; readonly reason: string };
+
+export type ReadOutcome =
+  /** The local state machine now reflects every write committed before the read began. */
+  | { readonly kind: "ready"; readonly index: Index }
+  | { readonly kind: "rejected"; readonly reason: string; readonly leader: NodeId | null }
+  | { readonly kind: "timeout" };
+
+export interface RaftHostConfig {
+  /** Snapshot and compact the log every this many applied entries (hashicorp/raft SnapshotThreshold, scaled to the simulator's short runs). */
+  readonly snapshotEveryEntries: number;
+  /** A proposal or read not answered within this many ticks is reported as unknown / timeout, so callers never wait forever. */
+  readonly requestTimeoutTicks: number;
+}
+
+export function defaultRaftHostConfig(overrides: Partial<RaftHostConfig> = {}): RaftHostConfig {
+  const config = { snapshotEveryEntries: 1024, requestTimeoutTicks: 100, ...overrides };
+  assert(config.snapshotEveryEntries >= 1, `snapshotEveryEntries ${config.snapshotEveryEntries} < 1`);
+  assert(config.requestTimeoutTicks >= 1, `requestTimeoutTicks ${config.requestTimeoutTicks} < 1`);
+  return config;
+}
+
+/** Observers for the simulator's checkers; the agent leaves them empty. */
+export interface RaftHostHooks {
+  /** After the update is durable and before any message of the same Ready is sent. */
+  onPersisted?(update: { entries: readonly Entry[]; snapshot?: Snapshot }): void;
+  onApplied?(entry: Entry): void;
+  /** The host snapshotted its state machine and compacted the log up to `index`. */
+  onCompacted?(index: Index): void;
+  /** After every tick or received message, once the Ready loop has drained. */
+  onSettled?(): void;
+}
+
+interface PendingProposal<R> { readonly term: Term; readonly deadlineTick: number; readonly done: (o: ProposeOutcome<R>) => void }
+interface PendingRead { readonly deadlineTick: number; index: Index | null; readonly done: (o: ReadOutcome) => void }
+
+/**
+ * The runtime that drives one Raft core: it owns the node, its storage, its transport and the
+ * state machine, and runs the Ready loop (persist and sync, then send, then apply, then answer
+ * reads). It has no timers: the caller calls `tick()` every `tickMs`, which keeps it equally at
+ * home in the deterministic simulator and in the agent.
+ */
+export class RaftHost<R> {
+  readonly node: RaftNodeLike;
+  readonly id: NodeId;
+  private ticks = 0;
+  private applied: Index;
+  private appliedTerm: Term;
+  private snapshotIndex: Index;
+  private readSeq = 0;
+  private stopped = false;
+  private readonly proposals = new Map<Index, PendingProposal<R>>();
+  private readonly reads = new Map<string, PendingRead>();
+  /** Messages dropped because they were addressed to another node. */
+  misaddressedDropped = 0;
+
+  constructor(
+    private readonly storage: RaftStorage,
+    private readonly transport: Transport<Message>,
+    private readonly stateMachine: StateMachine<R>,
+    makeNode: (persisted: PersistedState) => RaftNodeLike,
+    private readonly config: RaftHostConfig = defaultRaftHostConfig(),
+    private readonly hooks: RaftHostHooks = {},
+  ) {
+    const persisted = storage.load();
+    if (persisted.snapshot !== null) stateMachine.restore(persisted.snapshot.data);
+    this.applied = persisted.snapshot?.meta.index ?? 0;
+    this.appliedTerm = persisted.snapshot?.meta.term ?? 0;
+    this.snapshotIndex = this.applied;
+    this.node = makeNode(persisted);
+    this.id = this.node.status().id;
+    transport.onMessage((_from, message) => this.receive(message));
+  }
+
+  get appliedIndex(): Index {
+    return this.applied;
+  }
+
+  tick(): void {
+    if (this.stopped) return;
+    this.ticks++;
+    this.node.tick();
+    this.expireRequests();
+    this.drain();
+  }
+
+  receive(message: Message): void {
+    if (this.stopped) return;
+    if (message.to !== this.id) {
+      this.misaddressedDropped++;
+      return;
+    }
+    this.node.step(message);
+    this.drain();
+  }
+
+  propose(data: Uint8Array, done: (outcome: ProposeOutcome<R>) => void): void {
+    assert(!this.stopped, `propose on stopped host ${this.id}`);
+    const result = this.node.propose(data);
+    if (!result.ok) {
+      done({ kind: "rejected", reason: result.reason, leader: result.leader });
+      return;
+    }
+    assert(!this.proposals.has(result.index), `two proposals at index ${result.index} on ${this.id}`);
+    this.proposals.set(result.index, { term: result.term, deadlineTick: this.ticks + this.config.requestTimeoutTicks, done });
+    this.drain();
+  }
+
+  read(mode: ReadMode, done: (outcome: ReadOutcome) => void): void {
+    assert(!this.stopped, `read on stopped host ${this.id}`);
+    const ctx = `${this.id}/${this.readSeq++}`;
+    const result = this.node.readIndex(ctx, mode);
+    if (!result.ok) {
+      done({ kind: "rejected", reason: result.reason, leader: result.leader });
+      return;
+    }
+    this.reads.set(ctx, { deadlineTick: this.ticks + this.config.requestTimeoutTicks, index: null, done });
+    this.drain();
+  }
+
+  /** A crash or shutdown: callbacks still pending are never called (their callers time out). */
+  stop(): void {
+    this.stopped = true;
+    this.proposals.clear();
+    this.reads.clear();
+    void this.transport.close();
+  }
+
+  private drain(): void {
+    while (this.node.hasReady()) {
+      const rd = this.node.ready();
+      this.persist(rd);
+      for (const message of rd.messages) this.transport.send(message.to, message);
+      for (const entry of rd.committedEntries) this.applyEntry(entry);
+      for (const readState of rd.readStates) {
+        const pending = this.reads.get(readState.ctx);
+        if (pending !== undefined) pending.index = readState.index;
+      }
+      this.node.advance(rd);
+      this.answerReads();
+      this.maybeSnapshot();
+    }
+    this.hooks.onSettled?.();
+  }
+
+  private persist(rd: Ready): void {
+    const hasUpdate = rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined;
+    if (!hasUpdate) return;
+    this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+    this.hooks.onPersisted?.({ entries: rd.entries, snapshot: rd.snapshot });
+    if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    if (snapshot.meta.index <= this.applied) return;
+    this.stateMachine.restore(snapshot.data);
+    this.applied = snapshot.meta.index;
+    this.appliedTerm = snapshot.meta.term;
+    this.snapshotIndex = snapshot.meta.index;
+    for (const [index, pending] of this.proposals) {
+      if (index > snapshot.meta.index) continue;
+      this.proposals.delete(index);
+      pending.done({ kind: "unknown", reason: `snapshot at ${snapshot.meta.index} covered index ${index}` });
+    }
+  }
+
+  private applyEntry(entry: Entry): void {
+    if (entry.index <= this.applied) return;
+    assert(entry.index === this.applied + 1, `${this.id}: applying ${entry.index} after ${this.applied}`);
+    const result = entry.type === "normal" ? this.stateMachine.apply(entry) : undefined;
+    this.applied = entry.index;
+    this.appliedTerm = entry.term;
+    this.hooks.onApplied?.(entry);
+    const pending = this.proposals.get(entry.index);
+    if (pending === undefined) return;
+    this.proposals.delete(entry.index);
+    if (pending.term === entry.term && entry.type === "normal") {
+      pending.done({ kind: "applied", index: entry.index, result: result as R });
+    } else {
+      pending.done({ kind: "lost", index: entry.index });
+    }
+  }
+
+  private answerReads(): void {
+    for (const [ctx, pending] of this.reads) {
+      if (pending.index === null || pending.index > this.applied) continue;
+      this.reads.delete(ctx);
+      pending.done({ kind: "ready", index: pending.index });
+    }
+  }
+
+  private expireRequests(): void {
+    for (const [index, pending] of this.proposals) {
+      if (pending.deadlineTick > this.ticks) continue;
+      this.proposals.delete(index);
+      pending.done({ kind: "unknown", reason: `no outcome for index ${index} within ${this.config.requestTimeoutTicks} ticks` });
+    }
+    for (const [ctx, pending] of this.reads) {
+      if (pending.deadlineTick > this.ticks) continue;
+      this.reads.delete(ctx);
+      pending.done({ kind: "timeout" });
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.applied - this.snapshotIndex < this.config.snapshotEveryEntries) return;
+    const data = this.stateMachine.snapshot();
+    const conf = this.node.status().conf;
+    this.node.compact(this.applied, data);
+    this.storage.compact({ meta: { index: this.applied, term: this.appliedTerm, conf }, data });
+    this.snapshotIndex = this.applied;
+    this.hooks.onCompacted?.(this.applied);
+  }
+}

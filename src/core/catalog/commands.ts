@@ -1,0 +1,301 @@
+/**
+ * The catalog's Raft commands: versioned, self-describing records encoded as msgpack with sorted
+ * keys, so the same command is the same bytes on every server and an old log replays on a newer
+ * binary. Field names follow Consul's request bodies (RegisterRequest, DirEntry, TxnOps,
+ * Session), so the HTTP layer adds `v`, `op` and the leader's `nowMs` to what it parsed.
+ *
+ * Decoding is tolerant where it is cheap: keys match case-insensitively (python-consul sends
+ * `name`, `ttl`, `lockdelay`), a KV `Value` may be bytes or base64 text, and a malformed or
+ * unknown command becomes an error result, never an exception.
+ */
+import { decode, encode } from "@msgpack/msgpack";
+import { decodeBase64, parseGoDurationMs } from "./codec.ts";
+import type { CommandError, ServiceCheckRef, ServiceWeights } from "./types.ts";
+
+export const commandVersion = 1;
+
+export type KvVerb =
+  | "set" | "cas" | "lock" | "unlock" | "get" | "get-tree" | "check-index" | "check-session"
+  | "check-not-exists" | "delete" | "delete-tree" | "delete-cas";
+export const kvVerbs: readonly KvVerb[] = [
+  "set", "cas", "lock", "unlock", "get", "get-tree", "check-index", "check-session",
+  "check-not-exists", "delete", "delete-tree", "delete-cas",
+];
+/** Verbs a single `kv` command may carry; reads go through queries or a txn. */
+export const kvWriteVerbs: readonly KvVerb[] = ["set", "cas", "lock", "unlock", "delete", "delete-tree", "delete-cas"];
+
+export interface ServiceInput {
+  ID?: string;
+  Service: string;
+  Tags?: string[];
+  Address?: string;
+  Meta?: Record<string, string>;
+  Port?: number;
+  Weights?: ServiceWeights;
+  EnableTagOverride?: boolean;
+  Kind?: string;
+}
+
+export interface CheckInput {
+  Node?: string;
+  CheckID?: string;
+  Name?: string;
+  Status?: string;
+  Notes?: string;
+  Output?: string;
+  ServiceID?: string;
+  Type?: string;
+}
+
+export interface KvOp {
+  Verb: KvVerb;
+  Key: string;
+  Value?: Uint8Array | null;
+  Flags?: number;
+  /** ModifyIndex for cas / check-index / delete-cas. */
+  Index?: number;
+  Session?: string;
+}
+
+export type Command =
+  | {
+      v: 1; op: "catalog.register"; nowMs?: number; Node: string; ID?: string; Address: string; Datacenter?: string;
+      TaggedAddresses?: Record<string, string>; NodeMeta?: Record<string, string>;
+      Service?: ServiceInput; Check?: CheckInput; Checks?: CheckInput[]; SkipNodeUpdate?: boolean;
+    }
+  | { v: 1; op: "catalog.deregister"; nowMs?: number; Node: string; ServiceID?: string; CheckID?: string }
+  | ({ v: 1; op: "kv"; nowMs: number } & KvOp)
+  | { v: 1; op: "txn"; nowMs: number; Ops: { KV: KvOp }[] }
+  | {
+      v: 1; op: "session.create"; nowMs: number; ID: string; Node: string; Name?: string;
+      NodeChecks?: string[]; ServiceChecks?: ServiceCheckRef[]; LockDelayMs?: number;
+      Behavior?: string; TTL?: string;
+    }
+  /** Explicit destroy (`PUT /v1/session/destroy/:id`). */
+  | { v: 1; op: "session.destroy"; nowMs: number; ID: string }
+  /** Renew resets the TTL clock from the leader's `nowMs`. */
+  | { v: 1; op: "session.renew"; nowMs: number; ID: string }
+  /** The leader's TTL timer fired; applied only if the session is still expired at `nowMs`. */
+  | { v: 1; op: "session.expire"; nowMs: number; ID: string }
+  /** Consul's leader reaps KV tombstones up to an index after its tombstone TTL. */
+  | { v: 1; op: "tombstone.reap"; Index: number };
+
+export type CommandOp = Command["op"];
+
+export function encodeCommand(command: Command): Uint8Array {
+  return encode(command, { sortKeys: true, ignoreUndefined: true });
+}
+
+export type DecodeResult = { ok: true; command: Command } | { ok: false; error: CommandError };
+
+class DecodeError extends Error {}
+
+function bad(message: string): never {
+  throw new DecodeError(message);
+}
+
+export function decodeCommand(bytes: Uint8Array): DecodeResult {
+  let raw: unknown;
+  try {
+    raw = decode(bytes);
+  } catch (error) {
+    return { ok: false, error: { status: 400, message: `malformed command: ${String(error)}` } };
+  }
+  return normalizeCommand(raw);
+}
+
+/** Validates and canonicalizes a command given as a plain object (from msgpack or JSON). */
+export function normalizeCommand(raw: unknown): DecodeResult {
+  try {
+    return { ok: true, command: toCommand(record(raw, "command")) };
+  } catch (error) {
+    if (error instanceof DecodeError) return { ok: false, error: { status: 400, message: error.message } };
+    throw error;
+  }
+}
+
+function toCommand(raw: Record<string, unknown>): Command {
+  const version = num(raw, "v");
+  if (version !== commandVersion) bad(`unsupported command version ${String(version)}`);
+  const op = str(raw, "op");
+  switch (op) {
+    case "catalog.register": return toRegister(raw);
+    case "catalog.deregister":
+      return { v: 1, op, nowMs: num(raw, "nowMs"), Node: reqStr(raw, "Node"), ServiceID: str(raw, "ServiceID"), CheckID: str(raw, "CheckID") };
+    case "kv": {
+      const kvOp = toKvOp(raw);
+      if (!kvWriteVerbs.includes(kvOp.Verb)) bad(`kv command cannot carry verb "${kvOp.Verb}"`);
+      return { v: 1, op, nowMs: num(raw, "nowMs") ?? 0, ...kvOp };
+    }
+    case "txn": return toTxn(raw);
+    case "session.create": return toSessionCreate(raw);
+    case "session.destroy":
+    case "session.renew":
+    case "session.expire":
+      return { v: 1, op, nowMs: num(raw, "nowMs") ?? 0, ID: reqStr(raw, "ID") };
+    case "tombstone.reap": return { v: 1, op, Index: num(raw, "Index") ?? 0 };
+    default: return bad(`unknown command op ${JSON.stringify(op ?? null)}`);
+  }
+}
+
+function toRegister(raw: Record<string, unknown>): Command {
+  const service = field(raw, "Service");
+  const check = field(raw, "Check");
+  const checks = field(raw, "Checks");
+  return {
+    v: 1, op: "catalog.register", nowMs: num(raw, "nowMs"), Node: reqStr(raw, "Node"), ID: str(raw, "ID"),
+    Address: str(raw, "Address") ?? "", Datacenter: str(raw, "Datacenter"),
+    TaggedAddresses: strMap(raw, "TaggedAddresses"), NodeMeta: strMap(raw, "NodeMeta"),
+    Service: service === undefined || service === null ? undefined : toService(record(service, "Service")),
+    Check: check === undefined || check === null ? undefined : toCheck(record(check, "Check")),
+    Checks: checks === undefined || checks === null ? undefined : list(checks, "Checks").map((c) => toCheck(record(c, "Checks[]"))),
+    SkipNodeUpdate: bool(raw, "SkipNodeUpdate"),
+  };
+}
+
+function toService(raw: Record<string, unknown>): ServiceInput {
+  const weights = field(raw, "Weights");
+  const weightsRecord = weights === undefined || weights === null ? undefined : record(weights, "Weights");
+  return {
+    ID: str(raw, "ID"), Service: reqStr(raw, "Service"), Tags: strList(raw, "Tags"),
+    Address: str(raw, "Address"), Meta: strMap(raw, "Meta"), Port: num(raw, "Port"),
+    Weights: weightsRecord && { Passing: num(weightsRecord, "Passing") ?? 1, Warning: num(weightsRecord, "Warning") ?? 1 },
+    EnableTagOverride: bool(raw, "EnableTagOverride"), Kind: str(raw, "Kind"),
+  };
+}
+
+function toCheck(raw: Record<string, unknown>): CheckInput {
+  return {
+    Node: str(raw, "Node"), CheckID: str(raw, "CheckID") ?? str(raw, "ID"), Name: str(raw, "Name"),
+    Status: str(raw, "Status"), Notes: str(raw, "Notes"), Output: str(raw, "Output"),
+    ServiceID: str(raw, "ServiceID"), Type: str(raw, "Type"),
+  };
+}
+
+function toKvOp(raw: Record<string, unknown>): KvOp {
+  const verb = reqStr(raw, "Verb");
+  if (!(kvVerbs as readonly string[]).includes(verb)) bad(`unknown KV verb ${JSON.stringify(verb)}`);
+  return {
+    Verb: verb as KvVerb, Key: str(raw, "Key") ?? "", Value: value(raw), Flags: num(raw, "Flags"),
+    Index: num(raw, "Index") ?? num(raw, "ModifyIndex"), Session: str(raw, "Session"),
+  };
+}
+
+function toTxn(raw: Record<string, unknown>): Command {
+  const ops = list(field(raw, "Ops") ?? [], "Ops").map((op, i) => {
+    const kv = field(record(op, `Ops[${i}]`), "KV");
+    if (kv === undefined || kv === null) bad(`Ops[${i}]: only KV operations are supported`);
+    return { KV: toKvOp(record(kv, `Ops[${i}].KV`)) };
+  });
+  return { v: 1, op: "txn", nowMs: num(raw, "nowMs") ?? 0, Ops: ops };
+}
+
+function toSessionCreate(raw: Record<string, unknown>): Command {
+  const serviceChecks = field(raw, "ServiceChecks");
+  const legacy = strList(raw, "Checks");
+  const nodeChecks = strList(raw, "NodeChecks");
+  const anyChecksGiven = legacy !== undefined || nodeChecks !== undefined || (serviceChecks !== undefined && serviceChecks !== null);
+  return {
+    v: 1, op: "session.create", nowMs: num(raw, "nowMs") ?? 0, ID: reqStr(raw, "ID"),
+    Node: reqStr(raw, "Node"), Name: str(raw, "Name"),
+    // Consul binds a session to serfHealth unless the request names its checks (even as []).
+    NodeChecks: anyChecksGiven ? [...new Set([...(legacy ?? []), ...(nodeChecks ?? [])])] : ["serfHealth"],
+    ServiceChecks: serviceChecks === undefined || serviceChecks === null ? [] : list(serviceChecks, "ServiceChecks").map((c) => {
+      const ref = record(c, "ServiceChecks[]");
+      return { ID: reqStr(ref, "ID"), Namespace: str(ref, "Namespace") ?? "" };
+    }),
+    LockDelayMs: lockDelayMs(raw), Behavior: str(raw, "Behavior"), TTL: str(raw, "TTL"),
+  };
+}
+
+/**
+ * Consul's FixupLockDelay: a duration string is parsed; a bare number below 1000 is seconds,
+ * otherwise nanoseconds. `LockDelayMs` (already normalized) wins when present.
+ */
+export function lockDelayMs(raw: Record<string, unknown>): number | undefined {
+  const normalized = num(raw, "LockDelayMs");
+  if (normalized !== undefined) return normalized;
+  const given = field(raw, "LockDelay");
+  if (given === undefined || given === null) return undefined;
+  if (typeof given === "string") {
+    const ms = parseGoDurationMs(given);
+    if (ms === null) bad(`invalid LockDelay ${JSON.stringify(given)}`);
+    return ms;
+  }
+  if (typeof given !== "number" || !Number.isFinite(given)) bad("LockDelay must be a duration");
+  return given < 1000 ? given * 1000 : given / 1e6;
+}
+
+/** Finds a key exactly, or else case-insensitively, as Go's encoding/json does. */
+function field(raw: Record<string, unknown>, name: string): unknown {
+  if (name in raw) return raw[name];
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(raw)) if (key.toLowerCase() === lower) return raw[key];
+  return undefined;
+}
+
+function record(raw: unknown, what: string): Record<string, unknown> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) bad(`${what} must be an object`);
+  return raw as Record<string, unknown>;
+}
+
+function list(raw: unknown, what: string): unknown[] {
+  if (!Array.isArray(raw)) bad(`${what} must be a list`);
+  return raw;
+}
+
+function str(raw: Record<string, unknown>, name: string): string | undefined {
+  const got = field(raw, name);
+  if (got === undefined || got === null) return undefined;
+  if (typeof got !== "string") bad(`${name} must be a string`);
+  return got;
+}
+
+function reqStr(raw: Record<string, unknown>, name: string): string {
+  const got = str(raw, name);
+  if (got === undefined || got === "") bad(`Must provide ${name}`);
+  return got;
+}
+
+function num(raw: Record<string, unknown>, name: string): number | undefined {
+  const got = field(raw, name);
+  if (got === undefined || got === null) return undefined;
+  if (typeof got === "bigint") return Number(got);
+  if (typeof got !== "number" || !Number.isFinite(got)) bad(`${name} must be a number`);
+  return got;
+}
+
+function bool(raw: Record<string, unknown>, name: string): boolean | undefined {
+  const got = field(raw, name);
+  if (got === undefined || got === null) return undefined;
+  if (typeof got !== "boolean") bad(`${name} must be a boolean`);
+  return got;
+}
+
+function strList(raw: Record<string, unknown>, name: string): string[] | undefined {
+  const got = field(raw, name);
+  if (got === undefined || got === null) return undefined;
+  return list(got, name).map((item) => {
+    if (typeof item !== "string") bad(`${name} must hold strings`);
+    return item;
+  });
+}
+
+function strMap(raw: Record<string, unknown>, name: string): Record<string, string> | undefined {
+  const got = field(raw, name);
+  if (got === undefined || got === null) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, item] of Object.entries(record(got, name))) {
+    if (typeof item !== "string") bad(`${name}.${key} must be a string`);
+    out[key] = item;
+  }
+  return out;
+}
+
+function value(raw: Record<string, unknown>): Uint8Array | null | undefined {
+  const got = field(raw, "Value");
+  if (got === undefined) return undefined;
+  if (got === null || got instanceof Uint8Array) return got;
+  if (typeof got === "string") return decodeBase64(got) ?? bad("Value is not valid base64");
+  return bad("Value must be bytes or base64 text");
+}

@@ -1,0 +1,202 @@
+/**
+ * KV verbs (Consul's kvs.go) and transactions (txn.go). One function runs one verb against the
+ * state; a single `kv` command turns its outcome into Consul's `true`/`false`, and a txn turns
+ * refusals into `{OpIndex, What}` errors and rolls everything back if there is any.
+ */
+import { bytesEqual } from "./codec.ts";
+import type { Command, KvOp } from "./commands.ts";
+import type { CatalogState } from "./state.ts";
+import type { ApplyResult, KvEntry, TxnError, TxnResult } from "./types.ts";
+import { Touch } from "./watch.ts";
+
+type Outcome =
+  /** Applied; `entries` are what a txn reports for this op. */
+  | { kind: "done"; entries: KvEntry[] }
+  /** A CAS, lock or unlock precondition failed: `false`, or the txn's error text. */
+  | { kind: "refused"; what: string }
+  | { kind: "error"; status: 400 | 413 | 500; what: string };
+
+const done = (entries: KvEntry[] = []): Outcome => ({ kind: "done", entries });
+
+export function applyKv(state: CatalogState, cmd: Extract<Command, { op: "kv" }>, nowMs: number): ApplyResult {
+  const size = cmd.Value?.length ?? 0;
+  if (size > state.config.kvValueMaxBytes) {
+    return { ok: false, error: { status: 413, message: `Request body(${size} bytes) too large, max size: ${state.config.kvValueMaxBytes} bytes` } };
+  }
+  if (cmd.Verb === "lock" && lockDelayed(state, cmd.Key, nowMs)) return { ok: true, value: false };
+  const outcome = runKvOp(state, cmd);
+  if (outcome.kind === "error") return { ok: false, error: { status: outcome.status, message: outcome.what } };
+  return { ok: true, value: outcome.kind === "done" };
+}
+
+/** An acquire stamped before the key's lock-delay window ends is refused (kvs_endpoint.go). */
+function lockDelayed(state: CatalogState, key: string, nowMs: number): boolean {
+  const untilMs = state.lockDelayUntilMs.get(key);
+  if (untilMs === undefined) return false;
+  if (nowMs < untilMs) return true;
+  state.lockDelayUntilMs.delete(key);
+  return false;
+}
+
+export function runKvOp(state: CatalogState, op: KvOp): Outcome {
+  switch (op.Verb) {
+    case "set": return setEntry(state, op, "keep");
+    case "cas": return casEntry(state, op);
+    case "lock": return lockEntry(state, op);
+    case "unlock": return unlockEntry(state, op);
+    case "delete": return deleteKey(state, op.Key);
+    case "delete-tree": return deleteTree(state, op.Key);
+    case "delete-cas": return deleteCas(state, op);
+    case "get": {
+      const entry = state.kv.get(op.Key);
+      return entry === undefined ? { kind: "error", status: 500, what: `key "${op.Key}" doesn't exist` } : done([entry]);
+    }
+    case "get-tree": return done([...state.kv.withPrefix(op.Key)]);
+    case "check-index": return checkIndex(state, op);
+    case "check-session": return checkSession(state, op);
+    case "check-not-exists":
+      return state.kv.get(op.Key) === undefined ? done() : { kind: "error", status: 500, what: `key "${op.Key}" exists` };
+  }
+}
+
+/**
+ * Consul's kvsSetTxn: CreateIndex and LockIndex carry over; the session carries over unless the
+ * verb sets it (`session` given); an unchanged entry keeps its ModifyIndex and wakes nobody.
+ */
+function setEntry(state: CatalogState, op: KvOp, session: "keep" | string | undefined, lockIndex?: number): Outcome {
+  const existing = state.kv.get(op.Key);
+  const next: KvEntry = {
+    LockIndex: lockIndex ?? existing?.LockIndex ?? 0, Key: op.Key, Flags: op.Flags ?? 0,
+    Value: op.Value ?? null, CreateIndex: existing?.CreateIndex ?? state.index, ModifyIndex: state.index,
+  };
+  const holder = session === "keep" ? existing?.Session : session;
+  if (holder !== undefined) next.Session = holder;
+  if (existing !== undefined && sameEntry(existing, next)) return done([existing]);
+  state.kv.put(next);
+  state.touchKey(op.Key);
+  return done([next]);
+}
+
+function sameEntry(a: KvEntry, b: KvEntry): boolean {
+  return a.LockIndex === b.LockIndex && a.Flags === b.Flags && a.Session === b.Session && bytesEqual(a.Value, b.Value);
+}
+
+/** `cas=0` creates only; otherwise the key must exist at exactly that ModifyIndex. */
+function casEntry(state: CatalogState, op: KvOp): Outcome {
+  const existing = state.kv.get(op.Key);
+  const index = op.Index ?? 0;
+  const stale: Outcome = { kind: "refused", what: `failed to set key "${op.Key}", index is stale` };
+  if (index === 0 && existing !== undefined) return stale;
+  if (index !== 0 && (existing === undefined || existing.ModifyIndex !== index)) return stale;
+  return setEntry(state, op, "keep");
+}
+
+function lockEntry(state: CatalogState, op: KvOp): Outcome {
+  if (op.Session === undefined || op.Session === "") return { kind: "error", status: 500, what: "missing session" };
+  if (!state.sessions.has(op.Session)) return { kind: "error", status: 500, what: `invalid session "${op.Session}"` };
+  const existing = state.kv.get(op.Key);
+  if (existing?.Session !== undefined && existing.Session !== op.Session) {
+    return { kind: "refused", what: `failed to lock key "${op.Key}", lock is already held` };
+  }
+  // Re-acquiring a lock one already holds keeps LockIndex; a new acquire increments it.
+  const lockIndex = existing === undefined ? 1 : existing.Session === op.Session ? existing.LockIndex : existing.LockIndex + 1;
+  return setEntry(state, op, op.Session, lockIndex);
+}
+
+function unlockEntry(state: CatalogState, op: KvOp): Outcome {
+  if (op.Session === undefined || op.Session === "") return { kind: "error", status: 500, what: "missing session" };
+  const existing = state.kv.get(op.Key);
+  if (existing === undefined || existing.Session !== op.Session) {
+    return { kind: "refused", what: `failed to unlock key "${op.Key}", lock isn't held, or is held by another session` };
+  }
+  return setEntry(state, op, undefined);
+}
+
+function deleteKey(state: CatalogState, key: string): Outcome {
+  if (state.kv.remove(key, state.index)) state.touchKey(key);
+  return done();
+}
+
+function deleteTree(state: CatalogState, prefix: string): Outcome {
+  for (const key of state.kv.keysWithPrefix(prefix)) deleteKey(state, key);
+  return done();
+}
+
+/** Consul's kvsDeleteCASTxn: a missing key counts as deleted (true) without writing anything. */
+function deleteCas(state: CatalogState, op: KvOp): Outcome {
+  const existing = state.kv.get(op.Key);
+  if (existing === undefined) return done();
+  if (existing.ModifyIndex !== (op.Index ?? 0)) return { kind: "refused", what: `failed to delete key "${op.Key}", index is stale` };
+  return deleteKey(state, op.Key);
+}
+
+function checkIndex(state: CatalogState, op: KvOp): Outcome {
+  const existing = state.kv.get(op.Key);
+  if (existing === undefined) return { kind: "error", status: 500, what: `failed to check index, key "${op.Key}" doesn't exist` };
+  if (existing.ModifyIndex !== (op.Index ?? 0)) {
+    return { kind: "error", status: 500, what: `failed index check for key "${op.Key}", current modify index ${existing.ModifyIndex} != ${op.Index ?? 0}` };
+  }
+  return done([existing]);
+}
+
+function checkSession(state: CatalogState, op: KvOp): Outcome {
+  const existing = state.kv.get(op.Key);
+  if (existing === undefined) return { kind: "error", status: 500, what: `failed to check session, key "${op.Key}" doesn't exist` };
+  const session = op.Session ?? "";
+  if ((existing.Session ?? "") !== session) {
+    return { kind: "error", status: 500, what: `failed session check for key "${op.Key}", current session "${existing.Session ?? ""}" != "${session}"` };
+  }
+  return done([existing]);
+}
+
+/**
+ * Runs every op, in order, on the live state with the KV journal open (later ops see earlier
+ * ones), collecting every failure as Consul does; then commits, or rolls back and reports 409.
+ * Writes report their entry without its value, reads with it. A txn ignores lock-delay, as
+ * Consul's txn endpoint does.
+ */
+export function applyTxn(state: CatalogState, ops: readonly KvOp[], readOnly: boolean): ApplyResult {
+  if (ops.length > state.config.txnOpsMax) {
+    return { ok: false, error: { status: 413, message: `Transaction contains too many operations (${ops.length} > ${state.config.txnOpsMax})` } };
+  }
+  const outer = state.touch;
+  state.touch = new Touch();
+  state.kv.begin();
+  const results: TxnResult[] = [];
+  const errors: TxnError[] = [];
+  ops.forEach((op, opIndex) => {
+    const outcome = txnOp(state, op, readOnly);
+    if (outcome.kind !== "done") errors.push({ OpIndex: opIndex, What: outcome.what });
+    else for (const entry of outcome.entries) results.push({ KV: isRead(op) ? { ...entry } : { ...entry, Value: null } });
+  });
+  const inner = state.touch;
+  state.touch = outer;
+  if (errors.length > 0 || readOnly) {
+    state.kv.rollback();
+    if (errors.length === 0) return { ok: true, value: { Results: results, Errors: null } };
+    return { ok: false, error: { status: 409, message: "Transaction rolled back", errors } };
+  }
+  state.kv.commit();
+  for (const scope of inner.scopes) outer.scopes.add(scope);
+  for (const key of inner.kvKeys) outer.kvKeys.add(key);
+  return { ok: true, value: { Results: results, Errors: null } };
+}
+
+function isRead(op: KvOp): boolean {
+  return op.Verb === "get" || op.Verb === "get-tree";
+}
+
+const readVerbs = new Set(["get", "get-tree", "check-index", "check-session", "check-not-exists"]);
+
+export function isReadOnlyTxn(ops: readonly KvOp[]): boolean {
+  return ops.every((op) => readVerbs.has(op.Verb));
+}
+
+function txnOp(state: CatalogState, op: KvOp, readOnly: boolean): Outcome {
+  if (readOnly && !readVerbs.has(op.Verb)) return { kind: "error", status: 400, what: `verb "${op.Verb}" is not allowed in a read-only txn` };
+  const size = op.Value?.length ?? 0;
+  if (size > state.config.kvValueMaxBytes) {
+    return { kind: "error", status: 413, what: `Value for key "${op.Key}" is too large (${size} > ${state.config.kvValueMaxBytes} bytes)` };
+  }
+  return runKvOp(state, op);
+}

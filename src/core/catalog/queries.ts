@@ -1,0 +1,222 @@
+/**
+ * Reads, each answering with Consul's JSON shapes and the index the HTTP layer sends as
+ * X-Consul-Index (never 0). Instances are ordered by node then service ID in both the catalog
+ * and the health answers, because Traefik pairs the two by position.
+ */
+import type { CatalogState } from "./state.ts";
+import type {
+  CatalogServiceEntry, CheckRecord, CheckStatus, HealthServiceEntry, KvEntry, NodeRecord, NodeServices,
+  QueryResult, RaftIndex, ServiceRecord, SessionRecord,
+} from "./types.ts";
+import type { WatchScope } from "./watch.ts";
+
+export interface ServiceFilter {
+  /** Every tag must be present (case-insensitively), as repeated `?tag=` asks. */
+  tags?: readonly string[];
+  /** Every `key: value` must match the node's Meta, as repeated `?node-meta=k:v` asks. */
+  nodeMeta?: Readonly<Record<string, string>>;
+  /** `?passing`: drop instances with any non-passing check, node checks included. */
+  passing?: boolean;
+}
+
+function answer<T>(index: RaftIndex, value: T): QueryResult<T> {
+  return { index: Math.max(1, index), value };
+}
+
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function copyNode(node: NodeRecord): NodeRecord {
+  return { ...node, TaggedAddresses: { ...node.TaggedAddresses }, Meta: { ...node.Meta } };
+}
+
+function copyService(service: ServiceRecord): ServiceRecord {
+  return { ...service, Tags: [...service.Tags], Meta: { ...service.Meta }, Weights: { ...service.Weights } };
+}
+
+function copyCheck(check: CheckRecord): CheckRecord {
+  return { ...check, ServiceTags: [...check.ServiceTags] };
+}
+
+function metaMatches(node: NodeRecord, nodeMeta: Readonly<Record<string, string>> | undefined): boolean {
+  if (nodeMeta === undefined) return true;
+  return Object.entries(nodeMeta).every(([key, value]) => Object.hasOwn(node.Meta, key) && node.Meta[key] === value);
+}
+
+function tagsMatch(service: ServiceRecord, tags: readonly string[] | undefined): boolean {
+  if (tags === undefined || tags.length === 0) return true;
+  const have = new Set(service.Tags.map((tag) => tag.toLowerCase()));
+  return tags.every((tag) => have.has(tag.toLowerCase()));
+}
+
+/** The index of a scope, as its blocking query reports it. */
+export function scopeIndex(state: CatalogState, scope: WatchScope): RaftIndex {
+  switch (scope.kind) {
+    case "table": return state.tableIndex(scope.table);
+    case "service": return serviceIndexOf(state, scope.name);
+    case "node": return state.nodeIndex.get(scope.name) ?? catalogTablesIndex(state);
+    case "kvKey": return state.kv.get(scope.key)?.ModifyIndex ?? state.kv.tableIndex;
+    case "kvPrefix": return state.kv.prefixIndex(scope.prefix);
+  }
+}
+
+function catalogTablesIndex(state: CatalogState): RaftIndex {
+  return Math.max(state.tableIndex("nodes"), state.tableIndex("services"), state.tableIndex("checks"));
+}
+
+/** A service never seen answers with the catalog tables' index (Consul uses its extinction index). */
+function serviceIndexOf(state: CatalogState, name: string): RaftIndex {
+  return state.serviceIndex.get(name) ?? catalogTablesIndex(state);
+}
+
+export function catalogNodes(state: CatalogState, nodeMeta?: Record<string, string>): QueryResult<NodeRecord[]> {
+  const nodes = [...state.nodes.values()].filter((node) => metaMatches(node, nodeMeta));
+  return answer(state.tableIndex("nodes"), nodes.sort((a, b) => byString(a.Node, b.Node)).map(copyNode));
+}
+
+/** `/v1/catalog/services`: name -> distinct tags (sorted, for deterministic answers). */
+export function catalogServices(state: CatalogState, nodeMeta?: Record<string, string>): QueryResult<Record<string, string[]>> {
+  const tagsByName = new Map<string, Set<string>>();
+  for (const [nodeName, onNode] of state.services) {
+    if (!metaMatches(state.nodes.get(nodeName)!, nodeMeta)) continue;
+    for (const service of onNode.values()) {
+      let tags = tagsByName.get(service.Service);
+      if (tags === undefined) tagsByName.set(service.Service, (tags = new Set()));
+      for (const tag of service.Tags) tags.add(tag);
+    }
+  }
+  const value: Record<string, string[]> = {};
+  for (const name of [...tagsByName.keys()].sort(byString)) value[name] = [...tagsByName.get(name)!].sort(byString);
+  return answer(state.tableIndex("services"), value);
+}
+
+/** Instances of a service, ordered by node then service ID, filtered by tags and node meta. */
+function instances(state: CatalogState, name: string, filter: ServiceFilter): [NodeRecord, ServiceRecord][] {
+  const byNode = state.instancesByName.get(name);
+  if (byNode === undefined) return [];
+  const out: [NodeRecord, ServiceRecord][] = [];
+  for (const nodeName of [...byNode.keys()].sort(byString)) {
+    const node = state.nodes.get(nodeName)!;
+    if (!metaMatches(node, filter.nodeMeta)) continue;
+    for (const id of [...byNode.get(nodeName)!].sort(byString)) {
+      const service = state.services.get(nodeName)!.get(id)!;
+      if (tagsMatch(service, filter.tags)) out.push([node, service]);
+    }
+  }
+  return out;
+}
+
+export function catalogService(state: CatalogState, name: string, filter: ServiceFilter = {}): QueryResult<CatalogServiceEntry[]> {
+  const value = instances(state, name, filter).map(([node, service]): CatalogServiceEntry => ({
+    ID: node.ID, Node: node.Node, Address: node.Address, Datacenter: node.Datacenter,
+    TaggedAddresses: { ...node.TaggedAddresses }, NodeMeta: { ...node.Meta }, ServiceKind: service.Kind,
+    ServiceID: service.ID, ServiceName: service.Service, ServiceTags: [...service.Tags],
+    ServiceAddress: service.Address, ServiceWeights: { ...service.Weights }, ServiceMeta: { ...service.Meta },
+    ServicePort: service.Port, ServiceEnableTagOverride: service.EnableTagOverride,
+    CreateIndex: service.CreateIndex, ModifyIndex: service.ModifyIndex,
+  }));
+  return answer(serviceIndexOf(state, name), value);
+}
+
+export function catalogNode(state: CatalogState, name: string): QueryResult<NodeServices | null> {
+  const index = Math.max(state.tableIndex("nodes"), state.tableIndex("services"));
+  const node = state.nodes.get(name);
+  if (node === undefined) return answer(index, null);
+  const services: Record<string, ServiceRecord> = {};
+  const onNode = state.services.get(name) ?? new Map<string, ServiceRecord>();
+  for (const id of [...onNode.keys()].sort(byString)) services[id] = copyService(onNode.get(id)!);
+  return answer(index, { Node: copyNode(node), Services: services });
+}
+
+function nodeChecks(state: CatalogState, node: string): CheckRecord[] {
+  const onNode = state.checks.get(node);
+  if (onNode === undefined) return [];
+  return [...onNode.keys()].sort(byString).map((id) => onNode.get(id)!);
+}
+
+export function healthNode(state: CatalogState, node: string): QueryResult<CheckRecord[]> {
+  return answer(state.tableIndex("checks"), nodeChecks(state, node).map(copyCheck));
+}
+
+export function healthChecks(state: CatalogState, service: string, filter: ServiceFilter = {}): QueryResult<CheckRecord[]> {
+  const checks: CheckRecord[] = [];
+  for (const [node, instance] of instances(state, service, { nodeMeta: filter.nodeMeta })) {
+    for (const check of nodeChecks(state, node.Node)) if (check.ServiceID === instance.ID) checks.push(copyCheck(check));
+  }
+  return answer(state.tableIndex("checks"), checks);
+}
+
+/** Checks of one instance: the node's own checks first, then the instance's, each in ID order. */
+function instanceChecks(state: CatalogState, node: string, serviceId: string): CheckRecord[] {
+  const all = nodeChecks(state, node);
+  return [...all.filter((c) => c.ServiceID === ""), ...all.filter((c) => c.ServiceID === serviceId)];
+}
+
+export function healthService(state: CatalogState, name: string, filter: ServiceFilter = {}): QueryResult<HealthServiceEntry[]> {
+  const value: HealthServiceEntry[] = [];
+  for (const [node, service] of instances(state, name, filter)) {
+    const checks = instanceChecks(state, node.Node, service.ID);
+    if (filter.passing === true && checks.some((check) => check.Status !== "passing")) continue;
+    value.push({ Node: copyNode(node), Service: copyService(service), Checks: checks.map(copyCheck) });
+  }
+  return answer(serviceIndexOf(state, name), value);
+}
+
+/** `/v1/health/state/:state`; "any" lists every check. */
+export function healthState(state: CatalogState, status: CheckStatus | "any", nodeMeta?: Record<string, string>): QueryResult<CheckRecord[]> {
+  const checks: CheckRecord[] = [];
+  for (const node of [...state.checks.keys()].sort(byString)) {
+    if (!metaMatches(state.nodes.get(node)!, nodeMeta)) continue;
+    for (const check of nodeChecks(state, node)) if (status === "any" || check.Status === status) checks.push(copyCheck(check));
+  }
+  return answer(state.tableIndex("checks"), checks);
+}
+
+const statusRank: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2, maintenance: 2 };
+
+/** Critical beats warning beats passing; maintenance counts as critical; no checks is passing. */
+export function aggregatedStatus(checks: readonly Pick<CheckRecord, "Status">[]): "passing" | "warning" | "critical" {
+  const worst = checks.reduce((rank, check) => Math.max(rank, statusRank[check.Status]), 0);
+  return worst === 2 ? "critical" : worst === 1 ? "warning" : "passing";
+}
+
+function copyEntry(entry: KvEntry): KvEntry {
+  return { ...entry };
+}
+
+/** A single key answers with its own ModifyIndex; a missing one with the KV table's index. */
+export function kvGet(state: CatalogState, key: string): QueryResult<KvEntry | null> {
+  const entry = state.kv.get(key);
+  return answer(entry?.ModifyIndex ?? state.kv.tableIndex, entry === undefined ? null : copyEntry(entry));
+}
+
+export function kvList(state: CatalogState, prefix: string): QueryResult<KvEntry[]> {
+  return answer(state.kv.prefixIndex(prefix), [...state.kv.withPrefix(prefix)].map(copyEntry));
+}
+
+/** `?keys[&separator=/]`: keys under the prefix, each cut just after the first separator past it. */
+export function kvKeys(state: CatalogState, prefix: string, separator = ""): QueryResult<string[]> {
+  const keys: string[] = [];
+  for (const entry of state.kv.withPrefix(prefix)) {
+    let key = entry.Key;
+    if (separator !== "") {
+      const at = key.indexOf(separator, prefix.length);
+      if (at >= 0) key = key.slice(0, at + separator.length);
+    }
+    if (keys[keys.length - 1] !== key) keys.push(key);
+  }
+  return answer(state.kv.prefixIndex(prefix), keys);
+}
+
+function copySession(record: SessionRecord): SessionRecord {
+  return { ...record, Checks: [...record.Checks], NodeChecks: [...record.NodeChecks], ServiceChecks: record.ServiceChecks.map((r) => ({ ...r })) };
+}
+
+export function sessionInfo(state: CatalogState, id: string): QueryResult<SessionRecord[]> {
+  const session = state.sessions.get(id);
+  return answer(state.tableIndex("sessions"), session === undefined ? [] : [copySession(session.record)]);
+}
+
+export function sessionList(state: CatalogState, node?: string): QueryResult<SessionRecord[]> {
+  const ids = node === undefined ? [...state.sessions.keys()] : [...(state.sessionsByNode.get(node) ?? [])];
+  return answer(state.tableIndex("sessions"), ids.sort(byString).map((id) => copySession(state.sessions.get(id)!.record)));
+}

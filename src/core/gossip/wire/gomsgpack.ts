@@ -1,0 +1,340 @@
+/**
+ * msgpack as hashicorp/go-msgpack writes it with the zero `codec.MsgpackHandle{}` that memberlist and
+ * Serf use (WriteExt=false, i.e. the old msgpack spec), and a lenient reader that accepts any form.
+ *
+ * Decoding goes through @msgpack/msgpack (with `rawStrings`, because old-spec raw strings carry
+ * binary data such as IP addresses and Serf's 0xff tag prefix, which must not be UTF-8 decoded).
+ *
+ * Encoding is a thin writer of our own, because no option of @msgpack/msgpack (or msgpackr) makes
+ * the bytes go-msgpack produces, and the byte-for-byte goal needs them:
+ * - go-msgpack's legacy raw container has no 8-bit length form: strings of 32..255 bytes are
+ *   written as raw16 (0xda), where the new spec (and every maintained JS library) writes str8 0xd9;
+ * - `[]byte` is written as that same raw string, never as bin (0xc4..0xc6);
+ * - the integer form depends on the Go type, not the value: unsigned fields use fixint/uint8/16/32/64,
+ *   signed fields above 127 use int16/int32/int64 (go-msgpack's EncodeInt, PositiveIntUnsigned=false);
+ * - float64 fields are always 0xcb, even when the value is integral.
+ * Struct fields are written as a map keyed by the Go field name.
+ *
+ * Two generations of go-msgpack are in the field, and they differ in two ways (both decode either):
+ * - "v0.5" (go-msgpack 0.5.5: Debian's serf 0.8, older Consul): struct fields sorted by name, and
+ *   non-negative signed ints written in the unsigned forms;
+ * - "v2" (go-msgpack v2, current memberlist and Serf): fields in Go declaration order, signed ints
+ *   above 127 as int16/int32/int64.
+ * The default is "v0.5", the agent the interoperability test runs against and whose captured bytes
+ * are the golden fixtures.
+ */
+import { DecodeError, Decoder } from "@msgpack/msgpack";
+import { wireFail } from "./errors.ts";
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: false });
+
+export type GoMsgpackFlavor = "v0.5" | "v2";
+export const goMsgpackFlavorDefault: GoMsgpackFlavor = "v0.5";
+
+/** A struct field: its Go name and how to write its value. Fields are listed in Go declaration order. */
+export type GoField = readonly [name: string, write: (w: GoMsgpackWriter) => void];
+
+/** Appends go-msgpack's encoding of Go values to a growing buffer. */
+export class GoMsgpackWriter {
+  private bytes = new Uint8Array(256);
+  private view = new DataView(this.bytes.buffer);
+  private length = 0;
+
+  constructor(readonly flavor: GoMsgpackFlavor = goMsgpackFlavorDefault) {}
+
+  /** A Go struct, as a map from field name to value; omitempty fields are left out by the caller. */
+  struct(fields: readonly GoField[]): this {
+    const ordered = this.flavor === "v0.5" ? [...fields].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : fields;
+    this.mapHeader(ordered.length);
+    for (const [name, write] of ordered) write(this.str(name));
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+
+  byte(b: number): this {
+    this.reserve(1);
+    this.bytes[this.length++] = b & 0xff;
+    return this;
+  }
+
+  raw(data: Uint8Array): this {
+    this.reserve(data.length);
+    this.bytes.set(data, this.length);
+    this.length += data.length;
+    return this;
+  }
+
+  nil(): this {
+    return this.byte(0xc0);
+  }
+
+  bool(b: boolean): this {
+    return this.byte(b ? 0xc3 : 0xc2);
+  }
+
+  /** A Go unsigned integer (uint8/16/32/64, LamportTime). */
+  uint(n: number): this {
+    if (!Number.isInteger(n) || n < 0) wireFail("bad-field", `uint ${n} is not a non-negative integer`);
+    if (n <= 0x7f) return this.byte(n);
+    if (n <= 0xff) return this.byte(0xcc).byte(n);
+    if (n <= 0xffff) return this.byte(0xcd).u16(n);
+    if (n <= 0xffffffff) return this.byte(0xce).u32(n);
+    return this.byte(0xcf).u64(BigInt(n));
+  }
+
+  /** A Go signed integer (int, int64, time.Duration). */
+  int(n: number): this {
+    if (!Number.isInteger(n)) wireFail("bad-field", `int ${n} is not an integer`);
+    if (n >= 0 && this.flavor === "v0.5") return this.uint(n);
+    if (n >= -32 && n <= 0x7f) return this.byte(n & 0xff);
+    if (n >= -128 && n < 0) return this.byte(0xd0).byte(n & 0xff);
+    if (n >= -32768 && n <= 32767) return this.byte(0xd1).u16(n & 0xffff);
+    if (n >= -2147483648 && n <= 2147483647) return this.byte(0xd2).u32(n >>> 0);
+    return this.byte(0xd3).u64(BigInt.asUintN(64, BigInt(n)));
+  }
+
+  f64(x: number): this {
+    this.reserve(9);
+    this.bytes[this.length] = 0xcb;
+    this.view.setFloat64(this.length + 1, x);
+    this.length += 9;
+    return this;
+  }
+
+  str(s: string): this {
+    const data = utf8Encoder.encode(s);
+    return this.rawHeader(data.length).raw(data);
+  }
+
+  /** A Go []byte: a legacy raw string; nil for a nil slice. */
+  bytesOrNil(data: Uint8Array | null): this {
+    if (data === null) return this.nil();
+    return this.rawHeader(data.length).raw(data);
+  }
+
+  mapHeader(count: number): this {
+    return this.containerHeader(count, 0x80, 0xde, 0xdf);
+  }
+
+  arrayHeader(count: number): this {
+    return this.containerHeader(count, 0x90, 0xdc, 0xdd);
+  }
+
+  private rawHeader(byteLength: number): this {
+    if (byteLength < 32) return this.byte(0xa0 | byteLength);
+    if (byteLength < 65536) return this.byte(0xda).u16(byteLength);
+    return this.byte(0xdb).u32(byteLength);
+  }
+
+  private containerHeader(count: number, fixMin: number, b16: number, b32: number): this {
+    if (count < 16) return this.byte(fixMin | count);
+    if (count < 65536) return this.byte(b16).u16(count);
+    return this.byte(b32).u32(count);
+  }
+
+  private u16(n: number): this {
+    this.reserve(2);
+    this.view.setUint16(this.length, n);
+    this.length += 2;
+    return this;
+  }
+
+  private u32(n: number): this {
+    this.reserve(4);
+    this.view.setUint32(this.length, n);
+    this.length += 4;
+    return this;
+  }
+
+  private u64(n: bigint): this {
+    this.reserve(8);
+    this.view.setBigUint64(this.length, n);
+    this.length += 8;
+    return this;
+  }
+
+  private reserve(extraBytes: number): void {
+    if (this.length + extraBytes <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + extraBytes));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+}
+
+/** Limits that keep a hostile packet from allocating much: memberlist's own caps are in the MBs. */
+const decoder = new Decoder({
+  rawStrings: true,
+  maxStrLength: 20 * 1024 * 1024,
+  maxBinLength: 20 * 1024 * 1024,
+  maxArrayLength: 1024 * 1024,
+  maxMapLength: 1024 * 1024,
+});
+
+/** Decodes exactly one msgpack value filling `bytes`; any library error becomes a WireError. */
+export function decodeGoValue(bytes: Uint8Array, what: string): unknown {
+  try {
+    return decoder.decode(bytes);
+  } catch (e) {
+    if (e instanceof RangeError) wireFail("truncated", `${what}: ${e.message}`);
+    if (e instanceof DecodeError || e instanceof Error) wireFail("bad-msgpack", `${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * Decodes the msgpack value at the start of `bytes` and says how many bytes it used; trailing bytes
+ * are left for the caller (go-msgpack reads one value from a stream and ignores what follows).
+ */
+export function decodeGoValuePrefix(bytes: Uint8Array, what: string): { value: unknown; byteLength: number } {
+  const byteLength = msgpackItemLength(bytes, 0);
+  if (byteLength === null) wireFail("truncated", `${what}: msgpack value runs past ${bytes.length} bytes`);
+  return { value: decodeGoValue(bytes.subarray(0, byteLength), what), byteLength };
+}
+
+const depthMax = 64;
+
+/**
+ * The byte length of the msgpack value starting at `offset`, or null when `bytes` ends first.
+ * Stream framing needs it (push/pull is a sequence of values, then raw user state) and the decoder
+ * library does not report where a value ends. Throws WireError on a reserved type byte or deep nesting.
+ */
+export function msgpackItemLength(bytes: Uint8Array, offset: number): number | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = itemEnd(bytes, view, offset, 0);
+  return end === null ? null : end - offset;
+}
+
+function itemEnd(bytes: Uint8Array, view: DataView, pos: number, depth: number): number | null {
+  if (pos >= bytes.length) return null;
+  const head = headerOf(bytes, view, pos);
+  if (head === null) return null;
+  let end: number | null = pos + head.headerBytes + head.payloadBytes;
+  if (head.children > 0 && depth >= depthMax) wireFail("bad-msgpack", `nesting deeper than ${depthMax}`);
+  for (let i = 0; i < head.children && end !== null; i++) end = itemEnd(bytes, view, end, depth + 1);
+  return end !== null && end <= bytes.length ? end : null;
+}
+
+interface ItemHeader {
+  readonly headerBytes: number;
+  readonly payloadBytes: number;
+  readonly children: number;
+}
+
+function headerOf(bytes: Uint8Array, view: DataView, pos: number): ItemHeader | null {
+  const b = bytes[pos]!;
+  const fixed = (payloadBytes: number): ItemHeader => ({ headerBytes: 1, payloadBytes, children: 0 });
+  if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) return fixed(0);
+  if (b >= 0xa0 && b <= 0xbf) return fixed(b & 0x1f);
+  if (b >= 0x80 && b <= 0x8f) return { headerBytes: 1, payloadBytes: 0, children: (b & 0x0f) * 2 };
+  if (b >= 0x90 && b <= 0x9f) return { headerBytes: 1, payloadBytes: 0, children: b & 0x0f };
+  const sizeBytes = ({ 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8, 0xca: 4, 0xcb: 8,
+    0xd4: 2, 0xd5: 3, 0xd6: 5, 0xd7: 9, 0xd8: 17 } as Record<number, number>)[b];
+  if (sizeBytes !== undefined) return fixed(sizeBytes);
+  const lengthBytes = ({ 0xc4: 1, 0xc5: 2, 0xc6: 4, 0xd9: 1, 0xda: 2, 0xdb: 4, 0xc7: 1, 0xc8: 2, 0xc9: 4,
+    0xdc: 2, 0xdd: 4, 0xde: 2, 0xdf: 4 } as Record<number, number>)[b];
+  if (lengthBytes === undefined) wireFail("bad-msgpack", `reserved type byte 0x${b.toString(16)}`);
+  if (pos + 1 + lengthBytes > bytes.length) return null;
+  const n = lengthBytes === 1 ? view.getUint8(pos + 1) : lengthBytes === 2 ? view.getUint16(pos + 1) : view.getUint32(pos + 1);
+  if (b >= 0xdc && b <= 0xdd) return { headerBytes: 1 + lengthBytes, payloadBytes: 0, children: n };
+  if (b >= 0xde) return { headerBytes: 1 + lengthBytes, payloadBytes: 0, children: n * 2 };
+  const extTypeBytes = b >= 0xc7 && b <= 0xc9 ? 1 : 0;
+  return { headerBytes: 1 + lengthBytes + extTypeBytes, payloadBytes: n, children: 0 };
+}
+
+/**
+ * Reads Go struct fields out of a decoded map, the way go-msgpack fills a struct: missing keys and
+ * nil leave the zero value, unknown keys are ignored, a value of the wrong kind is an error.
+ */
+export class GoStructReader {
+  private readonly fields: Record<string, unknown>;
+
+  constructor(value: unknown, private readonly what: string) {
+    if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
+      wireFail("bad-field", `${what}: expected a map, got ${describe(value)}`);
+    }
+    this.fields = value as Record<string, unknown>;
+  }
+
+  uint(name: string, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.get(name);
+    if (v === undefined || v === null) return 0;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) this.bad(name, "an unsigned integer", v);
+    return v;
+  }
+
+  int(name: string): number {
+    const v = this.get(name);
+    if (v === undefined || v === null) return 0;
+    if (typeof v !== "number" || !Number.isInteger(v)) this.bad(name, "an integer", v);
+    return v;
+  }
+
+  f64(name: string): number {
+    const v = this.get(name);
+    if (v === undefined || v === null) return 0;
+    if (typeof v !== "number") this.bad(name, "a number", v);
+    return v;
+  }
+
+  bool(name: string): boolean {
+    const v = this.get(name);
+    if (v === undefined || v === null) return false;
+    if (typeof v !== "boolean") this.bad(name, "a bool", v);
+    return v;
+  }
+
+  str(name: string): string {
+    return bytesToString(this.bytes(name));
+  }
+
+  bytes(name: string): Uint8Array {
+    return asBytes(this.get(name), `${this.what}.${name}`);
+  }
+
+  array(name: string): readonly unknown[] {
+    const v = this.get(name);
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) this.bad(name, "an array", v);
+    return v;
+  }
+
+  map(name: string): Readonly<Record<string, unknown>> {
+    const v = this.get(name);
+    if (v === undefined || v === null) return {};
+    if (typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array) this.bad(name, "a map", v);
+    return v as Record<string, unknown>;
+  }
+
+  private get(name: string): unknown {
+    return Object.prototype.hasOwnProperty.call(this.fields, name) ? this.fields[name] : undefined;
+  }
+
+  private bad(name: string, expected: string, got: unknown): never {
+    wireFail("bad-field", `${this.what}.${name}: expected ${expected}, got ${describe(got)}`);
+  }
+}
+
+export function asBytes(v: unknown, what: string): Uint8Array {
+  if (v === undefined || v === null) return new Uint8Array(0);
+  if (!(v instanceof Uint8Array)) wireFail("bad-field", `${what}: expected a string or bytes, got ${describe(v)}`);
+  return v.slice();
+}
+
+export function bytesToString(b: Uint8Array): string {
+  return utf8Decoder.decode(b);
+}
+
+export function stringToBytes(s: string): Uint8Array {
+  return utf8Encoder.encode(s);
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Uint8Array) return `bytes(${v.length})`;
+  if (Array.isArray(v)) return `array(${v.length})`;
+  return v === null ? "nil" : typeof v;
+}

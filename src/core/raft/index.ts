@@ -1,0 +1,8 @@
+export * from "./types.ts";
+export * from "./node.ts";
+export { raftTicks, type RaftTicks } from "./config.ts";
+export { applyConfChange, checkConfChange, decodeConfChange, encodeConfChange, ConfTracker } from "./confchange.ts";
+export { quorumSize, quorumValue, voteResult, type VoteResult } from "./quorum.ts";
+export { Progress, Inflights, type ProgressState } from "./progress.ts";
+export { RaftLog } from "./log.ts";
+export { Timeout } from "./timeout.ts";

@@ -1,0 +1,25 @@
+/**
+ * Praetor as a library: the pure cores, the transport seam, the Raft runtime host, and the
+ * deterministic simulator that tests them. The agent and the CLI are built from the same parts.
+ */
+export * from "./core/raft/index.ts";
+export * as catalog from "./core/catalog/index.ts";
+export { AssertionError, assert, maybe } from "./core/util/assert.ts";
+export { mulberry32, randomInt, shuffle, type Rng } from "./core/util/rng.ts";
+export type { Transport } from "./transports/transport.ts";
+export type { RaftStorage } from "./storage/types.ts";
+export {
+  RaftHost, defaultRaftHostConfig,
+  type ProposeOutcome, type RaftHostConfig, type RaftHostHooks, type RaftNodeLike, type RaftNodeStatus,
+  type ReadOutcome, type StateMachine,
+} from "./agent/raft-host.ts";
+
+// The simulator's programmatic API.
+export { runCampaign, runSeed, type CampaignOptions, type CampaignSummary, type SeedOptions } from "../sim/run.ts";
+export { loadScenario, registerScenario } from "../sim/scenarios/index.ts";
+export type { Outcome, Scenario, ScenarioOptions, SeedResult } from "../sim/scenarios/types.ts";
+export { FAULT_KINDS, parseFaults, type FaultKind, type ScheduledFault } from "../sim/faults.ts";
+export { SimNetwork, SimEndpoint } from "../sim/network.ts";
+export { World } from "../sim/world/world.ts";
+export { WorldRng } from "../sim/world/rng.ts";
+export type { HistoryOp, KvOp, KvResult, CheckResult } from "../sim/checkers/history.ts";
