@@ -55,7 +55,9 @@ export class FaultDriver {
       case "reorder": return this.impair(key, { reorderRate: fault.rate, tailMeanMs: fault.delayMs });
       case "delay": return this.impair(key, { extraDelayMs: fault.delayMs });
       case "crash":
-      case "torn": return this.crash(key, rng, fault.kind === "torn");
+      case "crash-leader":
+      case "torn": return this.crash(key, rng, fault.kind);
+      case "transfer": return this.transfer(rng);
       case "drift": return;
       default: return this.partition(key, this.linksFor(fault, rng));
     }
@@ -83,12 +85,21 @@ export class FaultDriver {
     this.network.partition(key, links);
   }
 
-  private crash(key: string, rng: WorldRng, torn: boolean): void {
+  private crash(key: string, rng: WorldRng, kind: "crash" | "crash-leader" | "torn"): void {
     const up = this.cluster.nodeIds.filter((id) => this.cluster.isUp(id));
     if (up.length === 0) return;
-    const node = rng.pick(up);
+    const leader = this.cluster.leader()?.id;
+    const node = kind === "crash-leader" && leader !== undefined ? leader : rng.pick(up);
     this.crashedBy.set(node, key);
-    this.cluster.crash(node, torn);
+    this.cluster.crash(node, kind === "torn");
+  }
+
+  private transfer(rng: WorldRng): void {
+    const leader = this.cluster.leader();
+    if (leader === null) return;
+    const to = rng.pick(this.cluster.nodeIds.filter((id) => id !== leader.id));
+    this.world.record("transfer", { from: leader.id, to });
+    this.cluster.host(leader.id)!.transferLeadership(to);
   }
 
   private linksFor(fault: ScheduledFault, rng: WorldRng): Link[] {
@@ -102,9 +113,12 @@ export class FaultDriver {
       }
       case "ring": return majorityRingLinks(rng, nodes);
       case "oneway": {
-        const from = rng.pick(nodes);
-        const to = rng.pick(nodes.filter((n) => n !== from));
-        return [[from, to]];
+        // An asymmetric partition: one node stops hearing from (or reaching) some of the others.
+        const node = rng.pick(nodes);
+        const others = nodes.filter((n) => n !== node && rng.chance(0.6));
+        const peers = others.length > 0 ? others : [rng.pick(nodes.filter((n) => n !== node))];
+        const outbound = rng.chance(0.5);
+        return peers.map((peer): Link => (outbound ? [node, peer] : [peer, node]));
       }
       default: return [];
     }

@@ -3,14 +3,15 @@ import type { WorldRng } from "./world/rng.ts";
 
 /**
  * The fault kinds a seed may draw. Network impairments (loss, dup, reorder, delay) and partitions
- * (isolate, isolate-leader, halves, ring, oneway) and node faults (crash, torn) are timed events
+ * (isolate, isolate-leader, halves, ring, oneway), node faults (crash, crash-leader, torn) and
+ * leadership transfers (an operator's action, not a fault, but it races elections the same way) are timed events
  * in the schedule, so shrinking can remove them one by one; drift is a per-node property drawn
  * with the topology.
  */
 export const FAULT_KINDS = [
   "loss", "dup", "reorder", "delay",
   "isolate", "isolate-leader", "halves", "ring", "oneway",
-  "crash", "torn", "drift",
+  "crash", "crash-leader", "torn", "transfer", "drift",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -42,8 +43,28 @@ export function parseFaults(spec: string): FaultKind[] {
 const DURATION_RANGE_MS: Record<FaultKind, readonly [number, number]> = {
   loss: [1_000, 15_000], dup: [1_000, 15_000], reorder: [1_000, 15_000], delay: [1_000, 10_000],
   isolate: [500, 8_000], "isolate-leader": [500, 8_000], halves: [500, 8_000], ring: [1_000, 8_000], oneway: [500, 8_000],
-  crash: [100, 6_000], torn: [100, 6_000], drift: [0, 0],
+  crash: [100, 6_000], "crash-leader": [100, 6_000], torn: [100, 6_000], transfer: [0, 0], drift: [0, 0],
 };
+
+/**
+ * Swarm testing (Groce et al.): each seed weighs the enabled kinds differently, some at zero, so
+ * the campaign covers both "only crashes" and "everything at once" instead of one average mix.
+ * Node faults get double weight because persistence bugs only show across restarts.
+ */
+function drawWeights(rng: WorldRng, kinds: readonly FaultKind[]): number[] {
+  const weights = kinds.map((k) => rng.pick([0, 1, 1, 2, 3]) * (isNodeFault(k) ? 2 : 1));
+  return weights.every((w) => w === 0) ? kinds.map(() => 1) : weights;
+}
+
+function pickWeighted(rng: WorldRng, kinds: readonly FaultKind[], weights: readonly number[]): FaultKind {
+  const total = weights.reduce((a, b) => a + b, 0);
+  let roll = rng.next() * total;
+  for (let i = 0; i < kinds.length; i++) {
+    roll -= weights[i]!;
+    if (roll < 0) return kinds[i]!;
+  }
+  return kinds[kinds.length - 1]!;
+}
 
 /**
  * Draw a seed's fault schedule over the safety phase: on average one fault every
@@ -52,17 +73,25 @@ const DURATION_RANGE_MS: Record<FaultKind, readonly [number, number]> = {
 export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number): ScheduledFault[] {
   const timed = kinds.filter((k) => k !== "drift");
   if (timed.length === 0) return [];
-  const meanGapMs = rng.int(1_500, 5_000);
+  const weights = drawWeights(rng, timed);
+  const meanGapMs = rng.int(1_000, 5_000);
   const schedule: ScheduledFault[] = [];
   let atMs = rng.int(0, meanGapMs);
   while (atMs < durationMs - 500) {
-    const kind = rng.pick(timed);
+    const kind = pickWeighted(rng, timed, weights);
     const [minMs, maxMs] = DURATION_RANGE_MS[kind];
-    const durationMsDrawn = Math.min(rng.int(minMs, maxMs), durationMs - atMs);
+    // Half the node faults are bounces (down for under half a second): a node back before the
+    // cluster noticed, with whatever its disk kept, is where persistence bugs show.
+    const bounce = isNodeFault(kind) && rng.chance(0.5);
+    const durationMsDrawn = Math.min(bounce ? rng.int(20, 500) : rng.int(minMs, maxMs), durationMs - atMs);
     schedule.push({ id: schedule.length, kind, atMs, durationMs: durationMsDrawn, ...impairmentOf(rng, kind) });
     atMs += rng.int(200, 2 * meanGapMs);
   }
   return schedule;
+}
+
+export function isNodeFault(kind: FaultKind): boolean {
+  return kind === "crash" || kind === "crash-leader" || kind === "torn";
 }
 
 function impairmentOf(rng: WorldRng, kind: FaultKind): { rate?: number; delayMs?: number } {

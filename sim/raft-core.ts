@@ -7,9 +7,17 @@ import type { WorldRng } from "./world/rng.ts";
 /** The production core, as the simulator runs it unless a test swaps in a mutant. */
 export const defaultNodeFactory: NodeFactory = (config, persisted, rng) => new RaftNode(config, persisted, rng);
 
-/** hashicorp/raft's LAN timing, the production defaults: the simulator tests what ships. */
-export function simRaftConfig(id: NodeId): RaftConfig {
-  return defaultRaftConfig(id);
+/**
+ * hashicorp/raft's LAN timing, the production defaults, so the simulator tests the timing that
+ * ships; the batching and flow-control limits are drawn per seed (swarm testing), because tiny
+ * batches make follower logs lag entry by entry, which is where commit-rule bugs (Figure 8) hide.
+ */
+export function drawRaftLimits(rng: WorldRng): Pick<RaftConfig, "maxEntriesPerMsg" | "maxInflightMsgs"> {
+  return { maxEntriesPerMsg: rng.pick([1, 1, 2, 4, 16, 64]), maxInflightMsgs: rng.pick([1, 2, 8, 256]) };
+}
+
+export function simRaftConfig(id: NodeId, limits: Partial<RaftConfig> = {}): RaftConfig {
+  return defaultRaftConfig(id, limits);
 }
 
 /** A node's disk for the seed. */

@@ -194,6 +194,7 @@ class Budget {
   }
 }
 
+const DEFER = process.env.DEFER === '1';
 type SearchOutcome = "ok" | "fail" | "budget";
 
 interface Frame {
@@ -239,13 +240,13 @@ class KeySearch {
       if (this.budget.exhausted()) return "budget";
       const op = this.ops[event.op]!;
       if (event.isCall) {
-        const inThisPass = (op.returnMs === Infinity) === this.deferredPass;
+        const inThisPass = !DEFER || (op.returnMs === Infinity) === this.deferredPass;
         event = inThisPass && this.tryLinearize(event, op) ? this.restartScan() : event.next;
         continue;
       }
       // Everything still pending returns at +infinity, so leaving all of it out is allowed.
       if (op.returnMs === Infinity) return "ok";
-      if (!this.deferredPass) {
+      if (DEFER && !this.deferredPass) {
         this.deferredPass = true;
         event = this.head.next;
         continue;
@@ -278,8 +279,10 @@ class KeySearch {
     const word = call.op >>> 5;
     assert((this.decided[word]! & bit) === 0, `op ${call.op} decided twice`);
     this.decided[word]! |= bit;
+    this.cache.toggle(call.op);
     if (!this.cache.add(this.decided, next)) {
       this.decided[word]! &= ~bit;
+      this.cache.toggle(call.op);
       return false;
     }
     this.budget.spent += 1;
@@ -296,6 +299,7 @@ class KeySearch {
       if (frame === undefined) return null;
       unlift(frame.call);
       this.decided[frame.call.op >>> 5]! &= ~(1 << (frame.call.op & 31));
+      this.cache.toggle(frame.call.op);
       this.state = frame.stateBefore;
       this.deferredPass = frame.deferredPass;
       // Leaving an op out is its last alternative (it is tried at its return), so keep unwinding.
@@ -369,9 +373,19 @@ class ConfigCache {
     });
   }
 
+  /** The hash of the must-complete ops decided, kept up to date by `toggle`. */
+  private hashLo = 0;
+  private hashHi = 0;
+
+  /** Called whenever op `i` becomes decided or undecided. */
+  toggle(i: number): void {
+    this.hashLo ^= this.zobristLo[i]!;
+    this.hashHi ^= this.zobristHi[i]!;
+  }
+
   /** Records (decided, state); false when a seen configuration dominates it. */
   add(decided: Uint32Array, state: ModelState): boolean {
-    const key = `${this.hash(decided)}:${stateKey(state)}`;
+    const key = `${this.hashLo >>> 0}:${this.hashHi >>> 0}:${stateKey(state)}`;
     const bucket = this.buckets.get(key);
     if (bucket === undefined) {
       this.buckets.set(key, [decided.slice()]);
@@ -382,19 +396,6 @@ class ConfigCache {
     kept.push(decided.slice());
     this.buckets.set(key, kept);
     return true;
-  }
-
-  private hash(decided: Uint32Array): string {
-    let lo = 0;
-    let hi = 0;
-    for (let w = 0; w < decided.length; w++) {
-      for (let bits = decided[w]! & ~this.foreverMask[w]!; bits !== 0; bits &= bits - 1) {
-        const i = w * 32 + (31 - Math.clz32(bits & -bits));
-        lo ^= this.zobristLo[i]!;
-        hi ^= this.zobristHi[i]!;
-      }
-    }
-    return `${lo >>> 0}:${hi >>> 0}`;
   }
 
   /** `a` dominates `b`: same must-complete ops decided, and a's indeterminate ones within b's. */

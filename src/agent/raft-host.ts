@@ -34,10 +34,12 @@ export interface RaftNodeLike {
   step(message: Message): void;
   propose(data: Uint8Array): { readonly ok: true; readonly index: Index; readonly term: Term } | Refusal;
   readIndex(ctx: string, mode: ReadMode): { readonly ok: true } | Refusal;
+  transferLeadership(to: NodeId): void;
   hasReady(): boolean;
   ready(): Ready;
   advance(rd: Ready): void;
-  compact(index: Index, data: Uint8Array): unknown;
+  /** Keep `data` as the snapshot at `index` (<= applied) and drop the log before it. */
+  compact(index: Index, data: Uint8Array): Snapshot;
   invariants(): void;
   status(): RaftNodeStatus;
 }
@@ -169,6 +171,13 @@ export class RaftHost<R> {
     this.drain();
   }
 
+  /** Ask the core to hand leadership to `to` (ignored unless this node leads). */
+  transferLeadership(to: NodeId): void {
+    assert(!this.stopped, `transferLeadership on stopped host ${this.id}`);
+    this.node.transferLeadership(to);
+    this.drain();
+  }
+
   /** A crash or shutdown: callbacks still pending are never called (their callers time out). */
   stop(): void {
     this.stopped = true;
@@ -255,10 +264,10 @@ export class RaftHost<R> {
 
   private maybeSnapshot(): void {
     if (this.applied - this.snapshotIndex < this.config.snapshotEveryEntries) return;
-    const data = this.stateMachine.snapshot();
-    const conf = this.node.status().conf;
-    this.node.compact(this.applied, data);
-    this.storage.compact({ meta: { index: this.applied, term: this.appliedTerm, conf }, data });
+    const snapshot = this.node.compact(this.applied, this.stateMachine.snapshot());
+    assert(snapshot.meta.index === this.applied, `${this.id}: snapshot at ${snapshot.meta.index}, applied ${this.applied}`);
+    assert(snapshot.meta.term === this.appliedTerm, `${this.id}: snapshot term ${snapshot.meta.term}, applied term ${this.appliedTerm}`);
+    this.storage.compact(snapshot);
     this.snapshotIndex = this.applied;
     this.hooks.onCompacted?.(this.applied);
   }

@@ -8,13 +8,14 @@
  * ping, reads one reply on the same connection; the side that accepts reads one message, replies
  * when its core asks (`tcp-reply` addressed to the connection's remote address), then closes.
  */
-import dgram from "node:dgram";
+import type dgram from "node:dgram";
 import net from "node:net";
 import type { MemberlistMessage } from "../core/gossip/messages.ts";
 import { WireError, type WireErrorReason } from "../core/gossip/wire/errors.ts";
 import type { PacketMessage } from "../core/gossip/wire/memberlist-codec.ts";
 import { decodePacket, encodePackets, udpPacketBytesDefault } from "../core/gossip/wire/packet.ts";
 import { decodeStream, encodeStream } from "../core/gossip/wire/stream.ts";
+import { BoundGossipSockets } from "./gossip-bind.ts";
 
 export type GossipVia = "udp" | "tcp" | "tcp-reply";
 
@@ -32,6 +33,8 @@ export interface GossipSocketsOptions {
   readonly crc?: boolean;
   /** A stream with no complete message or reply within this long is closed (memberlist TCPTimeout). */
   readonly tcpTimeoutMs?: number;
+  /** Sockets bound earlier (see gossip-bind.ts); bindHost/bindPort are then ignored. */
+  readonly bound?: BoundGossipSockets;
 }
 
 export interface GossipSocketCounters {
@@ -54,6 +57,11 @@ export function splitHostPort(addr: string): { host: string; port: number } {
   return { host: addr.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
+/** The codec works on plain Uint8Arrays; a Buffer would leak into decoded records. */
+function plainBytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 export function joinHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -64,6 +72,7 @@ export class GossipSockets {
   private readonly inbound = new Map<string, net.Socket>();
   private readonly outbound = new Set<net.Socket>();
   private receiver: GossipReceiver = () => {};
+  private unreachable: (to: string) => void = () => {};
   private closed = false;
 
   private constructor(
@@ -74,29 +83,23 @@ export class GossipSockets {
   ) {}
 
   static async open(options: GossipSocketsOptions): Promise<GossipSockets> {
-    const tcp = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      tcp.once("error", reject);
-      tcp.listen(options.bindPort, options.bindHost, () => resolve());
+    const bound = options.bound ?? await BoundGossipSockets.bind(options.bindHost, options.bindPort);
+    const sockets = new GossipSockets(bound.udp, bound.tcp, joinHostPort(bound.host, bound.port), options);
+    bound.handOver({
+      onPacket: (packet, rinfo) => sockets.onPacket(plainBytes(packet), joinHostPort(rinfo.address, rinfo.port)),
+      onConnection: (socket) => sockets.onInboundStream(socket),
     });
-    const port = (tcp.address() as net.AddressInfo).port;
-    const udp = dgram.createSocket(options.bindHost.includes(":") ? "udp6" : "udp4");
-    try {
-      await new Promise<void>((resolve, reject) => {
-        udp.once("error", reject);
-        udp.bind(port, options.bindHost, () => resolve());
-      });
-    } catch (e) {
-      tcp.close();
-      throw e;
-    }
-    const sockets = new GossipSockets(udp, tcp, joinHostPort(options.bindHost, port), options);
-    sockets.listen();
+    bound.udp.on("error", () => sockets.counters.sendFailures++);
     return sockets;
   }
 
   onMessage(receiver: GossipReceiver): void {
     this.receiver = receiver;
+  }
+
+  /** Told when a stream to `to` could not be opened (refused, unroutable): a join can move on at once. */
+  onUnreachable(handler: (to: string) => void): void {
+    this.unreachable = handler;
   }
 
   /** Sends messages to `to`: as UDP packets, on a new stream, or as the reply on an accepted stream. */
@@ -123,12 +126,6 @@ export class GossipSockets {
       new Promise<void>((resolve) => this.udp.close(() => resolve())),
       new Promise<void>((resolve) => this.tcp.close(() => resolve())),
     ]);
-  }
-
-  private listen(): void {
-    this.udp.on("message", (packet, rinfo) => this.onPacket(packet, joinHostPort(rinfo.address, rinfo.port)));
-    this.udp.on("error", () => this.counters.sendFailures++);
-    this.tcp.on("connection", (socket) => this.onInboundStream(socket));
   }
 
   private onPacket(packet: Uint8Array, from: string): void {
@@ -199,7 +196,10 @@ export class GossipSockets {
       // memberlist answers a push/pull or a ping on the same stream; a user message gets nothing back.
       if (msg.type !== "pushPull" && msg.type !== "ping") socket.end();
     });
-    socket.on("error", () => this.counters.sendFailures++);
+    socket.on("error", () => {
+      this.counters.sendFailures++;
+      if (!this.closed && socket.bytesWritten === 0) this.unreachable(to);
+    });
     this.readOneMessage(socket, (reply) => {
       socket.destroy();
       this.receiver(to, reply, "tcp-reply");
@@ -213,7 +213,7 @@ export class GossipSockets {
     socket.setTimeout(this.options.tcpTimeoutMs ?? 10_000, () => socket.destroy());
     socket.on("close", onClose);
     socket.on("error", () => {});
-    socket.on("data", (chunk: Uint8Array) => {
+    socket.on("data", (chunk: Buffer) => {
       if (done) return;
       const joined = new Uint8Array(buffered.length + chunk.length);
       joined.set(buffered);

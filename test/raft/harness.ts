@@ -178,14 +178,25 @@ export class Harness {
     return best;
   }
 
-  /** Tick until some node leads and every running voter follows it. */
+  /** Tick until some node leads and every running member of its configuration follows it. */
   electLeader(maxTicks = 400): RaftNode {
     for (let i = 0; i < maxTicks; i++) {
       const leader = this.leader();
-      if (leader !== null && [...this.nodes.values()].every((n) => n.status().leader === leader.id)) return leader;
+      const members = leader === null ? [] : [...leader.status().conf.voters, ...leader.status().conf.learners];
+      const following = (n: RaftNode) => n.status().leader === leader?.id || !members.includes(n.id);
+      if (leader !== null && [...this.nodes.values()].every(following)) return leader;
       this.tick();
     }
     throw new Error(`no stable leader after ${maxTicks} ticks`);
+  }
+
+  /** Tick until `done()` holds; throws naming `what` if it never does. */
+  tickUntil(what: string, done: () => boolean, maxTicks = 400): void {
+    for (let i = 0; i < maxTicks; i++) {
+      if (done()) return;
+      this.tick();
+    }
+    throw new Error(`${what}: not reached after ${maxTicks} ticks`);
   }
 
   /** Elect someone, then hand leadership to `id` if it is not already the leader. */
@@ -249,3 +260,20 @@ export class Harness {
 export function log(terms: string, from = 1): Entry[] {
   return terms.trim().split(/\s+/).map((term, i) => ({ term: Number(term), index: from + i, type: "normal" as const, data: bytes(`e${from + i}t${term}`) }));
 }
+
+/** Tick a lone node until it asks for (pre)votes, then grant them from n2: it leads. */
+export function driveToLeader(node: RaftNode): Message[] {
+  for (let i = 0; i < 100 && node.status().role === "follower"; i++) node.tick();
+  let out = node.ready();
+  node.advance(out);
+  for (const kind of ["preVote", "vote"] as const) {
+    const ask = out.messages.find((m) => m.type === kind && m.to === "n2");
+    if (ask === undefined) continue;
+    node.step({ type: kind === "preVote" ? "preVoteResp" : "voteResp", from: "n2", to: node.id, term: ask.term });
+    out = node.ready();
+    node.advance(out);
+  }
+  if (node.status().role !== "leader") throw new Error(`not leader: ${node.status().role}`);
+  return [...out.messages];
+}
+

@@ -140,21 +140,33 @@ export function healthNode(state: CatalogState, node: string): QueryResult<Check
 export function healthChecks(state: CatalogState, service: string, filter: ServiceFilter = {}): QueryResult<CheckRecord[]> {
   const checks: CheckRecord[] = [];
   for (const [node, instance] of instances(state, service, { nodeMeta: filter.nodeMeta })) {
-    for (const check of nodeChecks(state, node.Node)) if (check.ServiceID === instance.ID) checks.push(copyCheck(check));
+    for (const check of checksOf(state, node.Node, instance.ID, false)) checks.push(copyCheck(check));
   }
   return answer(state.tableIndex("checks"), checks);
 }
 
-/** Checks of one instance: the node's own checks first, then the instance's, each in ID order. */
-function instanceChecks(state: CatalogState, node: string, serviceId: string): CheckRecord[] {
-  const all = nodeChecks(state, node);
-  return [...all.filter((c) => c.ServiceID === ""), ...all.filter((c) => c.ServiceID === serviceId)];
+const byCheckId = (a: CheckRecord, b: CheckRecord): number => byString(a.CheckID, b.CheckID);
+
+/**
+ * Checks of one instance: the node's own checks first (when asked), then the instance's, each
+ * in ID order. One pass over the node's checks, sorting only the few that qualify.
+ */
+function checksOf(state: CatalogState, node: string, serviceId: string, withNodeChecks: boolean): CheckRecord[] {
+  const onNode = state.checks.get(node);
+  if (onNode === undefined) return [];
+  const nodeLevel: CheckRecord[] = [];
+  const own: CheckRecord[] = [];
+  for (const check of onNode.values()) {
+    if (check.ServiceID === serviceId) own.push(check);
+    else if (withNodeChecks && check.ServiceID === "") nodeLevel.push(check);
+  }
+  return nodeLevel.sort(byCheckId).concat(own.sort(byCheckId));
 }
 
 export function healthService(state: CatalogState, name: string, filter: ServiceFilter = {}): QueryResult<HealthServiceEntry[]> {
   const value: HealthServiceEntry[] = [];
   for (const [node, service] of instances(state, name, filter)) {
-    const checks = instanceChecks(state, node.Node, service.ID);
+    const checks = checksOf(state, node.Node, service.ID, true);
     if (filter.passing === true && checks.some((check) => check.Status !== "passing")) continue;
     value.push({ Node: copyNode(node), Service: copyService(service), Checks: checks.map(copyCheck) });
   }

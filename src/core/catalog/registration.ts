@@ -147,11 +147,15 @@ function sameCheck(a: CheckRecord, b: CheckRecord): boolean {
     a.ServiceID === b.ServiceID && a.ServiceName === b.ServiceName && sameList(a.ServiceTags, b.ServiceTags) && a.Type === b.Type;
 }
 
-/** A service check touches its service; a node check touches every service on the node. */
+/**
+ * A service check touches its service; a node check touches every service on the node. The
+ * service's current name is used, not the check's copy, which goes stale when the service is
+ * re-registered under another name.
+ */
 function touchCheck(state: CatalogState, check: CheckRecord): void {
   state.bumpTable("checks");
   if (check.ServiceID !== "") {
-    state.bumpService(check.ServiceName);
+    state.bumpService(state.services.get(check.Node)?.get(check.ServiceID)?.Service ?? check.ServiceName);
     state.bumpNode(check.Node, false);
   } else {
     state.bumpNode(check.Node, true);

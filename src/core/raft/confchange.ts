@@ -7,13 +7,22 @@ const confChangeTypes: ReadonlySet<string> = new Set(["addVoter", "addLearner", 
 
 export const emptyConf: ConfState = { voters: [], learners: [] };
 
-/** A "config" entry's data: one server change, as JSON so logs stay readable. */
-export function encodeConfChange(cc: ConfChange): Uint8Array {
-  return encoder.encode(JSON.stringify({ type: cc.type, node: cc.node }));
+/**
+ * A "config" entry's data: the change and the whole configuration it produces (as hashicorp/raft
+ * logs whole configurations), so a server that joins with an empty log learns every member from
+ * the first config entry it receives. JSON, so logs stay readable.
+ */
+export interface ConfEntry {
+  readonly change: ConfChange;
+  readonly conf: ConfState;
 }
 
-/** Null when the bytes are not a ConfChange (a malformed message, never a crash). */
-export function decodeConfChange(data: Uint8Array): ConfChange | null {
+export function encodeConfEntry(change: ConfChange, conf: ConfState): Uint8Array {
+  return encoder.encode(JSON.stringify({ type: change.type, node: change.node, voters: conf.voters, learners: conf.learners }));
+}
+
+/** Null when the bytes are not a config entry (a malformed message, never a crash). */
+export function decodeConfEntry(data: Uint8Array): ConfEntry | null {
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(data));
@@ -21,10 +30,20 @@ export function decodeConfChange(data: Uint8Array): ConfChange | null {
     return null;
   }
   if (typeof value !== "object" || value === null) return null;
-  const { type, node } = value as { type?: unknown; node?: unknown };
+  const { type, node, voters, learners } = value as { type?: unknown; node?: unknown; voters?: unknown; learners?: unknown };
   if (typeof type !== "string" || !confChangeTypes.has(type)) return null;
   if (typeof node !== "string" || node.length === 0) return null;
-  return { type, node } as ConfChange;
+  if (!isIdList(voters) || !isIdList(learners)) return null;
+  return { change: { type, node } as ConfChange, conf: canonicalConf(voters, learners) };
+}
+
+/** The change a config entry carries, or null when it does not decode. */
+export function decodeConfChange(data: Uint8Array): ConfChange | null {
+  return decodeConfEntry(data)?.change ?? null;
+}
+
+function isIdList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((id) => typeof id === "string" && id.length > 0);
 }
 
 /** Why a change cannot be proposed against `conf`, or null when it can. */
@@ -107,10 +126,10 @@ export class ConfTracker {
 
   onAppend(entry: Entry): void {
     if (entry.type !== "config") return;
-    const cc = decodeConfChange(entry.data);
-    assert(cc !== null, `config entry ${entry.index} (term ${entry.term}) does not decode`);
+    const decoded = decodeConfEntry(entry.data);
+    assert(decoded !== null, `config entry ${entry.index} (term ${entry.term}) does not decode`);
     assert(entry.index > this.lastChangeIndex(), `config entry ${entry.index} not after ${this.lastChangeIndex()}`);
-    this.changes.push({ index: entry.index, conf: applyConfChange(this.current(), cc) });
+    this.changes.push({ index: entry.index, conf: decoded.conf });
   }
 
   /** Entries from `index` on were removed from the log. */

@@ -9,6 +9,7 @@
  * the classic Raft bugs by overriding exactly one of them; production code has no bug switches:
  * - isLogUpToDate(lastIndex, lastTerm)    vote restriction (§5.4.1)
  * - maybeCommit()                         commit by counting replicas, current term only (Figure 8)
+ * - appendElectionNoop()                  a new leader's first entry, which commits earlier terms
  * - stepDownOnHigherTerm(msg)             any higher term turns the node into a follower
  * - handleAppendEntries(msg) / appendFromLeader(prevIndex, prevTerm, entries, commit)
  *                                         stale appends and log truncation (never below commit)
@@ -18,7 +19,7 @@
  */
 import { AssertionError, assert, maybe } from "../util/assert.ts";
 import type { Rng } from "../util/rng.ts";
-import { ConfTracker, checkConfChange, emptyConf, encodeConfChange, isMember } from "./confchange.ts";
+import { ConfTracker, applyConfChange, checkConfChange, emptyConf, encodeConfEntry, isMember } from "./confchange.ts";
 import { defaultRaftConfig, raftTicks, validateRaftConfig, type RaftTicks } from "./config.ts";
 import { RaftLog } from "./log.ts";
 import { Progress, type ProgressState } from "./progress.ts";
@@ -74,7 +75,7 @@ export interface RaftStatus {
 type CampaignKind = "preVote" | "election" | "transfer";
 
 /** A read waiting at the leader: from itself (a local caller) or a follower that forwarded it. */
-interface ReadRequest {
+export interface ReadRequest {
   readonly from: NodeId;
   readonly ctx: string;
   readonly mode: ReadMode;
@@ -220,7 +221,7 @@ export class RaftNode {
     }
     const invalid = checkConfChange(this.confs.current(), cc);
     if (invalid !== null) return { ok: false, reason: "invalidConfChange", leader: this.leader, detail: invalid };
-    const entry = this.appendEntry("config", encodeConfChange(cc));
+    const entry = this.appendEntry("config", encodeConfEntry(cc, applyConfChange(this.confs.current(), cc)));
     this.broadcastAppend();
     this.maybeStepDownAfterRemoval();
     return { ok: true, index: entry.index, term: entry.term };
@@ -390,9 +391,13 @@ export class RaftNode {
     this.syncProgressWithConf();
     // Uncommitted config entries from earlier terms may exist: no new change until they commit.
     this.pendingConfIndex = this.log.lastIndex();
-    // The noop is what lets the leader commit earlier terms' entries (Figure 8) and serve reads.
-    this.appendEntry("noop", new Uint8Array(0));
+    this.appendElectionNoop();
     this.broadcastAppend();
+  }
+
+  /** The noop is what lets a new leader commit earlier terms' entries (Figure 8) and serve reads. */
+  protected appendElectionNoop(): void {
+    this.appendEntry("noop", new Uint8Array(0));
   }
 
   /** Clears everything that belongs to one term's role. */

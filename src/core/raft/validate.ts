@@ -1,4 +1,4 @@
-import { decodeConfChange } from "./confchange.ts";
+import { decodeConfEntry } from "./confchange.ts";
 import type { Entry, Message, MessageType, NodeId, Snapshot } from "./types.ts";
 
 const messageTypes: ReadonlySet<string> = new Set<MessageType>([
@@ -57,7 +57,7 @@ function entriesProblem(m: Message): string | null {
     if (!isIndex(entry.term) || entry.term < previousTerm || entry.term > m.term) return `entry ${i} bad term ${String(entry.term)}`;
     if (!entryTypes.has(entry.type)) return `entry ${i} bad type`;
     if (!(entry.data instanceof Uint8Array)) return `entry ${i} data not bytes`;
-    if (entry.type === "config" && decodeConfChange(entry.data) === null) return `entry ${i} config does not decode`;
+    if (entry.type === "config" && decodeConfEntry(entry.data) === null) return `entry ${i} config does not decode`;
     previousTerm = entry.term;
   }
   return null;

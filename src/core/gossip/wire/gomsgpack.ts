@@ -228,7 +228,7 @@ interface ItemHeader {
 function headerOf(bytes: Uint8Array, view: DataView, pos: number): ItemHeader | null {
   const b = bytes[pos]!;
   const fixed = (payloadBytes: number): ItemHeader => ({ headerBytes: 1, payloadBytes, children: 0 });
-  if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) return fixed(0);
+  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return fixed(0);
   if (b >= 0xa0 && b <= 0xbf) return fixed(b & 0x1f);
   if (b >= 0x80 && b <= 0x8f) return { headerBytes: 1, payloadBytes: 0, children: (b & 0x0f) * 2 };
   if (b >= 0x90 && b <= 0x9f) return { headerBytes: 1, payloadBytes: 0, children: b & 0x0f };
@@ -322,7 +322,8 @@ export class GoStructReader {
 export function asBytes(v: unknown, what: string): Uint8Array {
   if (v === undefined || v === null) return new Uint8Array(0);
   if (!(v instanceof Uint8Array)) wireFail("bad-field", `${what}: expected a string or bytes, got ${describe(v)}`);
-  return v.slice();
+  // A copy, of the plain type: the input may be a subclass (a Node Buffer) or a view of a reused buffer.
+  return new Uint8Array(v);
 }
 
 export function bytesToString(b: Uint8Array): string {

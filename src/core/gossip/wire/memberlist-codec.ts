@@ -81,7 +81,10 @@ export function decodeMessage(buf: Uint8Array): PacketMessage {
     case MemberlistMsgType.dead: return { type: "dead", ...readAccusation(r("dead")) } satisfies Dead;
     case MemberlistMsgType.alive: return readAlive(r("alive"));
     case MemberlistMsgType.user: return { type: "user", Msg: decodeSerfMessage(body) };
-    default: return wireFail(t <= MemberlistMsgType.hasLabel ? "unsupported" : "unknown-type", `message type ${t} in this position`);
+    default: {
+      const known = (Object.values(MemberlistMsgType) as number[]).includes(t);
+      return wireFail(known ? "unsupported" : "unknown-type", `message type ${t} in this position`);
+    }
   }
 }
 

@@ -1,0 +1,92 @@
+/**
+ * One real-socket gossip member, for trying Praetor's gossip by hand and for the Serf interop check:
+ *   npm run gossip-node -- --name p1 --bind 127.0.0.1:18301 [--join HOST:PORT]... [--tag k=v]...
+ * Prints each membership change and user event as one JSON line on stdout; each stdin line
+ * `event NAME PAYLOAD` sends a user event; SIGTERM or SIGINT leaves gracefully, then exits.
+ */
+import { createInterface } from "node:readline";
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import type { GossipEvent, Member } from "../core/gossip/events.ts";
+import { BoundGossipSockets } from "../transports/gossip-bind.ts";
+import { splitHostPort } from "../transports/gossip-sockets.ts";
+
+const argv = await yargs(hideBin(process.argv))
+  .scriptName("gossip-node")
+  .option("name", { type: "string", demandOption: true, describe: "member name, unique in the pool" })
+  .option("bind", { type: "string", demandOption: true, describe: "IP:PORT for UDP and TCP" })
+  .option("join", { type: "string", array: true, default: [] as string[], describe: "HOST:PORT of a member to join (repeatable)" })
+  .option("tag", { type: "string", array: true, default: [] as string[], describe: "k=v tag (repeatable)" })
+  .strict()
+  .parseAsync();
+
+function parseTags(pairs: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq < 1) throw new Error(`--tag ${JSON.stringify(pair)}: want KEY=VALUE`);
+    tags[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return tags;
+}
+
+function print(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+function formatAddr(addr: Uint8Array, port: number): string {
+  return addr.length === 4 ? `${addr.join(".")}:${port}` : `[${Buffer.from(addr).toString("hex").replace(/(.{4})(?!$)/g, "$1:")}]:${port}`;
+}
+
+function memberLine(type: string, m: Member): Record<string, unknown> {
+  return { event: type, name: m.name, addr: formatAddr(m.addr, m.port), status: m.status, tags: m.tags };
+}
+
+function report(e: GossipEvent): void {
+  if (e.type === "user-event") print({ event: "user-event", name: e.name, payload: new TextDecoder().decode(e.payload), lTime: e.lTime });
+  else if (e.type === "join-complete") process.stderr.write(`joined through ${e.addr}\n`);
+  else if (e.type === "join-failed") process.stderr.write(`join failed: no answer from ${e.addrs.join(", ")}\n`);
+  else if (e.type !== "left") print(memberLine(e.type, e.member));
+}
+
+async function start(): Promise<import("../transports/gossip-endpoint.ts").GossipEndpoint> {
+  const tags = parseTags(argv.tag);
+  const { host, port } = splitHostPort(argv.bind);
+  // Bind before loading the gossip core, so a peer that dials us during start-up waits instead of being refused.
+  const bound = await BoundGossipSockets.bind(host, port);
+  const { startGossipMember } = await import("../transports/gossip-member.ts");
+  return startGossipMember({ name: argv.name, bind: argv.bind, tags, bound });
+}
+
+let member;
+try {
+  member = await start();
+} catch (e) {
+  process.stderr.write(`gossip-node: ${(e as Error).message}\n`);
+  process.exit(2);
+}
+const endpoint = member;
+endpoint.onEvent(report);
+process.stderr.write(`gossip-node ${argv.name} listening on ${endpoint.localAddr}\n`);
+if (argv.join.length > 0) endpoint.join(argv.join);
+
+createInterface({ input: process.stdin }).on("line", (line) => {
+  const match = /^event\s+(\S+)\s*(.*)$/.exec(line.trim());
+  if (match === null) return void process.stderr.write(`ignored (want "event NAME PAYLOAD"): ${line}\n`);
+  try {
+    endpoint.userEvent(match[1]!, new TextEncoder().encode(match[2]!), false);
+  } catch (e) {
+    process.stderr.write(`event refused: ${(e as Error).message}\n`);
+  }
+});
+
+let leaving = false;
+async function leaveAndExit(signal: string): Promise<void> {
+  if (leaving) return;
+  leaving = true;
+  process.stderr.write(`${signal}: leaving the pool\n`);
+  await endpoint.leave();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void leaveAndExit("SIGTERM"));
+process.on("SIGINT", () => void leaveAndExit("SIGINT"));

@@ -1,0 +1,132 @@
+/**
+ * A gossip member on real sockets: owns the UDP/TCP sockets and a real timer, and drives the pure
+ * gossip core with them. Every tick of the timer calls core.tick(); every decoded message goes to
+ * core.receive(); after each, the core's outputs are drained: packets are encoded and sent, events
+ * handed to the listener. The core never sees a socket or a clock.
+ */
+import type { GossipEvent, Member, OutPacket, Via } from "../core/gossip/events.ts";
+import type { MemberlistMessage } from "../core/gossip/messages.ts";
+import { GossipSockets, type GossipSocketsOptions, splitHostPort } from "./gossip-sockets.ts";
+
+/** What the endpoint needs from the gossip core (src/core/gossip): the caller-owns-I/O surface. */
+export interface GossipCore {
+  tick(): void;
+  receive(from: string, msg: MemberlistMessage, via: Via): void;
+  drain(): { readonly packets: readonly OutPacket[]; readonly events: readonly GossipEvent[] };
+  join(addrs: readonly string[]): void;
+  leave(): void;
+  userEvent(name: string, payload: Uint8Array, coalesce: boolean): void;
+  members(): readonly Member[];
+  /** A stream to `to` could not be opened. */
+  unreachable?(to: string): void;
+}
+
+export interface GossipEndpointOptions extends GossipSocketsOptions {
+  /** The core's tick length: the timer fires this often. */
+  readonly tickMs: number;
+  /** Builds the core once the sockets are bound, so it knows its real address and port. */
+  readonly createCore: (bound: { host: string; port: number; addr: string }) => GossipCore;
+  /** Graceful leave gives up waiting for the core's "left" after this long. */
+  readonly leaveTimeoutMs?: number;
+}
+
+export type GossipListener = (event: GossipEvent) => void;
+
+export class GossipEndpoint {
+  private readonly listeners: GossipListener[] = [];
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private onLeft: (() => void) | null = null;
+
+  private constructor(
+    private readonly sockets: GossipSockets,
+    readonly core: GossipCore,
+    private readonly options: GossipEndpointOptions,
+  ) {}
+
+  static async start(options: GossipEndpointOptions): Promise<GossipEndpoint> {
+    const sockets = await GossipSockets.open(options);
+    const addr = sockets.localAddr;
+    const bound = { ...splitHostPort(addr), addr };
+    const endpoint = new GossipEndpoint(sockets, options.createCore(bound), options);
+    sockets.onMessage((from, msg, via) => {
+      endpoint.core.receive(from, msg, via);
+      endpoint.flush();
+    });
+    sockets.onUnreachable((to) => {
+      endpoint.core.unreachable?.(to);
+      endpoint.flush();
+    });
+    endpoint.timer = setInterval(() => {
+      endpoint.core.tick();
+      endpoint.flush();
+    }, options.tickMs);
+    return endpoint;
+  }
+
+  get localAddr(): string {
+    return this.sockets.localAddr;
+  }
+
+  get counters(): GossipSockets["counters"] {
+    return this.sockets.counters;
+  }
+
+  onEvent(listener: GossipListener): void {
+    this.listeners.push(listener);
+  }
+
+  join(addrs: readonly string[]): void {
+    this.core.join(addrs);
+    this.flush();
+  }
+
+  /** Joins and resolves with the address that answered, or rejects when none did. */
+  joinAndWait(addrs: readonly string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const listener: GossipListener = (e) => {
+        if (e.type === "join-complete") resolve(e.addr);
+        if (e.type === "join-failed") reject(new Error(`join failed: no answer from ${e.addrs.join(", ")}`));
+      };
+      this.listeners.push(listener);
+      this.join(addrs);
+    });
+  }
+
+  userEvent(name: string, payload: Uint8Array, coalesce = false): void {
+    this.core.userEvent(name, payload, coalesce);
+    this.flush();
+  }
+
+  members(): readonly Member[] {
+    return this.core.members();
+  }
+
+  /** Graceful leave: broadcast the intent, wait for the core to finish (or time out), then close. */
+  async leave(): Promise<void> {
+    if (this.timer === null) return;
+    const left = new Promise<void>((resolve) => {
+      this.onLeft = resolve;
+      setTimeout(resolve, this.options.leaveTimeoutMs ?? 5_000).unref();
+    });
+    this.core.leave();
+    this.flush();
+    await left;
+    await this.kill();
+  }
+
+  /** Stops at once with no goodbye, as a crash would: peers must detect the silence. */
+  async kill(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.sockets.close();
+  }
+
+  private flush(): void {
+    const { packets, events } = this.core.drain();
+    for (const p of packets) this.sockets.send(p.to, p.msgs, p.via);
+    for (const e of events) {
+      if (e.type === "left") this.onLeft?.();
+      for (const l of this.listeners) l(e);
+    }
+  }
+}

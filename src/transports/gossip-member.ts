@@ -1,0 +1,62 @@
+/**
+ * The gossip library as a user embeds it: one call binds the sockets, builds the pure core with a
+ * real clock and OS-seeded randomness, and starts the timer. Everything else is on the endpoint
+ * (join, userEvent, members, leave, onEvent).
+ */
+import { randomBytes } from "node:crypto";
+import { isIPv4 } from "node:net";
+import { defaultLanConfig, type GossipConfig } from "../core/gossip/config.ts";
+import { GossipNode } from "../core/gossip/node.ts";
+import type { Tags } from "../core/gossip/messages.ts";
+import { mulberry32 } from "../core/util/rng.ts";
+import type { BoundGossipSockets } from "./gossip-bind.ts";
+import { GossipEndpoint } from "./gossip-endpoint.ts";
+import { splitHostPort } from "./gossip-sockets.ts";
+
+export interface GossipMemberOptions {
+  readonly name: string;
+  /** "ip:port" to bind UDP and TCP on; port 0 picks a free one. */
+  readonly bind: string;
+  readonly tags?: Tags;
+  /** Defaults to memberlist's LAN configuration. */
+  readonly config?: GossipConfig;
+  /** Seed for the core's randomness; default from the OS. Tests pass one to make probe order repeatable. */
+  readonly seed?: number;
+  /** LZW-compress what we send, as memberlist does by default. */
+  readonly compress?: boolean;
+  /** CRC32 on UDP packets (every memberlist since protocol 5 reads it). */
+  readonly crc?: boolean;
+  /** Sockets already bound at `bind` (gossip-bind.ts), to take over with what arrived meanwhile. */
+  readonly bound?: BoundGossipSockets;
+}
+
+/** memberlist carries IP addresses as 4 raw bytes (IPv4); IPv6 is not bound yet. */
+export function ipv4Bytes(host: string): Uint8Array {
+  if (!isIPv4(host)) throw new Error(`bind address ${JSON.stringify(host)}: only IPv4 addresses are supported for now`);
+  return Uint8Array.from(host.split(".").map(Number));
+}
+
+export async function startGossipMember(options: GossipMemberOptions): Promise<GossipEndpoint> {
+  const config = options.config ?? defaultLanConfig();
+  const { host, port } = splitHostPort(options.bind);
+  const addr = ipv4Bytes(host);
+  const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
+  const startMs = performance.now();
+  return GossipEndpoint.start({
+    bindHost: host,
+    bindPort: port,
+    ...(options.bound ? { bound: options.bound } : {}),
+    tickMs: config.tickMs,
+    tcpTimeoutMs: config.tcpTimeoutMs,
+    udpPacketBytes: config.udpBufferBytes,
+    compress: options.compress ?? false,
+    crc: options.crc ?? false,
+    createCore: (bound) => new GossipNode(
+      config,
+      { name: options.name, addr, port: bound.port, tags: options.tags ?? {} },
+      mulberry32(seed),
+      // Probe round trips for Vivaldi are timed with the real clock, not in whole ticks.
+      { clockMs: () => performance.now() - startMs },
+    ),
+  });
+}

@@ -1,0 +1,78 @@
+import test from "ava";
+import { Script } from "./harness.ts";
+import { aggregatedStatus } from "./imports.ts";
+
+function cluster(): Script {
+  const s = new Script();
+  s.node("n2", { NodeMeta: { rack: "b" } });
+  s.node("n1", { NodeMeta: { rack: "a" } });
+  s.node("n3", { NodeMeta: { rack: "a" } });
+  s.service("n2", "web", { ID: "web", Tags: ["Primary", "v1"] }, [{ CheckID: "web-up", Status: "passing", ServiceID: "web" }]);
+  s.service("n1", "web", { ID: "web-b", Tags: ["v1"] }, [{ CheckID: "web-b-up", Status: "passing", ServiceID: "web-b" }]);
+  s.service("n1", "web", { ID: "web-a", Tags: ["v2"] }, [{ CheckID: "web-a-up", Status: "warning", ServiceID: "web-a" }]);
+  s.service("n3", "web", { ID: "web", Tags: ["v1"] }, [{ CheckID: "web-up", Status: "passing", ServiceID: "web" }]);
+  return s;
+}
+
+test("health service: entries are {Node, Service, Checks} with node checks included", (t) => {
+  const s = cluster();
+  const [first] = s.catalog.healthService("web").value;
+  t.is(first!.Node.Node, "n1");
+  t.is(first!.Service.ID, "web-a");
+  t.deepEqual(first!.Checks.map((c) => c.CheckID), ["serfHealth", "web-a-up"]);
+});
+
+test("catalog and health list instances in the same order (Traefik pairs them by position)", (t) => {
+  const s = cluster();
+  const catalog = s.catalog.catalogService("web").value.map((e) => `${e.Node}/${e.ServiceID}`);
+  const health = s.catalog.healthService("web").value.map((e) => `${e.Node.Node}/${e.Service.ID}`);
+  t.deepEqual(catalog, ["n1/web-a", "n1/web-b", "n2/web", "n3/web"]);
+  t.deepEqual(health, catalog);
+});
+
+test("health ?passing drops instances with any non-passing check, node checks included", (t) => {
+  const s = cluster();
+  s.ok({ op: "catalog.register", Node: "n3", Address: "10.0.0.2", NodeMeta: { rack: "a" }, Check: { CheckID: "serfHealth", Status: "critical" } });
+  const passing = s.catalog.healthService("web", { passing: true }).value.map((e) => `${e.Node.Node}/${e.Service.ID}`);
+  t.deepEqual(passing, ["n1/web-b", "n2/web"]);
+  t.is(s.catalog.healthService("web").value.length, 4);
+});
+
+test("tag filters need every tag, case-insensitively; node-meta filters need every pair", (t) => {
+  const s = cluster();
+  t.deepEqual(s.catalog.catalogService("web", { tags: ["primary"] }).value.map((e) => e.Node), ["n2"]);
+  t.deepEqual(s.catalog.catalogService("web", { tags: ["v1", "primary"] }).value.map((e) => e.Node), ["n2"]);
+  t.deepEqual(s.catalog.healthService("web", { tags: ["v1"] }).value.map((e) => e.Node.Node), ["n1", "n2", "n3"]);
+  t.deepEqual(s.catalog.catalogService("web", { nodeMeta: { rack: "a" } }).value.map((e) => e.ServiceID), ["web-a", "web-b", "web"]);
+  t.deepEqual(s.catalog.catalogNodes({ rack: "b" }).value.map((n) => n.Node), ["n2"]);
+  t.deepEqual(Object.keys(s.catalog.catalogServices({ rack: "zzz" }).value), []);
+});
+
+test("catalog services: name -> distinct tags; lists are never null", (t) => {
+  const s = cluster();
+  s.service("n1", "db");
+  t.deepEqual(s.catalog.catalogServices().value, { db: [], web: ["Primary", "v1", "v2"] });
+  t.deepEqual(s.catalog.catalogService("nothing").value, []);
+  t.deepEqual(s.catalog.healthNode("nobody").value, []);
+});
+
+test("health state: one state, or any", (t) => {
+  const s = cluster();
+  t.deepEqual(s.catalog.healthState("warning").value.map((c) => c.CheckID), ["web-a-up"]);
+  t.is(s.catalog.healthState("any").value.length, 7);
+  t.deepEqual(s.catalog.healthState("critical").value, []);
+});
+
+test("aggregated status: critical beats warning beats passing; maintenance counts as critical", (t) => {
+  t.is(aggregatedStatus([]), "passing");
+  t.is(aggregatedStatus([{ Status: "passing" }, { Status: "warning" }]), "warning");
+  t.is(aggregatedStatus([{ Status: "warning" }, { Status: "critical" }, { Status: "passing" }]), "critical");
+  t.is(aggregatedStatus([{ Status: "passing" }, { Status: "maintenance" }]), "critical");
+});
+
+test("catalog node: the node and its services by ID; a missing node is null", (t) => {
+  const s = cluster();
+  const node = s.catalog.catalogNode("n1").value!;
+  t.deepEqual(Object.keys(node.Services), ["web-a", "web-b"]);
+  t.is(s.catalog.catalogNode("zz").value, null);
+});

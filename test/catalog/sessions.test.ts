@@ -1,0 +1,179 @@
+import test from "ava";
+import { Script } from "./harness.ts";
+
+function withNode(): Script {
+  const s = new Script();
+  s.node("n1");
+  return s;
+}
+
+test("session create: defaults are serfHealth, release, 15 s lock delay", (t) => {
+  const s = withNode();
+  s.session("s1", "n1", { Name: "patroni" });
+  t.like(s.catalog.sessionInfo("s1").value[0], {
+    ID: "s1", Name: "patroni", Node: "n1", NodeChecks: ["serfHealth"], ServiceChecks: [], Checks: ["serfHealth"],
+    Behavior: "release", LockDelay: 15_000_000_000, TTL: "", CreateIndex: 2, ModifyIndex: 2,
+  });
+});
+
+test("session create: an explicit empty check list binds nothing (Patroni's pure TTL session)", (t) => {
+  const s = withNode();
+  s.session("s1", "n1", { checks: [], ttl: "15.0s", lockdelay: "0.001s", behavior: "delete" });
+  t.like(s.catalog.sessionInfo("s1").value[0], { NodeChecks: [], Checks: [], TTL: "15.0s", LockDelay: 1_000_000, Behavior: "delete" });
+});
+
+test("session create: TTL outside [10s, 24h] is Consul's 500 text", (t) => {
+  const s = withNode();
+  const error = s.err({ op: "session.create", ID: "s1", Node: "n1", TTL: "5s" });
+  t.is(error.status, 500);
+  t.is(error.message, "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]");
+  t.is(s.err({ op: "session.create", ID: "s1", Node: "n1", TTL: "86401s" }).status, 500);
+  s.session("s1", "n1", { TTL: "86400s" });
+});
+
+test("session create: missing node, missing check and critical check are refused", (t) => {
+  const s = withNode();
+  t.is(s.err({ op: "session.create", ID: "s1", Node: "nope" }).message, "Missing node registration");
+  t.is(s.err({ op: "session.create", ID: "s1", Node: "n1", NodeChecks: ["x"] }).message, "Missing check 'x' registration");
+  s.ok({ op: "catalog.register", Node: "n1", Address: "a", Check: { CheckID: "bad", Status: "critical" } });
+  t.is(s.err({ op: "session.create", ID: "s1", Node: "n1", NodeChecks: ["bad"] }).message, "Check 'bad' is in critical state");
+  t.is(s.err({ op: "session.create", ID: "s1", Node: "n1", Behavior: "keep" }).message, "Invalid session behavior: keep");
+});
+
+test("acquire/release: LockIndex counts acquisitions, re-acquire by the holder does not", (t) => {
+  const s = withNode();
+  s.session("s1", "n1");
+  t.is(s.lock("k", "s1"), true);
+  t.like(s.catalog.kvGet("k").value, { LockIndex: 1, Session: "s1" });
+  t.is(s.lock("k", "s1", "again"), true);
+  t.like(s.catalog.kvGet("k").value, { LockIndex: 1, Session: "s1" });
+  t.is(s.unlock("k", "s1"), true);
+  t.is(s.catalog.kvGet("k").value!.Session, undefined);
+  t.is(s.lock("k", "s1"), true);
+  t.is(s.catalog.kvGet("k").value!.LockIndex, 2);
+});
+
+test("acquire: a lock held by another session is refused; release by a non-holder is false", (t) => {
+  const s = withNode();
+  s.session("s1", "n1");
+  s.session("s2", "n1");
+  s.lock("k", "s1");
+  t.is(s.lock("k", "s2"), false);
+  t.is(s.unlock("k", "s2"), false);
+  t.like(s.catalog.kvGet("k").value, { Session: "s1" });
+});
+
+test("acquire: an unknown session is a 500 naming it", (t) => {
+  const s = withNode();
+  const error = s.err({ op: "kv", Verb: "lock", Key: "k", Session: "ghost" });
+  t.deepEqual(error, { status: 500, message: 'invalid session "ghost"' });
+});
+
+test("plain set on a held key keeps the holder", (t) => {
+  const s = withNode();
+  s.session("s1", "n1");
+  s.lock("k", "s1");
+  s.set("k", "overwritten");
+  t.like(s.catalog.kvGet("k").value, { Session: "s1", LockIndex: 1 });
+});
+
+test("lock-delay: after invalidation an acquire stamped inside the window fails, after it succeeds", (t) => {
+  const s = withNode();
+  s.session("s1", "n1", { LockDelay: "10s" });
+  s.session("s2", "n1", { Checks: [] });
+  s.lock("k", "s1");
+  s.ok({ op: "session.destroy", ID: "s1" });
+  t.is(s.catalog.lockDelayUntilMs("k"), s.nowMs + 10_000);
+  s.advance(9_999);
+  t.is(s.lock("k", "s2"), false);
+  s.advance(1);
+  t.is(s.lock("k", "s2"), true);
+});
+
+test("lock-delay: a plain release sets no window; delays above 60 s are clamped", (t) => {
+  const s = withNode();
+  s.session("s1", "n1", { LockDelayMs: 120_000 });
+  s.session("s2", "n1");
+  s.lock("a", "s1");
+  s.lock("b", "s1");
+  s.unlock("a", "s1");
+  t.is(s.lock("a", "s2"), true);
+  s.ok({ op: "session.destroy", ID: "s1" });
+  t.is(s.catalog.lockDelayUntilMs("b"), s.nowMs + 60_000);
+});
+
+test("invalidation: a bound check going critical destroys the session and releases its locks", (t) => {
+  const s = withNode();
+  s.session("s1", "n1");
+  s.lock("k", "s1");
+  s.ok({ op: "catalog.register", Node: "n1", Address: "a", Check: { CheckID: "serfHealth", Status: "critical" } });
+  t.deepEqual(s.catalog.sessionList().value, []);
+  t.like(s.catalog.kvGet("k").value, { Session: undefined, LockIndex: 1, ModifyIndex: s.index });
+  s.catalog.invariants();
+});
+
+test("invalidation: a warning check does not invalidate; deregistering the check does", (t) => {
+  const s = withNode();
+  s.session("s1", "n1");
+  s.ok({ op: "catalog.register", Node: "n1", Address: "a", Check: { CheckID: "serfHealth", Status: "warning" } });
+  t.is(s.catalog.sessionList().value.length, 1);
+  s.ok({ op: "catalog.deregister", Node: "n1", CheckID: "serfHealth" });
+  t.deepEqual(s.catalog.sessionList().value, []);
+});
+
+test("invalidation: behavior delete deletes held keys, release keeps them unlocked", (t) => {
+  const s = withNode();
+  s.session("del", "n1", { Behavior: "delete" });
+  s.session("rel", "n1");
+  s.lock("by-del", "del");
+  s.lock("by-rel", "rel");
+  s.ok({ op: "session.destroy", ID: "del" });
+  s.ok({ op: "session.destroy", ID: "rel" });
+  t.is(s.catalog.kvGet("by-del").value, null);
+  t.like(s.catalog.kvGet("by-rel").value, { Session: undefined });
+});
+
+test("TTL: expiredSessions reports a session at 2 x TTL after its last renew; expire applies then", (t) => {
+  const s = withNode();
+  s.session("s1", "n1", { TTL: "10s", Checks: [] });
+  s.lock("leader", "s1");
+  t.deepEqual(s.catalog.expiredSessions(s.nowMs + 19_999), []);
+  t.deepEqual(s.catalog.expiredSessions(s.nowMs + 20_000), ["s1"]);
+  t.is(s.catalog.nextSessionDeadlineMs(), s.nowMs + 20_000);
+  s.advance(15_000);
+  s.ok({ op: "session.renew", ID: "s1" });
+  s.advance(10_000);
+  t.is(s.ok({ op: "session.expire", ID: "s1" }), false, "the renew moved the deadline");
+  t.is(s.catalog.sessionList().value.length, 1);
+  s.advance(10_000);
+  t.deepEqual(s.catalog.expiredSessions(s.nowMs), ["s1"]);
+  t.is(s.ok({ op: "session.expire", ID: "s1" }), true);
+  t.deepEqual(s.catalog.sessionList().value, []);
+  t.is(s.catalog.kvGet("leader").value!.Session, undefined);
+});
+
+test("renew: an unknown session is a 404 with Consul's text", (t) => {
+  const s = withNode();
+  t.deepEqual(s.err({ op: "session.renew", ID: "nope" }), { status: 404, message: "Session id 'nope' not found" });
+});
+
+test("log time never runs backwards: an older leader clock cannot reopen a lock-delay window early", (t) => {
+  const s = withNode();
+  s.session("s1", "n1", { LockDelay: "10s" });
+  s.session("s2", "n1", { Checks: [] });
+  s.lock("k", "s1");
+  s.advance(20_000);
+  s.ok({ op: "session.destroy", ID: "s1" });
+  s.advance(-15_000);
+  t.is(s.lock("k", "s2"), false, "stamped before the destroy, the acquire sees the log's later clock");
+  t.is(s.catalog.clockMs, s.nowMs + 15_000);
+});
+
+test("sessions by node list only that node's sessions", (t) => {
+  const s = withNode();
+  s.node("n2");
+  s.session("a", "n1");
+  s.session("b", "n2");
+  t.deepEqual(s.catalog.sessionList("n2").value.map((x) => x.ID), ["b"]);
+  t.deepEqual(s.catalog.sessionList().value.map((x) => x.ID), ["a", "b"]);
+});

@@ -1,0 +1,100 @@
+/**
+ * Test-only mutants of the Raft core: each subclass overrides exactly one protected decision point
+ * of RaftNode (listed at the top of src/core/raft/node.ts) to plant one classic Raft bug. The
+ * production code carries no bug switches; the simulator must catch every one of these.
+ */
+import { RaftNode, type ReadRequest } from "../../src/core/raft/node.ts";
+import { quorumValue } from "../../src/core/raft/quorum.ts";
+import type { Entry, HardState, Index, Message, PersistedState, RaftConfig, Term } from "../../src/core/raft/types.ts";
+import type { Rng } from "../../src/core/util/rng.ts";
+
+export interface RaftMutant {
+  readonly name: string;
+  readonly description: string;
+  readonly make: (config: RaftConfig, persisted: PersistedState, rng: Rng) => RaftNode;
+}
+
+/** Grants votes to candidates whose log is behind (§5.4.1 dropped): elected leaders may lack committed entries. */
+class VoteWithoutLogCheck extends RaftNode {
+  protected override isLogUpToDate(_lastIndex: Index, _lastTerm: Term): boolean {
+    return true;
+  }
+}
+
+/**
+ * Commits by counting replicas whatever the entry's term: the paper's Figure 8. Without the
+ * election noop, as in the figure, since a noop replicated with the old entries mostly hides it.
+ */
+class CommitPreviousTerm extends RaftNode {
+  protected override maybeCommit(): boolean {
+    const quorumMatch = quorumValue(this.confs.current().voters, (id) => this.progress.get(id)?.match ?? 0);
+    return this.log.commitTo(quorumMatch);
+  }
+
+  protected override appendElectionNoop(): void {}
+}
+
+/**
+ * Reports term changes but never the vote: the vote response goes out while the vote is not
+ * durable, so after a crash the node can vote again in the same term.
+ */
+class ReplyBeforePersistingVote extends RaftNode {
+  protected override hardStateForReady(): HardState {
+    const sameTerm = this.prevHardState.term === this.term;
+    return { term: this.term, vote: sameTerm ? this.prevHardState.vote : null, commit: this.log.commit };
+  }
+}
+
+/** A leader that sees a higher term adopts it but keeps leading: two leaders in one term. */
+class LeaderIgnoresHigherTerm extends RaftNode {
+  protected override stepDownOnHigherTerm(m: Message): void {
+    if (this.role !== "leader") {
+      super.stepDownOnHigherTerm(m);
+      return;
+    }
+    this.setTerm(m.term);
+    this.vote = this.id;
+  }
+}
+
+/**
+ * Takes a stale (reordered or duplicated) append at face value: it drops everything after the
+ * append's entries, committed or not.
+ */
+class TruncateCommittedOnStaleAppend extends RaftNode {
+  protected override handleAppendEntries(m: Message): void {
+    const lastNew = this.appendFromLeader(m.index!, m.logTerm!, m.entries!, m.commit!);
+    if (lastNew !== null) this.send({ type: "appendResp", to: m.from, index: lastNew });
+    else this.send({ type: "appendResp", to: m.from, index: m.index!, reject: true, rejectHint: Math.min(m.index!, this.log.lastIndex()) });
+  }
+
+  protected override appendFromLeader(prevIndex: Index, prevTerm: Term, entries: readonly Entry[], commit: Index): Index | null {
+    if (!this.log.matchTerm(prevIndex, prevTerm)) return null;
+    if (prevIndex + 1 <= this.log.lastIndex()) this.confs.truncateFrom(prevIndex + 1);
+    this.log.replaceFrom(prevIndex + 1, entries);
+    for (const entry of entries) this.confs.onAppend(entry);
+    const lastNew = prevIndex + entries.length;
+    this.log.commitTo(Math.min(commit, lastNew));
+    return lastNew;
+  }
+}
+
+/** Serves ReadIndex reads at once, without a heartbeat round proving it still leads. */
+class ReadIndexWithoutConfirmation extends RaftNode {
+  protected override confirmReadIndex(request: ReadRequest): void {
+    this.serveRead(request, this.log.commit);
+  }
+}
+
+const mutant = (name: string, description: string, Node: typeof RaftNode): RaftMutant => ({
+  name, description, make: (config, persisted, rng) => new Node(config, persisted, rng),
+});
+
+export const raftMutants: readonly RaftMutant[] = [
+  mutant("vote-without-log-check", "grants a vote without the candidate's log being up to date", VoteWithoutLogCheck),
+  mutant("commit-previous-term", "commits a previous-term entry by counting replicas (Figure 8)", CommitPreviousTerm),
+  mutant("reply-before-persisting-vote", "sends the vote response before the vote is persisted", ReplyBeforePersistingVote),
+  mutant("leader-ignores-higher-term", "a leader does not step down on a higher term", LeaderIgnoresHigherTerm),
+  mutant("truncate-committed-on-stale-append", "a follower truncates committed entries on a stale AppendEntries", TruncateCommittedOnStaleAppend),
+  mutant("read-index-without-confirmation", "serves a ReadIndex read without confirming leadership", ReadIndexWithoutConfirmation),
+];

@@ -1,0 +1,84 @@
+import test from "ava";
+import type { RaftNodeLike } from "../../src/agent/raft-host.ts";
+import { RaftNode } from "../../src/core/raft/node.ts";
+import type { Ready } from "../../src/core/raft/types.ts";
+import type { NodeFactory } from "../../sim/raft-cluster.ts";
+import { kvScenario } from "../../sim/scenarios/kv.ts";
+import { shrinkSchedule } from "../../sim/shrink.ts";
+import { FAULT_KINDS } from "../../sim/faults.ts";
+import { encodeCommand } from "../../sim/scenarios/kv-state-machine.ts";
+
+const faults = [...FAULT_KINDS];
+
+/** A delegating wrapper: tests override one method to plant a fault the run must classify. */
+class Wrapped implements RaftNodeLike {
+  constructor(readonly inner: RaftNode) {}
+  tick() { this.inner.tick(); }
+  step(m: Parameters<RaftNode["step"]>[0]) { this.inner.step(m); }
+  propose(data: Uint8Array) { return this.inner.propose(data); }
+  readIndex(ctx: string, mode: "readIndex" | "lease") { return this.inner.readIndex(ctx, mode); }
+  hasReady() { return this.inner.hasReady(); }
+  ready(): Ready { return this.inner.ready(); }
+  advance(rd: Ready) { this.inner.advance(rd); }
+  compact(index: number, data: Uint8Array) { return this.inner.compact(index, data); }
+  transferLeadership(to: string) { this.inner.transferLeadership(to); }
+  invariants() { this.inner.invariants(); }
+  status() { return this.inner.status(); }
+}
+
+test("outcome: a cluster whose nodes never time out fails liveness, naming what is pending", (t) => {
+  class Frozen extends Wrapped { override tick() {} }
+  const nodeFactory: NodeFactory = (c, p, r) => new Frozen(new RaftNode(c, p, r));
+  const result = kvScenario.runSeed({ seed: 1, durationMs: 2_000, faults: [], nodeFactory });
+  t.is(result.outcome, "liveness");
+  t.regex(result.message!, /not converged 20000 ms after the last fault healed .*: no leader/);
+});
+
+test("outcome: an exception inside a node is a crash, with its stack", (t) => {
+  class Throwing extends Wrapped {
+    override step(): void { throw new Error("planted"); }
+  }
+  const nodeFactory: NodeFactory = (c, p, r) => new Throwing(new RaftNode(c, p, r));
+  const result = kvScenario.runSeed({ seed: 1, durationMs: 2_000, faults: [], nodeFactory });
+  t.is(result.outcome, "crash");
+  t.regex(result.message!, /Error: planted\n\s+at /);
+});
+
+test("outcome: one node applying a different command is a safety violation", (t) => {
+  /** n2 flips a byte of every command it applies, without telling its core. */
+  class Corrupting extends Wrapped {
+    private readonly originals = new Map<Ready, Ready>();
+    override ready(): Ready {
+      const rd = this.inner.ready();
+      if (this.inner.status().id !== "n2") return rd;
+      const committedEntries = rd.committedEntries.map((e) => e.type !== "normal" ? e : { ...e, data: encodeCommand({ kind: "put", key: "k0", value: "forged" }) });
+      const copy = { ...rd, committedEntries };
+      this.originals.set(copy, rd);
+      return copy;
+    }
+    override advance(rd: Ready) {
+      this.inner.advance(this.originals.get(rd) ?? rd);
+      this.originals.delete(rd);
+    }
+  }
+  const nodeFactory: NodeFactory = (c, p, r) => new Corrupting(new RaftNode(c, p, r));
+  const result = kvScenario.runSeed({ seed: 1, durationMs: 5_000, faults: [], nodeFactory });
+  t.is(result.outcome, "safety");
+  t.regex(result.message!, /state machine safety: .* at index \d+/);
+});
+
+test("shrinking: a failure that needs any restart shrinks to a single crash fault", (t) => {
+  /** A core that refuses to come back from a restart with a non-empty disk. */
+  const nodeFactory: NodeFactory = (c, p, r) => {
+    if (p.hardState.term > 0) throw new Error("cannot restart");
+    return new RaftNode(c, p, r);
+  };
+  const options = { seed: 3, durationMs: 30_000, faults, nodeFactory };
+  const failing = kvScenario.runSeed(options);
+  t.is(failing.outcome, "crash");
+  t.true(failing.scheduleIds.length > 3, `only ${failing.scheduleIds.length} faults to shrink`);
+  const shrunk = shrinkSchedule(kvScenario, options, failing);
+  t.is(shrunk.scheduleIds.length, 1);
+  t.true(["crash", "torn"].includes(failing.schedule[shrunk.scheduleIds[0]!]!.kind));
+  t.is(kvScenario.runSeed({ ...options, scheduleIds: shrunk.scheduleIds }).outcome, "crash");
+});
