@@ -194,7 +194,6 @@ class Budget {
   }
 }
 
-const DEFER = process.env.DEFER === '1';
 type SearchOutcome = "ok" | "fail" | "budget";
 
 interface Frame {
@@ -240,13 +239,13 @@ class KeySearch {
       if (this.budget.exhausted()) return "budget";
       const op = this.ops[event.op]!;
       if (event.isCall) {
-        const inThisPass = !DEFER || (op.returnMs === Infinity) === this.deferredPass;
+        const inThisPass = (op.returnMs === Infinity) === this.deferredPass;
         event = inThisPass && this.tryLinearize(event, op) ? this.restartScan() : event.next;
         continue;
       }
       // Everything still pending returns at +infinity, so leaving all of it out is allowed.
       if (op.returnMs === Infinity) return "ok";
-      if (DEFER && !this.deferredPass) {
+      if (!this.deferredPass) {
         this.deferredPass = true;
         event = this.head.next;
         continue;
@@ -270,7 +269,25 @@ class KeySearch {
   private tryLinearize(call: Event, op: SearchOp): boolean {
     const next = stepModel(this.state, op.source.op, op.result);
     if (next === undefined) return false;
+    if (op.returnMs === Infinity && this.pointlessNow(op, next)) return false;
     return this.tryDecide(call, next, false);
+  }
+
+  /**
+   * Applying an indeterminate op now is dominated by leaving it pending (it can still be applied
+   * later, or never) when it changes nothing, or when it is a blind write straight after another
+   * indeterminate op, whose effect it would erase. Without this, every order of the pending
+   * timed-out writes would be tried between two completed ops.
+   */
+  private pointlessNow(op: SearchOp, next: ModelState): boolean {
+    if (next === this.state) return true;
+    if (op.source.op.kind !== "put" && op.source.op.kind !== "delete") return false;
+    for (let i = this.stack.length - 1; i >= 0; i--) {
+      const frame = this.stack[i]!;
+      if (frame.omitted) continue;
+      return this.ops[frame.call.op]!.returnMs === Infinity;
+    }
+    return false;
   }
 
   /** Decides `call`'s op (linearized into `next`, or omitted) unless that configuration was seen. */

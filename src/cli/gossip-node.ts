@@ -5,12 +5,31 @@
  * `event NAME PAYLOAD` sends a user event; SIGTERM or SIGINT leaves gracefully, then exits.
  */
 import { createInterface } from "node:readline";
-import yargs from "yargs";
-import { hideBin } from "yargs/helpers";
 import type { GossipEvent, Member } from "../core/gossip/events.ts";
-import { BoundGossipSockets } from "../transports/gossip-bind.ts";
-import { splitHostPort } from "../transports/gossip-sockets.ts";
+import { BoundGossipSockets, splitHostPort } from "../transports/gossip-bind.ts";
 
+/**
+ * The sockets are bound before anything else loads (yargs and the gossip core take most of a
+ * second on a busy machine), so a peer that dials us during start-up waits instead of being
+ * refused. The address is read here directly; yargs then checks every argument as usual.
+ */
+function earlyBind(args: readonly string[]): Promise<BoundGossipSockets> | null {
+  const i = args.findIndex((a) => a === "--bind" || a.startsWith("--bind="));
+  const value = i < 0 ? undefined : args[i]!.startsWith("--bind=") ? args[i]!.slice("--bind=".length) : args[i + 1];
+  if (value === undefined) return null;
+  try {
+    const { host, port } = splitHostPort(value);
+    const bound = BoundGossipSockets.bind(host, port);
+    bound.catch(() => {});
+    return bound;
+  } catch {
+    return null;
+  }
+}
+const earlyBound = earlyBind(process.argv.slice(2));
+
+const { default: yargs } = await import("yargs");
+const { hideBin } = await import("yargs/helpers");
 const argv = await yargs(hideBin(process.argv))
   .scriptName("gossip-node")
   .option("name", { type: "string", demandOption: true, describe: "member name, unique in the pool" })
@@ -34,9 +53,8 @@ function print(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
-function formatAddr(addr: Uint8Array, port: number): string {
-  return addr.length === 4 ? `${addr.join(".")}:${port}` : `[${Buffer.from(addr).toString("hex").replace(/(.{4})(?!$)/g, "$1:")}]:${port}`;
-}
+/** Loaded with the core, after the sockets are bound. */
+let formatAddr: (addr: Uint8Array, port: number) => string = (_addr, port) => `?:${port}`;
 
 function memberLine(type: string, m: Member): Record<string, unknown> {
   return { event: type, name: m.name, addr: formatAddr(m.addr, m.port), status: m.status, tags: m.tags };
@@ -53,8 +71,9 @@ async function start(): Promise<import("../transports/gossip-endpoint.ts").Gossi
   const tags = parseTags(argv.tag);
   const { host, port } = splitHostPort(argv.bind);
   // Bind before loading the gossip core, so a peer that dials us during start-up waits instead of being refused.
-  const bound = await BoundGossipSockets.bind(host, port);
-  const { startGossipMember } = await import("../transports/gossip-member.ts");
+  const bound = (await earlyBound) ?? await BoundGossipSockets.bind(host, port);
+  const [{ startGossipMember }, core] = await Promise.all([import("../transports/gossip-member.ts"), import("../core/gossip/node.ts")]);
+  formatAddr = core.formatAddr;
   return startGossipMember({ name: argv.name, bind: argv.bind, tags, bound });
 }
 

@@ -7,6 +7,17 @@
 import dgram from "node:dgram";
 import net from "node:net";
 
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const colon = addr.lastIndexOf(":");
+  const port = Number(addr.slice(colon + 1));
+  if (colon < 1 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad address ${JSON.stringify(addr)}, want HOST:PORT`);
+  return { host: addr.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 export interface GossipHandlers {
   onPacket(packet: Buffer, rinfo: dgram.RemoteInfo): void;
   onConnection(socket: net.Socket): void;

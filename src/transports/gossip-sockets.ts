@@ -15,7 +15,9 @@ import { WireError, type WireErrorReason } from "../core/gossip/wire/errors.ts";
 import type { PacketMessage } from "../core/gossip/wire/memberlist-codec.ts";
 import { decodePacket, encodePackets, udpPacketBytesDefault } from "../core/gossip/wire/packet.ts";
 import { decodeStream, encodeStream } from "../core/gossip/wire/stream.ts";
-import { BoundGossipSockets } from "./gossip-bind.ts";
+import { BoundGossipSockets, joinHostPort, splitHostPort } from "./gossip-bind.ts";
+
+export { joinHostPort, splitHostPort } from "./gossip-bind.ts";
 
 export type GossipVia = "udp" | "tcp" | "tcp-reply";
 
@@ -50,20 +52,9 @@ export interface GossipSocketCounters {
 
 export type GossipReceiver = (from: string, msg: MemberlistMessage, via: GossipVia) => void;
 
-export function splitHostPort(addr: string): { host: string; port: number } {
-  const colon = addr.lastIndexOf(":");
-  const port = Number(addr.slice(colon + 1));
-  if (colon < 1 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad address ${JSON.stringify(addr)}, want HOST:PORT`);
-  return { host: addr.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
-}
-
 /** The codec works on plain Uint8Arrays; a Buffer would leak into decoded records. */
 function plainBytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export class GossipSockets {

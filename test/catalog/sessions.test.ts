@@ -1,5 +1,7 @@
 import test from "ava";
 import { Script } from "./harness.ts";
+import { newSessionId } from "./imports.ts";
+import { mulberry32 } from "../../src/core/util/rng.ts";
 
 function withNode(): Script {
   const s = new Script();
@@ -176,4 +178,20 @@ test("sessions by node list only that node's sessions", (t) => {
   s.session("b", "n2");
   t.deepEqual(s.catalog.sessionList("n2").value.map((x) => x.ID), ["b"]);
   t.deepEqual(s.catalog.sessionList().value.map((x) => x.ID), ["a", "b"]);
+});
+
+test("session bound to a service check: invalidated when that check goes critical", (t) => {
+  const s = withNode();
+  s.service("n1", "db", {}, [{ CheckID: "db-alive", Status: "passing", ServiceID: "db" }]);
+  s.ok({ op: "session.create", ID: "s1", Node: "n1", ServiceChecks: [{ ID: "db-alive" }] });
+  t.like(s.catalog.sessionInfo("s1").value[0], { NodeChecks: ["serfHealth"], ServiceChecks: [{ ID: "db-alive", Namespace: "" }], Checks: ["serfHealth", "db-alive"] });
+  s.service("n1", "db", {}, [{ CheckID: "db-alive", Status: "critical", ServiceID: "db" }]);
+  t.deepEqual(s.catalog.sessionList().value, []);
+});
+
+test("session IDs come from the injected generator: same seed, same ID, UUID-shaped", (t) => {
+  const a = newSessionId(mulberry32(9));
+  t.is(a, newSessionId(mulberry32(9)));
+  t.not(a, newSessionId(mulberry32(10)));
+  t.regex(a, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });

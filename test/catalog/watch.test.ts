@@ -98,3 +98,24 @@ test("watch: session invalidation wakes the waiters of the released keys", (t) =
   s.ok({ op: "session.destroy", ID: "s1" });
   t.deepEqual(w.woken, [s.index]);
 });
+
+test("watch: a throwing callback does not keep the other waiters asleep; the error surfaces after", (t) => {
+  const s = new Script();
+  const woken: string[] = [];
+  s.catalog.watch([{ kind: "kvKey", key: "k" }], 0, () => {
+    throw new Error("waiter bug");
+  });
+  s.catalog.watch([{ kind: "kvKey", key: "k" }], 0, () => woken.push("second"));
+  t.throws(() => s.set("k", "v"), { message: "waiter bug" });
+  t.deepEqual(woken, ["second"]);
+  t.is(s.catalog.kvGet("k").value!.ModifyIndex, 1, "the write itself was applied");
+});
+
+test("watch: Catalog.apply takes plain command objects too", (t) => {
+  const s = new Script();
+  const w = waiter(s, [{ kind: "table", table: "sessions" }]);
+  t.deepEqual(s.catalog.apply({ v: 1, op: "session.create", nowMs: 0, ID: "x", Node: "missing" }, 1), { ok: false, error: { status: 500, message: "Missing node registration" } });
+  t.false(s.catalog.apply({ v: 9 } as never, 2).ok);
+  t.deepEqual(w.woken, []);
+  t.is(s.catalog.appliedIndex, 2);
+});

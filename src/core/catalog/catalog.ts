@@ -9,6 +9,26 @@
  *   const { index, value } = catalog.kvGet("service/leader");
  *   const cancel = catalog.watch([{ kind: "kvPrefix", prefix: "service/" }], index, wake);
  *
+ * Blocking queries: run the query; if its index is not past the caller's `?index=`, call
+ * `watch(scopes, index, wake)` with the scopes the endpoint reads, and re-run the query on wake
+ * (or on `wait` timeout). The scopes per endpoint:
+ *
+ *   /v1/catalog/nodes              { kind: "table", table: "nodes" }
+ *   /v1/catalog/services           { kind: "table", table: "services" }
+ *   /v1/catalog/service/:name      { kind: "service", name }
+ *   /v1/health/service/:name       { kind: "service", name }
+ *   /v1/health/checks/:service     { kind: "service", name: service }
+ *   /v1/catalog/node/:node         { kind: "node", name: node }
+ *   /v1/health/node/:node          { kind: "node", name: node }
+ *   /v1/health/state/:state        { kind: "table", table: "checks" }
+ *   /v1/kv/:key                    { kind: "kvKey", key }
+ *   /v1/kv/:prefix?recurse|keys    { kind: "kvPrefix", prefix }
+ *   /v1/session/*                  { kind: "table", table: "sessions" }
+ *
+ * Session IDs are drawn by the leader (`newSessionId(rng)`) before it proposes `session.create`;
+ * the leader also stamps `nowMs` on every command and runs `expiredSessions(nowMs)` on a timer,
+ * proposing `session.expire` for each ID it returns.
+ *
  * Invariant: appliedIndex only grows, and every record's indexes are <= appliedIndex.
  */
 import { assert } from "../util/assert.ts";

@@ -102,17 +102,6 @@ export function decodeBase64(text: string): Uint8Array | null {
   return out;
 }
 
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder();
-
-export function utf8(text: string): Uint8Array {
-  return utf8Encoder.encode(text);
-}
-
-export function fromUtf8(bytes: Uint8Array): string {
-  return utf8Decoder.decode(bytes);
-}
-
 export function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === b) return true;
   if (a === null || b === null) return false;

@@ -68,7 +68,7 @@ export type Command =
   | { v: 1; op: "txn"; nowMs: number; Ops: { KV: KvOp }[] }
   | {
       v: 1; op: "session.create"; nowMs: number; ID: string; Node: string; Name?: string;
-      NodeChecks?: string[]; ServiceChecks?: ServiceCheckRef[]; LockDelayMs?: number;
+      NodeChecks?: string[]; ServiceChecks?: { ID: string; Namespace?: string }[]; LockDelayMs?: number;
       Behavior?: string; TTL?: string;
     }
   /** Explicit destroy (`PUT /v1/session/destroy/:id`). */

@@ -46,7 +46,7 @@ export function createSession(state: CatalogState, cmd: CreateCommand, nowMs: nu
   const lockDelayMs = Math.max(0, cmd.LockDelayMs ?? state.config.lockDelayDefaultMs);
   const record: SessionRecord = {
     ID: cmd.ID, Name: cmd.Name ?? "", Node: cmd.Node, Checks: [...new Set(checkIds)],
-    NodeChecks: [...nodeChecks], ServiceChecks: serviceChecks.map((ref) => ({ ...ref })),
+    NodeChecks: [...nodeChecks], ServiceChecks: serviceChecks.map((ref) => ({ ID: ref.ID, Namespace: ref.Namespace ?? "" })),
     LockDelay: Math.round(lockDelayMs * 1e6), Behavior: behavior as SessionBehavior, TTL: cmd.TTL ?? "",
     CreateIndex: state.index, ModifyIndex: state.index,
   };

@@ -64,11 +64,6 @@ export class SortedKeys {
     }
   }
 
-  clear(): void {
-    this.chunks = [];
-    this.count = 0;
-  }
-
   invariants(): void {
     let total = 0;
     let previous: string | null = null;

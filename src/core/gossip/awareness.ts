@@ -29,7 +29,7 @@ export class Awareness {
   }
 
   invariants(): void {
-    assert(this.scoreValue >= 0, `awareness score ${this.scoreValue} < 0`);
-    assert(this.scoreValue < this.max, `awareness score ${this.scoreValue} >= max ${this.max}`);
+    assert(this.scoreValue >= 0, () => `awareness score ${this.scoreValue} < 0`);
+    assert(this.scoreValue < this.max, () => `awareness score ${this.scoreValue} >= max ${this.max}`);
   }
 }

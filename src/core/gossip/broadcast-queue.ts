@@ -1,5 +1,11 @@
 import { assert } from "../util/assert.ts";
 
+/**
+ * A take() gives up after this many broadcasts too big for the room left: the packet is about
+ * full, and scanning a long queue for a small enough one would cost more than the bytes are worth.
+ */
+const missesMax = 8;
+
 interface Broadcast<T> {
   readonly name: string | null;
   readonly msg: T;
@@ -28,6 +34,8 @@ export class BroadcastQueue<T> {
   private liveCount = 0;
   /** Bytes (sizes plus overheads) of what the last take() returned. */
   lastTakeBytes = 0;
+  /** The smallest broadcast ever queued: once less room than this is left, a take() stops looking. */
+  private sizeMinBytes = Number.POSITIVE_INFINITY;
 
   get length(): number {
     return this.liveCount;
@@ -40,6 +48,7 @@ export class BroadcastQueue<T> {
       if (old !== undefined) this.finish(old);
     }
     const b: Broadcast<T> = { name, msg, sizeBytes, transmits: 0, live: true, onDone };
+    this.sizeMinBytes = Math.min(this.sizeMinBytes, sizeBytes);
     if (name !== null) this.byName.set(name, b);
     this.tier(0).push(b);
     this.liveCount++;
@@ -54,13 +63,18 @@ export class BroadcastQueue<T> {
     const out: T[] = [];
     const moved: Broadcast<T>[] = [];
     let used = 0;
-    for (let t = 0; t < this.tiers.length && limitBytes - used > overheadBytes; t++) {
+    let misses = 0;
+    const roomMinBytes = this.sizeMinBytes + overheadBytes;
+    for (let t = 0; t < this.tiers.length && limitBytes - used >= roomMinBytes && misses < missesMax; t++) {
       const tier = this.tiers[t]!;
-      for (let i = tier.length - 1; i >= 0 && limitBytes - used > overheadBytes; i--) {
+      for (let i = tier.length - 1; i >= 0 && limitBytes - used >= roomMinBytes && misses < missesMax; i--) {
         const b = tier[i]!;
         if (!b.live || b.transmits !== t) continue;
         const cost = b.sizeBytes + overheadBytes;
-        if (used + cost > limitBytes) continue;
+        if (used + cost > limitBytes) {
+          misses++;
+          continue;
+        }
         used += cost;
         out.push(b.msg);
         moved.push(b);
@@ -123,9 +137,14 @@ export class BroadcastQueue<T> {
   }
 
   private markStale(t: number): void {
-    const stale = ++this.staleSlots[t]!;
+    this.staleSlots[t]!++;
     const tier = this.tiers[t]!;
-    if (stale * 2 < tier.length) return;
+    // Takes start from the newest end, so stale slots gather there: trim them at once.
+    while (tier.length > 0 && (!tier[tier.length - 1]!.live || tier[tier.length - 1]!.transmits !== t)) {
+      tier.pop();
+      this.staleSlots[t]!--;
+    }
+    if (this.staleSlots[t]! * 2 < tier.length) return;
     this.tiers[t] = tier.filter((b) => b.live && b.transmits === t);
     this.staleSlots[t] = 0;
   }

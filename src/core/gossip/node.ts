@@ -31,6 +31,11 @@ export interface GossipOptions {
   readonly clockMs?: () => number;
   /** Share one name index among many nodes in one process (the simulator); default: a private one. */
   readonly memberIndex?: MemberIndex;
+  /**
+   * Members known from the start, as if learned long ago: no broadcasts, no join events. For a
+   * simulator's pre-formed pool (a 10,000-member join storm costs O(N^2) gossip to simulate).
+   */
+  readonly bootstrapMembers?: readonly Alive[];
 }
 
 /** memberlist's compound framing: 1 type byte + 1 count byte, then 2 length bytes per part. */
@@ -130,6 +135,7 @@ export class GossipNode {
   private events: GossipEvent[] = [];
   private joinState: JoinState | null = null;
   private leavePhase: LeavePhase = "none";
+  private eventsMuted = false;
   private leaveBroadcastDone = false;
   private leaveDeadlineTick = 0;
   private nextProbeTick: number;
@@ -166,6 +172,9 @@ export class GossipNode {
     };
     this.addMember(this.selfId, this.selfAlive);
     this.broadcasts.queue(self.name, this.selfAlive, messageBytes(this.selfAlive));
+    this.eventsMuted = true;
+    for (const a of options.bootstrapMembers ?? []) this.bootstrapMember(a);
+    this.eventsMuted = false;
     // Stagger the periodic work so that members started together do not act in lockstep.
     this.nextProbeTick = 1 + Math.floor(rng.next() * this.ticks.probeInterval);
     this.nextGossipTick = 1 + Math.floor(rng.next() * this.ticks.gossipInterval);
@@ -367,6 +376,14 @@ export class GossipNode {
     this.serf.onJoin(id, this.nowTick);
   }
 
+  private bootstrapMember(a: Alive): void {
+    if (a.Node === this.name) return;
+    const id = this.t.index.idOf(a.Node);
+    this.t.ensure(id);
+    if (this.t.state[id] !== MlState.unknown) return;
+    this.addMember(id, a);
+  }
+
   /** Into the probe list at a random place, as memberlist inserts new nodes. */
   private list(id: number): void {
     if (this.t.listed[id] === 1) return;
@@ -405,6 +422,7 @@ export class GossipNode {
   }
 
   private emitMemberEvent(type: MemberEventType, id: number): void {
+    if (this.eventsMuted) return;
     this.events.push({ type, member: this.memberView(id) });
   }
 
@@ -923,16 +941,16 @@ export class GossipNode {
   invariants(): void {
     const t = this.t;
     const selfState = t.state[this.selfId];
-    assert(selfState === MlState.alive || this.leavePhase !== "none", `self ${this.name} in state ${selfState} without leaving`);
-    assert(t.incarnation[this.selfId] === this.selfAlive.Incarnation, `self incarnation ${t.incarnation[this.selfId]} vs alive ${this.selfAlive.Incarnation}`);
-    assert(this.selfAlive.Incarnation >= 1, `self incarnation ${this.selfAlive.Incarnation} < 1`);
+    assert(selfState === MlState.alive || this.leavePhase !== "none", () => `self ${this.name} in state ${selfState} without leaving`);
+    assert(t.incarnation[this.selfId] === this.selfAlive.Incarnation, () => `self incarnation ${t.incarnation[this.selfId]} vs alive ${this.selfAlive.Incarnation}`);
+    assert(this.selfAlive.Incarnation >= 1, () => `self incarnation ${this.selfAlive.Incarnation} < 1`);
     for (const [id, timer] of this.suspicions) {
-      assert(t.state[id] === MlState.suspect, `suspicion timer for ${t.index.nameOf(id)} in state ${t.state[id]}`);
-      assert(timer.deadlineTick >= 0, `suspicion deadline ${timer.deadlineTick}`);
+      assert(t.state[id] === MlState.suspect, () => `suspicion timer for ${t.index.nameOf(id)} in state ${t.state[id]}`);
+      assert(timer.deadlineTick >= 0, () => `suspicion deadline ${timer.deadlineTick}`);
     }
     const p = this.probe;
-    if (p !== null) assert(p.timeoutTick <= p.deadlineTick, `probe timeout ${p.timeoutTick} after deadline ${p.deadlineTick}`);
-    assert(this.probeIndex <= this.probeList.length, `probe index ${this.probeIndex} > list ${this.probeList.length}`);
+    if (p !== null) assert(p.timeoutTick <= p.deadlineTick, () => `probe timeout ${p.timeoutTick} after deadline ${p.deadlineTick}`);
+    assert(this.probeIndex <= this.probeList.length, () => `probe index ${this.probeIndex} > list ${this.probeList.length}`);
     this.awareness.invariants();
     this.serf.invariants();
   }

@@ -236,8 +236,8 @@ export class SerfLayer {
   }
 
   invariants(): void {
-    for (const id of this.failedIds) assert(this.table.status[id] === SerfStatus.failed, `failed set holds ${id} with status ${this.table.status[id]}`);
-    for (const id of this.leftIds) assert(this.table.status[id] === SerfStatus.left, `left set holds ${id} with status ${this.table.status[id]}`);
-    assert(this.aliveCount >= 1 || this.leaving, `alive count ${this.aliveCount} < 1 while not leaving`);
+    for (const id of this.failedIds) assert(this.table.status[id] === SerfStatus.failed, () => `failed set holds ${id} with status ${this.table.status[id]}`);
+    for (const id of this.leftIds) assert(this.table.status[id] === SerfStatus.left, () => `left set holds ${id} with status ${this.table.status[id]}`);
+    assert(this.aliveCount >= 1 || this.leaving, () => `alive count ${this.aliveCount} < 1 while not leaving`);
   }
 }

@@ -1,0 +1,277 @@
+/**
+ * The catalog scenario's clients. Each client, through whichever server it believes leads:
+ * - does linearizable KV work on `kv/` keys (set, get in both read modes, CAS on the ModifyIndex
+ *   it last read, delete), recorded as a history for the linearizability checker;
+ * - contends for locks on `lock/` keys with its own session (create, acquire, release, renew,
+ *   destroy), so sessions get invalidated under held locks;
+ * - registers agents, services and checks, with serfHealth sometimes going critical (which
+ *   invalidates the sessions bound to it) and sometimes deregistering.
+ *
+ * CAS maps onto the checker's value-based CAS because every write writes a value no other write
+ * uses: the key's ModifyIndex equals the one the client read exactly when the value is the one
+ * it read.
+ */
+import type { ProposeOutcome, ReadOutcome, StateMachine } from "../../src/agent/raft-host.ts";
+import { encodeCommand, type ApplyResult, type Catalog, type Command } from "../../src/core/catalog/index.ts";
+import type { NodeId } from "../../src/core/raft/types.ts";
+import type { HistoryOp, KvOp, KvResult } from "../checkers/history.ts";
+import type { RaftCluster } from "../raft-cluster.ts";
+import type { WorldRng } from "../world/rng.ts";
+import type { World } from "../world/world.ts";
+
+export interface CatalogWorkloadConfig {
+  readonly clients: number;
+  readonly kvKeys: number;
+  readonly lockKeys: number;
+  readonly agents: number;
+  readonly opTimeoutMs: number;
+  readonly thinkMinMs: number;
+  readonly thinkMaxMs: number;
+  readonly clientLinkMaxMs: number;
+}
+
+/** What the cluster's state machines expose to the workload. */
+export interface CatalogHolder {
+  readonly catalog: Catalog;
+}
+
+interface OpRecord {
+  readonly id: number;
+  readonly client: number;
+  readonly op: KvOp;
+  readonly callMs: number;
+  returnMs: number | null;
+  result: KvResult | null;
+  discarded: boolean;
+}
+
+/** A command as a client sends it; the server adds `v` and its own `nowMs`. */
+export type CommandBody = Command extends infer C ? (C extends Command ? Omit<C, "v" | "nowMs"> : never) : never;
+
+type Outcome<T> = { kind: "done"; value: T } | { kind: "refused"; leader: NodeId | null } | { kind: "unknown" };
+
+const text = new TextEncoder();
+const untext = new TextDecoder();
+
+export class CatalogWorkload {
+  private readonly ops: OpRecord[] = [];
+  private readonly leaderGuess: (NodeId | null)[];
+  private readonly lastSuccessMs: number[];
+  private readonly sessionOf: (string | null)[];
+  private readonly lastRead: Map<string, { value: string | null; index: number }>[];
+  private seq = 0;
+  private running = false;
+  readonly counters = {
+    kvDone: 0, indeterminate: 0, refused: 0, sessionsCreated: 0, sessionRefusals: 0, acquired: 0,
+    acquireRefused: 0, released: 0, registrations: 0,
+  };
+
+  constructor(
+    private readonly world: World,
+    private readonly rng: WorldRng,
+    private readonly cluster: RaftCluster<CatalogHolder & StateMachine<ApplyResult>>,
+    readonly config: CatalogWorkloadConfig,
+  ) {
+    this.leaderGuess = Array.from({ length: config.clients }, () => null);
+    this.lastSuccessMs = Array.from({ length: config.clients }, () => -1);
+    this.sessionOf = Array.from({ length: config.clients }, () => null);
+    this.lastRead = Array.from({ length: config.clients }, () => new Map());
+  }
+
+  start(): void {
+    this.running = true;
+    for (let client = 0; client < this.config.clients; client++) this.scheduleNext(client);
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  clientsIdleSince(sinceMs: number): number[] {
+    return this.lastSuccessMs.flatMap((ms, client) => (ms >= sinceMs ? [] : [client]));
+  }
+
+  history(): HistoryOp[] {
+    return this.ops.filter((r) => !r.discarded).map((r) => ({
+      id: r.id, client: r.client, op: r.op, callMs: r.callMs, returnMs: r.returnMs, result: r.result,
+    }));
+  }
+
+  /** Proposes a command on `target` with that server's time stamped in it, as a leader would. */
+  propose(target: NodeId, body: CommandBody, done: (o: Outcome<ApplyResult>) => void): void {
+    const host = this.cluster.host(target);
+    if (host === null) return;
+    const command = { v: 1, nowMs: this.world.nowMs, ...body } as Command;
+    host.propose(encodeCommand(command), (o) => done(proposeOutcome(o as ProposeOutcome<ApplyResult>)));
+  }
+
+  private scheduleNext(client: number): void {
+    if (!this.running) return;
+    this.world.after(this.rng.int(this.config.thinkMinMs, this.config.thinkMaxMs), () => this.invoke(client));
+  }
+
+  private invoke(client: number): void {
+    if (!this.running) return;
+    const roll = this.rng.next();
+    if (roll < 0.45) this.kvOp(client);
+    else if (roll < 0.85) this.lockOp(client);
+    else this.catalogOp(client);
+  }
+
+  /** Sends one request to the client's guess of the leader; `deliver` runs on arrival. */
+  private call<T>(client: number, deliver: (target: NodeId, reply: (o: Outcome<T>) => void) => void, settle: (o: Outcome<T>) => void): void {
+    const target = this.leaderGuess[client] ?? this.rng.pick(this.cluster.nodeIds);
+    let settled = false;
+    const finish = (o: Outcome<T>): void => {
+      if (settled) return;
+      settled = true;
+      if (o.kind === "refused") this.leaderGuess[client] = o.leader ?? this.rng.pick(this.cluster.nodeIds);
+      if (o.kind === "unknown") this.leaderGuess[client] = null;
+      if (o.kind === "done") this.lastSuccessMs[client] = this.world.nowMs;
+      settle(o);
+      this.scheduleNext(client);
+    };
+    this.world.after(this.config.opTimeoutMs, () => finish({ kind: "unknown" }));
+    this.world.after(this.linkDelayMs(), () => {
+      if (this.cluster.host(target) === null || settled) return;
+      deliver(target, (o) => this.world.after(this.linkDelayMs(), () => finish(o)));
+    });
+  }
+
+  private kvOp(client: number): void {
+    const op = this.drawKvOp(client);
+    const record: OpRecord = { id: this.seq++, client, op, callMs: this.world.nowMs, returnMs: null, result: null, discarded: false };
+    this.ops.push(record);
+    this.world.record("call", { client, id: record.id, op });
+    this.call<KvResult>(client, (target, reply) => this.sendKv(client, target, op, reply), (o) => {
+      if (o.kind === "done") {
+        record.returnMs = this.world.nowMs;
+        record.result = o.value;
+        this.counters.kvDone++;
+      } else if (o.kind === "refused") {
+        record.discarded = true;
+        this.counters.refused++;
+      } else {
+        record.discarded = op.kind === "get";
+        this.counters.indeterminate++;
+      }
+    });
+  }
+
+  private sendKv(client: number, target: NodeId, op: KvOp, reply: (o: Outcome<KvResult>) => void): void {
+    if (op.kind === "get") {
+      this.cluster.host(target)!.read(op.mode, (o: ReadOutcome) => {
+        if (o.kind !== "ready") return reply(o.kind === "rejected" ? { kind: "refused", leader: o.leader } : { kind: "unknown" });
+        const entry = this.cluster.stateMachine(target)!.catalog.kvGet(op.key).value;
+        const value = entry === null || entry.Value === null ? null : untext.decode(entry.Value);
+        this.lastRead[client]!.set(op.key, { value, index: entry?.ModifyIndex ?? 0 });
+        reply({ kind: "done", value: { kind: "value", value } });
+      });
+      return;
+    }
+    const body = op.kind === "put" ? { op: "kv" as const, Verb: "set" as const, Key: op.key, Value: text.encode(op.value) }
+      : op.kind === "delete" ? { op: "kv" as const, Verb: "delete" as const, Key: op.key }
+      : { op: "kv" as const, Verb: "cas" as const, Key: op.key, Value: text.encode(op.value), Index: this.casIndex(client, op) };
+    this.propose(target, body, (o) => {
+      if (o.kind !== "done") return reply(o);
+      if (!o.value.ok) throw new Error(`kv ${op.kind} on ${op.key} refused by the catalog: ${o.value.error.message}`);
+      reply({ kind: "done", value: op.kind === "cas" ? { kind: "cas", swapped: o.value.value === true } : { kind: "ok" } });
+    });
+  }
+
+  private casIndex(client: number, op: Extract<KvOp, { kind: "cas" }>): number {
+    if (op.expected === null) return 0;
+    return this.lastRead[client]!.get(op.key)?.index ?? 0;
+  }
+
+  private drawKvOp(client: number): KvOp {
+    const key = `kv/k${this.rng.int(0, this.config.kvKeys - 1)}`;
+    const value = `c${client}-${this.seq}`;
+    const roll = this.rng.next();
+    if (roll < 0.25) return { kind: "put", key, value };
+    if (roll < 0.45) return { kind: "get", key, mode: "readIndex" };
+    if (roll < 0.6) return { kind: "get", key, mode: "lease" };
+    if (roll < 0.88) {
+      const read = this.lastRead[client]!.get(key);
+      const expected = read === undefined || read.value === null || this.rng.chance(0.15) ? null : read.value;
+      return { kind: "cas", key, expected, value };
+    }
+    return { kind: "delete", key };
+  }
+
+  private lockOp(client: number): void {
+    const session = this.sessionOf[client]!;
+    if (session === null) return this.createSession(client);
+    const key = `lock/l${this.rng.int(0, this.config.lockKeys - 1)}`;
+    const roll = this.rng.next();
+    const body = roll < 0.55 ? { op: "kv" as const, Verb: "lock" as const, Key: key, Session: session, Value: text.encode(`c${client}`) }
+      : roll < 0.8 ? { op: "kv" as const, Verb: "unlock" as const, Key: key, Session: session }
+      : roll < 0.93 ? { op: "session.renew" as const, ID: session }
+      : { op: "session.destroy" as const, ID: session };
+    this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
+      if (o.kind !== "done") return;
+      const result = o.value;
+      if (!result.ok || body.op === "session.destroy") {
+        this.sessionOf[client] = null;
+        return;
+      }
+      if (body.op === "kv" && body.Verb === "lock") {
+        if (result.value === true) this.counters.acquired++;
+        else this.counters.acquireRefused++;
+      }
+      if (body.op === "kv" && body.Verb === "unlock" && result.value === true) this.counters.released++;
+    });
+  }
+
+  private createSession(client: number): void {
+    const id = `c${client}-s${this.seq++}`;
+    const bindSerf = this.rng.chance(0.5);
+    const body = {
+      op: "session.create" as const, ID: id, Node: `agent-${this.rng.int(1, this.config.agents)}`,
+      TTL: this.rng.chance(0.4) ? "10s" : "", Behavior: this.rng.chance(0.3) ? "delete" : "release",
+      LockDelayMs: this.rng.pick([0, 500, 3000]), ...(bindSerf ? {} : { NodeChecks: [] as string[] }),
+    };
+    this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
+      if (o.kind !== "done") return;
+      if (o.value.ok) {
+        this.sessionOf[client] = id;
+        this.counters.sessionsCreated++;
+      } else {
+        this.counters.sessionRefusals++;
+      }
+    });
+  }
+
+  private catalogOp(client: number): void {
+    const agent = `agent-${this.rng.int(1, this.config.agents)}`;
+    const roll = this.rng.next();
+    const status = roll < 0.12 ? "critical" : roll < 0.2 ? "warning" : "passing";
+    const service = `svc-${this.rng.int(1, 3)}`;
+    const body = roll > 0.97 ? { op: "catalog.deregister" as const, Node: agent }
+      : roll > 0.92 ? { op: "catalog.deregister" as const, Node: agent, ServiceID: service }
+      : {
+          op: "catalog.register" as const, Node: agent, Address: `10.0.0.${agent.length}`,
+          Service: { Service: service, Port: 8000 + this.rng.int(0, 2), Tags: this.rng.chance(0.5) ? ["primary"] : [] },
+          Checks: [
+            { CheckID: "serfHealth", Name: "Serf Health Status", Status: status },
+            { CheckID: `service:${service}`, Status: this.rng.chance(0.9) ? "passing" : "critical", ServiceID: service },
+          ],
+        };
+    this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
+      if (o.kind === "done" && o.value.ok) this.counters.registrations++;
+    });
+  }
+
+  private linkDelayMs(): number {
+    return this.rng.int(0, this.config.clientLinkMaxMs);
+  }
+}
+
+function proposeOutcome(outcome: ProposeOutcome<ApplyResult>): Outcome<ApplyResult> {
+  switch (outcome.kind) {
+    case "applied": return { kind: "done", value: outcome.result };
+    case "rejected": return { kind: "refused", leader: outcome.leader };
+    case "lost": return { kind: "refused", leader: null };
+    case "unknown": return { kind: "unknown" };
+  }
+}

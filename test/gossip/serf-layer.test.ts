@@ -1,0 +1,96 @@
+import test from "ava";
+import type { GossipEvent } from "../../src/core/gossip/events.ts";
+import { TestPool } from "./pool.ts";
+
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+const userEvents = (pool: TestPool, name: string): { name: string; payload: string; lTime: number }[] =>
+  pool.eventsOf(name, "user-event").map((e) => {
+    const u = e as Extract<GossipEvent, { type: "user-event" }>;
+    return { name: u.name, payload: new TextDecoder().decode(u.payload), lTime: u.lTime };
+  });
+
+test("user events: each member delivers each event once, in Lamport order per sender", (t) => {
+  const pool = TestPool.formed(5);
+  pool.node("n2").userEvent("deploy", bytes("v1"), false);
+  pool.node("n2").userEvent("deploy", bytes("v2"), false);
+  pool.run(30);
+  for (const name of pool.nodes.keys()) {
+    const got = userEvents(pool, name);
+    t.deepEqual(got.map((e) => e.payload).sort(), ["v1", "v2"], `${name} got each event once`);
+    const [v1, v2] = [got.find((e) => e.payload === "v1")!, got.find((e) => e.payload === "v2")!];
+    t.true(v1.lTime < v2.lTime, "later event, later Lamport time");
+  }
+});
+
+test("user events: a duplicate (same time, name, payload) is dropped; a different payload at the same time is not", (t) => {
+  const pool = TestPool.formed(2);
+  const n1 = pool.node("n1");
+  const from = pool.addrOf("n2");
+  const ev = { type: "userEvent", LTime: 40, Name: "x", Payload: bytes("p"), CC: false } as const;
+  n1.receive(from, { type: "user", Msg: ev }, "udp");
+  n1.receive(from, { type: "user", Msg: ev }, "udp");
+  n1.receive(from, { type: "user", Msg: { ...ev, Payload: bytes("q") } }, "udp");
+  t.deepEqual(userEvents(pool, "n1").length, 0, "events are reported on drain");
+  pool.flush();
+  t.deepEqual(userEvents(pool, "n1").map((e) => e.payload), ["p", "q"]);
+});
+
+test("user events: the event clock jumps past any time witnessed, so our next event orders after", (t) => {
+  const pool = TestPool.formed(2);
+  const n1 = pool.node("n1");
+  n1.receive(pool.addrOf("n2"), { type: "user", Msg: { type: "userEvent", LTime: 100, Name: "a", Payload: bytes(""), CC: false } }, "udp");
+  n1.userEvent("b", bytes(""), false);
+  pool.flush();
+  const got = userEvents(pool, "n1");
+  t.deepEqual(got.map((e) => [e.name, e.lTime]), [["a", 100], ["b", 101]]);
+});
+
+test("user events: too old for the event buffer is ignored", (t) => {
+  const pool = TestPool.formed(2);
+  const n1 = pool.node("n1");
+  n1.receive(pool.addrOf("n2"), { type: "user", Msg: { type: "userEvent", LTime: 2_000, Name: "new", Payload: bytes(""), CC: false } }, "udp");
+  n1.receive(pool.addrOf("n2"), { type: "user", Msg: { type: "userEvent", LTime: 10, Name: "ancient", Payload: bytes(""), CC: false } }, "udp");
+  pool.flush();
+  t.deepEqual(userEvents(pool, "n1").map((e) => e.name), ["new"]);
+});
+
+test("user events: an oversized event is refused with a clear error", (t) => {
+  const pool = TestPool.formed(2);
+  const error = t.throws(() => pool.node("n1").userEvent("big", new Uint8Array(600), false));
+  t.regex(error!.message, /over the limit of 512/);
+  t.is(pool.node("n1").counters.oversizedEvents, 1);
+});
+
+test("user events reach a member that joins later through push/pull", (t) => {
+  const pool = TestPool.formed(3);
+  pool.node("n1").userEvent("hello", bytes("world"), false);
+  pool.run(20);
+  const late = pool.add("n4");
+  late.join([pool.addrOf("n2")]);
+  pool.run(5);
+  t.deepEqual(userEvents(pool, "n4").map((e) => e.payload), ["world"]);
+});
+
+test("serf: a join reports the member's tags; our own member is reported too", (t) => {
+  const pool = new TestPool();
+  pool.add("n1", { role: "consul", dc: "dc1", port: "8300" });
+  pool.add("n2", { role: "node" });
+  pool.node("n2").join([pool.addrOf("n1")]);
+  pool.run(5);
+  const joins = pool.eventsOf("n2", "member-join").map((e) => ("member" in e ? [e.member.name, e.member.tags] : []));
+  t.deepEqual(joins, [["n2", { role: "node" }], ["n1", { role: "consul", dc: "dc1", port: "8300" }]]);
+});
+
+test("serf: statuses alive, leaving, left, failed are reported by members()", (t) => {
+  const pool = TestPool.formed(4);
+  pool.node("n3").leave();
+  pool.flush();
+  pool.run(3);
+  t.is(pool.status("n1", "n3"), "leaving");
+  pool.runUntil(() => pool.node("n3").hasLeft, 200);
+  pool.down.add("n3");
+  pool.down.add("n4");
+  pool.runUntil(() => pool.status("n1", "n4") === "failed", 600);
+  const statuses = Object.fromEntries(pool.node("n1").members().map((m) => [m.name, m.status]));
+  t.deepEqual(statuses, { n1: "alive", n2: "alive", n3: "left", n4: "failed" });
+});
