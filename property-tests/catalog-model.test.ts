@@ -111,7 +111,7 @@ class Model {
   health(name: string, passing: boolean): unknown[] {
     return this.instances(name).flatMap((s) => {
       const all = this.nodeChecks(s.node);
-      const checks = [...all.filter((c) => c.ServiceID === ""), ...all.filter((c) => c.ServiceID === s.ID)];
+      const checks = all.filter((c) => c.ServiceID === "" || c.ServiceID === s.ID);
       if (passing && checks.some((c) => c.Status !== "passing")) return [];
       const { node, ...service } = s;
       return [{ Node: this.nodes.get(node), Service: service, Checks: checks }];
@@ -144,9 +144,11 @@ class Model {
   // ---- KV, after Consul's kvs.go rules ----
   put(key: string, value: Uint8Array | null, flags: number, session: string | undefined | "keep", lockIndex?: number): KvEntry {
     const old = this.kv.get(key);
-    const next: KvEntry = { LockIndex: lockIndex ?? old?.LockIndex ?? 0, Key: key, Flags: flags, Value: value, CreateIndex: old?.CreateIndex ?? this.index, ModifyIndex: this.index };
     const holder = session === "keep" ? old?.Session : session;
-    if (holder !== undefined) next.Session = holder;
+    const next: KvEntry = {
+      LockIndex: lockIndex ?? old?.LockIndex ?? 0, Key: key, Flags: flags, Value: value,
+      ...(holder === undefined ? {} : { Session: holder }), CreateIndex: old?.CreateIndex ?? this.index, ModifyIndex: this.index,
+    };
     if (old && old.LockIndex === next.LockIndex && old.Flags === next.Flags && old.Session === next.Session && same(old.Value && [...old.Value], next.Value && [...next.Value])) return old;
     this.kv.set(key, next);
     this.kvTable = this.index;
@@ -436,6 +438,12 @@ function run(ops: Op[]): void {
   const a = plain.snapshot();
   const b = restored.snapshot();
   if (!same([...a], [...b])) throw new Error("restored catalog's snapshot differs from the never-restored one");
+  // The answers a client sees must be the same bytes too (field order included).
+  const answers = (c: Catalog) => JSON.stringify([
+    c.kvList(""), c.catalogNodes(), c.sessionList(), c.healthState("any"),
+    ...serviceNames.flatMap((name) => [c.healthService(name), c.catalogService(name)]),
+  ]);
+  if (answers(plain) !== answers(restored)) throw new Error("restored catalog answers differ from the never-restored one");
 }
 
 const requiredMarks = [

@@ -122,7 +122,7 @@ async function runMany(args: CliArgs, faults: FaultKind[], durationMs: number): 
   let failedSoFar = 0;
   bar.start(seeds.length, 0, { failed: 0 });
   const summary = await runCampaign({
-    scenario: args.scenario, seeds, workers: args.workers, nodes: args.nodes, durationMs, faults,
+    scenario: args.scenario, seeds, workers: args.workers, nodes: args.nodes, durationMs, faults, seedWallLimitMs: 300_000,
     onResult: (r) => {
       if (r.outcome !== "ok") failedSoFar++;
       bar.increment(1, { failed: failedSoFar });

@@ -2,6 +2,7 @@ import { Worker } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import { loadScenario } from "./scenarios/index.ts";
 import type { Outcome, ScenarioOptions, SeedResult } from "./scenarios/types.ts";
+import type { NodeFactory } from "./raft-cluster.ts";
 import type { WorkerRequest } from "./worker.ts";
 
 export type SeedOptions = ScenarioOptions & { readonly scenario?: string };
@@ -12,11 +13,29 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   return scenario.runSeed(options);
 }
 
+/**
+ * A node factory named by module, so worker threads can load it (functions cannot cross threads):
+ * `module` exports an array `exportName` of `{ name, make }`, and `name` picks one. The planted-bug
+ * test uses it to run mutants over workers.
+ */
+export interface NodeFactoryRef {
+  readonly module: string;
+  readonly exportName: string;
+  readonly name: string;
+}
+
 export interface CampaignOptions extends Omit<ScenarioOptions, "seed" | "trace" | "scheduleIds"> {
   readonly scenario?: string;
   readonly seeds: readonly number[];
   /** 0 or 1 runs in this thread; more spreads seeds over worker threads. */
   readonly workers?: number;
+  readonly nodeFactoryRef?: NodeFactoryRef;
+  /**
+   * Wall-clock limit per seed in worker mode. A core stuck in a synchronous loop never returns to
+   * the simulator, so only a watchdog outside its thread can report it (as a crash). It never
+   * decides anything about a seed that finishes.
+   */
+  readonly seedWallLimitMs?: number;
   /** Called as each seed finishes (in completion order, which varies with scheduling). */
   readonly onResult?: (result: SeedResult) => void;
 }
@@ -44,16 +63,25 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignSum
   const workers = options.workers ?? 1;
   const results = workers <= 1 || options.nodeFactory !== undefined
     ? await runInThread(scenarioName, options)
-    : await runInWorkers(scenarioName, options, workers);
+    : await new WorkerPool(scenarioName, options, workers).run();
   results.sort((a, b) => a.seed - b.seed);
   return summarize(scenarioName, results, performance.now() - startedMs);
 }
 
+export async function resolveNodeFactory(ref: NodeFactoryRef): Promise<NodeFactory> {
+  const module = (await import(ref.module)) as Record<string, unknown>;
+  const list = module[ref.exportName] as readonly { name: string; make: NodeFactory }[] | undefined;
+  const found = list?.find((m) => m.name === ref.name);
+  if (found === undefined) throw new Error(`no node factory "${ref.name}" in ${ref.module} export ${ref.exportName}`);
+  return found.make;
+}
+
 async function runInThread(scenarioName: string, options: CampaignOptions): Promise<SeedResult[]> {
   const scenario = await loadScenario(scenarioName);
+  const nodeFactory = options.nodeFactory ?? (options.nodeFactoryRef === undefined ? undefined : await resolveNodeFactory(options.nodeFactoryRef));
   const results: SeedResult[] = [];
   for (const seed of options.seeds) {
-    const result = scenario.runSeed({ ...seedOptionsOf(options), seed });
+    const result = scenario.runSeed({ ...seedOptionsOf(options), nodeFactory, seed });
     results.push(result);
     options.onResult?.(result);
   }
@@ -64,38 +92,77 @@ function seedOptionsOf(options: CampaignOptions): Omit<ScenarioOptions, "seed"> 
   return { nodes: options.nodes, durationMs: options.durationMs, faults: options.faults, nodeFactory: options.nodeFactory };
 }
 
-function runInWorkers(scenarioName: string, options: CampaignOptions, workerCount: number): Promise<SeedResult[]> {
-  const queue = [...options.seeds];
-  const results: SeedResult[] = [];
-  const base = seedOptionsOf(options);
-  return new Promise((resolve, reject) => {
-    let live = Math.min(workerCount, queue.length);
-    if (live === 0) resolve(results);
-    const feed = (worker: Worker): void => {
-      const seed = queue.shift();
-      const request: WorkerRequest | null = seed === undefined ? null : { scenario: scenarioName, options: { ...base, seed } };
+type WorkerReply = SeedResult | { readonly error: string; readonly seed: number };
+
+/** Hands seeds one at a time to worker threads; replaces a worker that hangs on a seed. */
+class WorkerPool {
+  private readonly queue: number[];
+  private readonly results: SeedResult[] = [];
+  private readonly base: Omit<ScenarioOptions, "seed" | "nodeFactory">;
+  private live = 0;
+  private resolve: (results: SeedResult[]) => void = () => {};
+  private reject: (error: Error) => void = () => {};
+
+  constructor(private readonly scenario: string, private readonly options: CampaignOptions, private readonly size: number) {
+    this.queue = [...options.seeds];
+    this.base = { nodes: options.nodes, durationMs: options.durationMs, faults: options.faults };
+  }
+
+  run(): Promise<SeedResult[]> {
+    return new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      const count = Math.min(this.size, this.queue.length);
+      if (count === 0) resolve(this.results);
+      for (let i = 0; i < count; i++) this.spawn();
+    });
+  }
+
+  private spawn(): void {
+    const worker = startWorker();
+    this.live++;
+    let seed: number | undefined;
+    let watchdog: NodeJS.Timeout | undefined;
+    const feed = (): void => {
+      seed = this.queue.shift();
+      const request: WorkerRequest | null = seed === undefined ? null
+        : { scenario: this.scenario, options: { ...this.base, seed }, nodeFactoryRef: this.options.nodeFactoryRef };
       worker.postMessage(request);
+      if (seed !== undefined && this.options.seedWallLimitMs !== undefined) {
+        watchdog = setTimeout(() => this.onHang(worker, seed!), this.options.seedWallLimitMs);
+      }
     };
-    for (let i = 0; i < live; i++) {
-      const worker = startWorker();
-      worker.on("message", (message: SeedResult | { error: string; seed: number }) => {
-        if ("error" in message) {
-          reject(new Error(`worker failed on seed ${message.seed}: ${message.error}`));
-          void worker.terminate();
-          return;
-        }
-        results.push(message);
-        options.onResult?.(message);
-        feed(worker);
-      });
-      worker.on("error", reject);
-      worker.on("exit", () => {
-        live--;
-        if (live === 0) resolve(results);
-      });
-      feed(worker);
-    }
-  });
+    worker.on("message", (reply: WorkerReply) => {
+      clearTimeout(watchdog);
+      if ("error" in reply) {
+        this.reject(new Error(`worker failed on seed ${reply.seed}: ${reply.error}`));
+        void worker.terminate();
+        return;
+      }
+      this.accept(reply);
+      feed();
+    });
+    worker.on("error", (error) => this.reject(error));
+    worker.on("exit", () => {
+      clearTimeout(watchdog);
+      if (--this.live === 0) this.resolve(this.results);
+    });
+    feed();
+  }
+
+  private onHang(worker: Worker, seed: number): void {
+    this.accept({
+      seed, scenario: this.scenario, outcome: "crash", events: 0, simulatedMs: 0, schedule: [], scheduleIds: [], trace: null, facts: {},
+      message: `hang: seed ${seed} reached no verdict within ${this.options.seedWallLimitMs} ms of wall time (a synchronous loop)`,
+    });
+    this.spawn();
+    void worker.terminate();
+  }
+
+  private accept(result: SeedResult): void {
+    this.results.push(result);
+    this.options.onResult?.(result);
+  }
 }
 
 /**

@@ -54,6 +54,11 @@ export class GossipChecker {
     }
   }
 
+  /** A restarted viewer is a new process that never saw anyone go down. */
+  forgetViewer(viewer: number): void {
+    for (let s = 0; s < this.memberCount; s++) this.lastDown.delete(viewer * this.memberCount + s);
+  }
+
   fail(message: string): void {
     if (this.violation === null) this.violation = message;
   }

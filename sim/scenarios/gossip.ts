@@ -1,6 +1,8 @@
 import { defaultLanConfig, suspicionTimeoutMs, type GossipConfig } from "../../src/core/gossip/config.ts";
 import type { OutPacket } from "../../src/core/gossip/events.ts";
 import { MemberIndex } from "../../src/core/gossip/member-table.ts";
+import type { Alive } from "../../src/core/gossip/messages.ts";
+import { encodeTags } from "../../src/core/gossip/wire/serf-codec.ts";
 import { GossipNode } from "../../src/core/gossip/node.ts";
 import { GossipChecker } from "../checkers/gossip-checker.ts";
 import { generateSchedule, selectFaults, type ScheduledFault } from "../faults.ts";
@@ -26,6 +28,12 @@ export interface GossipRunOptions extends ScenarioOptions {
   readonly slowLagMs?: number;
   /** Skip the crash and leave (a pure accuracy run). */
   readonly quiet?: boolean;
+  /**
+   * Start all but `joinStormSize` members already knowing each other, then let those join: a
+   * 10,000-member join storm costs O(N^2) gossip to simulate, a formed pool does not.
+   */
+  readonly preformed?: boolean;
+  readonly joinStormSize?: number;
 }
 
 interface SimMember {
@@ -42,6 +50,7 @@ interface SimMember {
 }
 
 const tickMsSim = 50;
+const memberTags = { role: "node", dc: "dc1" };
 const livenessBoundMs = 240_000;
 const crashAfterMs = 2_000;
 const leaveAfterMs = 4_000;
@@ -93,11 +102,12 @@ class GossipSim {
     }
   }
 
-  start(i: number, joinVia: readonly number[]): void {
+  start(i: number, joinVia: readonly number[], bootstrapMembers: readonly Alive[] = []): void {
     const m = this.members[i]!;
+    if (m.gen > 0) this.checker.forgetViewer(i);
     const rng = this.world.rng.derive(`node-${i}-${m.gen}`);
-    m.node = new GossipNode(this.config, { name: m.name, addr: m.addrBytes, port: 7946, tags: { role: "node", dc: "dc1" } }, rng, {
-      memberIndex: this.index, clockMs: () => this.world.nowMs,
+    m.node = new GossipNode(this.config, { name: m.name, addr: m.addrBytes, port: 7946, tags: memberTags }, rng, {
+      memberIndex: this.index, clockMs: () => this.world.nowMs, bootstrapMembers,
     });
     m.up = true;
     this.upCount++;
@@ -134,6 +144,7 @@ class GossipSim {
     const out = node.drain();
     for (const p of out.packets) this.send(m, p);
     for (const e of out.events) {
+      if (e.type === "join-failed") this.retryJoin(m);
       if (!("member" in e)) continue;
       const s = this.index.lookup(e.member.name);
       if (s === undefined) continue;
@@ -221,18 +232,39 @@ class GossipSim {
         this.world.after(f.durationMs, () => this.restart(victim, rng));
         return;
       }
-      case "drift":
+      default:
+        // Clock drift does not apply (ticks are exact here); any other crash variant is a crash.
+        if (f.kind.startsWith("crash")) this.applyFault({ ...f, kind: "crash" }, rng, protectedIdx);
         return;
     }
   }
 
+  /**
+   * A crashed member comes back as a fresh process and joins like an agent with `retry_join`: the
+   * same seed members every agent is configured with, then two running peers, retried until it works.
+   */
   restart(i: number, rng: WorldRng): void {
     const m = this.members[i]!;
     if (m.up || m.leaving || i === this.crashTarget) return;
     const peers = this.members.filter((x) => x.up && x.idx !== i && !x.leaving);
-    const via = peers.length === 0 ? [] : [rng.pick(peers).idx, rng.pick(peers).idx];
+    const seeds = [0, 1, 2].filter((s) => s !== i && s < this.n);
+    const via = [...seeds, ...(peers.length === 0 ? [] : [rng.pick(peers).idx, rng.pick(peers).idx])];
     this.world.record("restart", { member: m.name });
+    this.joinVia.set(i, via);
     this.start(i, via);
+  }
+
+  private readonly joinVia = new Map<number, readonly number[]>();
+
+  private retryJoin(m: SimMember): void {
+    const via = this.joinVia.get(m.idx);
+    if (via === undefined) return;
+    const gen = m.gen;
+    this.world.after(5_000, () => {
+      if (!m.up || m.gen !== gen || m.node === null) return;
+      m.node.join(via.map((j) => this.members[j]!.addr));
+      this.afterStep(m);
+    });
   }
 
   private impair(f: ScheduledFault, c: Partial<Conditions>): void {
@@ -306,14 +338,26 @@ class GossipSim {
 
   /** What has not converged after healing, or null. Exact pairwise check up to 1,000 members. */
   pending(): string | null {
-    if (!this.aliveCountsAgree()) return "running members disagree on how many members are alive";
+    if (!this.aliveCountsAgree()) {
+      const want = this.upCount - this.leavingUp();
+      const odd = this.members.filter((m) => m.up && !m.leaving && m.node!.aliveCount !== want).slice(0, 3);
+      const missing = (v: SimMember): string => this.members.filter((s) => s.up && !s.leaving && v.node!.statusById(s.idx) !== "alive")
+        .map((s) => `${s.name}: ${v.node!.statusById(s.idx)} ${JSON.stringify(v.node!.memberState(s.name))} (own incarnation ${s.node!.incarnation})`).join("; ");
+      return `members ${odd.map((m) => `${m.name} (sees ${m.node!.aliveCount}; ${missing(m)})`).join(", ")} do not see the ${want} running members alive`;
+    }
     if (this.crashTarget >= 0) {
       const v = this.viewersWith(this.crashTarget, ["failed", "left", null]);
       if (v.yes < v.of) return `${v.of - v.yes} of ${v.of} members do not see crashed m${this.crashTarget} as failed`;
     }
     if (this.leaver >= 0) {
       const v = this.viewersWith(this.leaver, ["left", null]);
-      if (v.yes < v.of) return `${v.of - v.yes} of ${v.of} members do not see m${this.leaver}, who left, as left`;
+      // Under faults the leave broadcasts may reach no one (the leaver cut off): then failed is all anyone can know.
+      const unheard = this.faultsOn && this.viewersWith(this.leaver, ["failed", null]).yes === v.of;
+      if (v.yes < v.of && !unheard) {
+        const odd = this.members.filter((m) => m.up && !m.leaving && !["left", null].includes(m.node!.statusById(this.leaver)));
+        const views = odd.map((m) => `${m.name}: ${m.node!.statusById(this.leaver)} ${JSON.stringify(m.node!.memberState(`m${this.leaver}`))}`).join("; ");
+        return `${v.of - v.yes} of ${v.of} members do not see m${this.leaver}, who left, as left (${views})`;
+      }
     }
     return this.n <= 1_000 ? this.pendingPairs() : null;
   }
@@ -379,8 +423,15 @@ function runPhases(sim: GossipSim, options: GossipRunOptions, faults: readonly S
   const rng = world.rng.derive("scenario");
   const heapBefore = heapBytes();
   const joinWindowMs = Math.min(5_000, 50 * n);
-  sim.start(0, []);
-  for (let i = 1; i < n; i++) {
+  const joiners = options.preformed === true ? Math.min(n - 1, options.joinStormSize ?? Math.max(10, Math.round(n / 100))) : n - 1;
+  const formed = n - joiners;
+  const meta = encodeTags(memberTags);
+  const alives: Alive[] = sim.members.slice(0, formed).map((m) => ({
+    type: "alive", Incarnation: 1, Node: m.name, Addr: m.addrBytes, Port: 7946, Meta: meta, Vsn: [1, 5, 2, 2, 5, 5],
+  }));
+  for (let i = 0; i < formed; i++) sim.start(i, [], formed > 1 ? alives : []);
+  facts.joinStorm = joiners;
+  for (let i = formed; i < n; i++) {
     const via = [rng.int(0, i - 1), 0];
     world.at(rng.int(0, joinWindowMs), () => sim.start(i, via));
   }

@@ -24,7 +24,8 @@ export class MemRaftStorage implements RaftStorage {
   compact(snapshot: Snapshot): void {
     const index = snapshot.meta.index;
     if (this.snapshot !== null && index <= this.snapshot.meta.index) return;
-    this.entries = this.entries.filter((e) => e.index > index);
+    const offset = this.snapshot?.meta.index ?? 0;
+    this.entries = this.entries.slice(Math.max(0, index - offset));
     this.snapshot = snapshot;
   }
 
@@ -40,6 +41,8 @@ export class MemRaftStorage implements RaftStorage {
     const lastIndex = this.entries.length > 0 ? this.entries[this.entries.length - 1]!.index : offset;
     assert(first.index > offset, `append at ${first.index} at or below snapshot ${offset}`);
     assert(first.index <= lastIndex + 1, `append at ${first.index} leaves a gap after ${lastIndex}`);
-    this.entries = this.entries.filter((e) => e.index < first.index).concat(entries);
+    // Entries are contiguous from offset + 1, so the kept prefix is a length, not a search.
+    this.entries.length = first.index - offset - 1;
+    for (const entry of entries) this.entries.push(entry);
   }
 }

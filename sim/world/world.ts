@@ -2,6 +2,11 @@ import { assert } from "../../src/core/util/assert.ts";
 import { EventQueue } from "./event-queue.ts";
 import { WorldRng } from "./rng.ts";
 
+/** Events at one simulated instant before the world calls it a livelock. */
+const eventsPerInstantMax = 100_000;
+/** Events in one simulated second before the world calls it a message storm (normal: about 500). */
+const eventsPerSimulatedSecondMax = 50_000;
+
 /** One trace record: deterministic content only (simulated time, never wall-clock values). */
 export type TraceRecord = { readonly t: number; readonly e: string } & Record<string, unknown>;
 
@@ -15,11 +20,17 @@ export class World {
   private readonly queue = new EventQueue();
   private nowMsValue = 0;
   eventsProcessed = 0;
+  private eventsThisInstant = 0;
+  private windowStartMs = 0;
+  private windowEvents = 0;
+  /** A seed that needs more events than this is runaway (a message storm), reported as a crash. */
+  readonly eventsMax: number;
   /** Trace lines, when tracing; null otherwise so that a campaign pays nothing for it. */
   readonly trace: string[] | null;
 
-  constructor(readonly seed: number, options: { trace?: boolean } = {}) {
+  constructor(readonly seed: number, options: { trace?: boolean; eventsMax?: number } = {}) {
     this.rng = new WorldRng(seed, "world");
+    this.eventsMax = options.eventsMax ?? 20_000_000;
     this.trace = options.trace === true ? [] : null;
   }
 
@@ -44,12 +55,35 @@ export class World {
       const nextMs = this.queue.peekMs();
       if (nextMs === null || nextMs > untilMs) break;
       const event = this.queue.pop()!;
+      if (event.atMs === this.nowMsValue) {
+        this.eventsThisInstant++;
+        // Simulated time must move: a storm of zero-delay events is a livelock, not a workload.
+        assert(this.eventsThisInstant < eventsPerInstantMax, `livelock: ${eventsPerInstantMax} events at ${this.nowMsValue} ms`);
+      } else {
+        this.eventsThisInstant = 0;
+      }
       this.nowMsValue = event.atMs;
       this.eventsProcessed++;
+      this.checkEventRate();
       event.run();
       if (stop !== undefined && stop()) return;
     }
     this.nowMsValue = Math.max(this.nowMsValue, untilMs);
+  }
+
+  /**
+   * A seed normally runs a few hundred events per simulated second; a message storm (messages
+   * that multiply, as a duplicated request answered twice each round does) would run for hours
+   * of wall time without reaching a verdict, so it is a failure with its own message.
+   */
+  private checkEventRate(): void {
+    if (this.nowMsValue - this.windowStartMs >= 1_000) {
+      this.windowStartMs = this.nowMsValue;
+      this.windowEvents = 0;
+    }
+    this.windowEvents++;
+    assert(this.windowEvents <= eventsPerSimulatedSecondMax, `message storm: over ${eventsPerSimulatedSecondMax} events in the simulated second from ${this.windowStartMs} ms`);
+    assert(this.eventsProcessed < this.eventsMax, `event budget of ${this.eventsMax} exhausted at ${this.nowMsValue} ms`);
   }
 
   record(e: string, fields: Record<string, unknown> = {}): void {

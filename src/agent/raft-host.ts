@@ -59,6 +59,9 @@ export type ReadOutcome =
   | { readonly kind: "rejected"; readonly reason: string; readonly leader: NodeId | null }
   | { readonly kind: "timeout" };
 
+/** Ready rounds one input may cause: each round makes progress, and one input needs only a few. */
+const readyRoundsMax = 10_000;
+
 export interface RaftHostConfig {
   /** Snapshot and compact the log every this many applied entries (hashicorp/raft SnapshotThreshold, scaled to the simulator's short runs). */
   readonly snapshotEveryEntries: number;
@@ -187,7 +190,9 @@ export class RaftHost<R> {
   }
 
   private drain(): void {
-    while (this.node.hasReady()) {
+    for (let rounds = 0; this.node.hasReady(); rounds++) {
+      // A core that keeps producing Ready without new input is live-locked; say so rather than hang.
+      assert(rounds < readyRoundsMax, `${this.id}: Ready loop did not settle after ${readyRoundsMax} rounds`);
       const rd = this.node.ready();
       this.persist(rd);
       for (const message of rd.messages) this.transport.send(message.to, message);

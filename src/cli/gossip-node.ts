@@ -6,6 +6,7 @@
  */
 import { createInterface } from "node:readline";
 import type { GossipEvent, Member } from "../core/gossip/events.ts";
+import type { MemberlistMessage } from "../core/gossip/messages.ts";
 import { BoundGossipSockets, splitHostPort } from "../transports/gossip-bind.ts";
 
 /**
@@ -28,14 +29,17 @@ function earlyBind(args: readonly string[]): Promise<BoundGossipSockets> | null 
 }
 const earlyBound = earlyBind(process.argv.slice(2));
 
-const { default: yargs } = await import("yargs");
-const { hideBin } = await import("yargs/helpers");
+// Everything else loads at once: the argument parser and the gossip core.
+const [{ default: yargs }, { hideBin }, { startGossipMember }, { formatAddr }] = await Promise.all([
+  import("yargs"), import("yargs/helpers"), import("../transports/gossip-member.ts"), import("../core/gossip/node.ts"),
+]);
 const argv = await yargs(hideBin(process.argv))
   .scriptName("gossip-node")
   .option("name", { type: "string", demandOption: true, describe: "member name, unique in the pool" })
   .option("bind", { type: "string", demandOption: true, describe: "IP:PORT for UDP and TCP" })
   .option("join", { type: "string", array: true, default: [] as string[], describe: "HOST:PORT of a member to join (repeatable)" })
   .option("tag", { type: "string", array: true, default: [] as string[], describe: "k=v tag (repeatable)" })
+  .option("verbose", { type: "boolean", default: false, describe: "log every gossip message in and out on stderr" })
   .strict()
   .parseAsync();
 
@@ -49,12 +53,17 @@ function parseTags(pairs: readonly string[]): Record<string, string> {
   return tags;
 }
 
+const startMs = performance.now();
+
+function trace(direction: "in" | "out", peer: string, via: string, msg: MemberlistMessage): void {
+  const detail = msg.type === "user" ? `${msg.Msg.type}` : "SeqNo" in msg ? `seq=${msg.SeqNo}` : "Node" in msg ? msg.Node : "";
+  const seconds = ((performance.now() - startMs) / 1000).toFixed(3);
+  process.stderr.write(`${seconds}s ${direction === "in" ? "<-" : "->"} ${peer} ${via} ${msg.type} ${detail}\n`);
+}
+
 function print(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
-
-/** Loaded with the core, after the sockets are bound. */
-let formatAddr: (addr: Uint8Array, port: number) => string = (_addr, port) => `?:${port}`;
 
 function memberLine(type: string, m: Member): Record<string, unknown> {
   return { event: type, name: m.name, addr: formatAddr(m.addr, m.port), status: m.status, tags: m.tags };
@@ -72,9 +81,7 @@ async function start(): Promise<import("../transports/gossip-endpoint.ts").Gossi
   const { host, port } = splitHostPort(argv.bind);
   // Bind before loading the gossip core, so a peer that dials us during start-up waits instead of being refused.
   const bound = (await earlyBound) ?? await BoundGossipSockets.bind(host, port);
-  const [{ startGossipMember }, core] = await Promise.all([import("../transports/gossip-member.ts"), import("../core/gossip/node.ts")]);
-  formatAddr = core.formatAddr;
-  return startGossipMember({ name: argv.name, bind: argv.bind, tags, bound });
+  return startGossipMember({ name: argv.name, bind: argv.bind, tags, bound, ...(argv.verbose ? { trace } : {}) });
 }
 
 let member;

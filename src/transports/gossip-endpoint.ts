@@ -28,7 +28,11 @@ export interface GossipEndpointOptions extends GossipSocketsOptions {
   readonly createCore: (bound: { host: string; port: number; addr: string }) => GossipCore;
   /** Graceful leave gives up waiting for the core's "left" after this long. */
   readonly leaveTimeoutMs?: number;
+  /** Sees every decoded message in and out (for --verbose and debugging); must not throw. */
+  readonly trace?: GossipTrace;
 }
+
+export type GossipTrace = (direction: "in" | "out", peer: string, via: Via, msg: MemberlistMessage) => void;
 
 export type GossipListener = (event: GossipEvent) => void;
 
@@ -49,6 +53,7 @@ export class GossipEndpoint {
     const bound = { ...splitHostPort(addr), addr };
     const endpoint = new GossipEndpoint(sockets, options.createCore(bound), options);
     sockets.onMessage((from, msg, via) => {
+      options.trace?.("in", from, via, msg);
       endpoint.core.receive(from, msg, via);
       endpoint.flush();
     });
@@ -123,7 +128,10 @@ export class GossipEndpoint {
 
   private flush(): void {
     const { packets, events } = this.core.drain();
-    for (const p of packets) this.sockets.send(p.to, p.msgs, p.via);
+    for (const p of packets) {
+      if (this.options.trace) for (const m of p.msgs) this.options.trace("out", p.to, p.via, m);
+      this.sockets.send(p.to, p.msgs, p.via);
+    }
     for (const e of events) {
       if (e.type === "left") this.onLeft?.();
       for (const l of this.listeners) l(e);

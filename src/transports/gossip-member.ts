@@ -10,7 +10,7 @@ import { GossipNode } from "../core/gossip/node.ts";
 import type { Tags } from "../core/gossip/messages.ts";
 import { mulberry32 } from "../core/util/rng.ts";
 import type { BoundGossipSockets } from "./gossip-bind.ts";
-import { GossipEndpoint } from "./gossip-endpoint.ts";
+import { GossipEndpoint, type GossipTrace } from "./gossip-endpoint.ts";
 import { splitHostPort } from "./gossip-sockets.ts";
 
 export interface GossipMemberOptions {
@@ -28,6 +28,7 @@ export interface GossipMemberOptions {
   readonly crc?: boolean;
   /** Sockets already bound at `bind` (gossip-bind.ts), to take over with what arrived meanwhile. */
   readonly bound?: BoundGossipSockets;
+  readonly trace?: GossipTrace;
 }
 
 /** memberlist carries IP addresses as 4 raw bytes (IPv4); IPv6 is not bound yet. */
@@ -46,6 +47,7 @@ export async function startGossipMember(options: GossipMemberOptions): Promise<G
     bindHost: host,
     bindPort: port,
     ...(options.bound ? { bound: options.bound } : {}),
+    ...(options.trace ? { trace: options.trace } : {}),
     tickMs: config.tickMs,
     tcpTimeoutMs: config.tcpTimeoutMs,
     udpPacketBytes: config.udpBufferBytes,

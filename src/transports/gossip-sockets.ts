@@ -14,7 +14,7 @@ import type { MemberlistMessage } from "../core/gossip/messages.ts";
 import { WireError, type WireErrorReason } from "../core/gossip/wire/errors.ts";
 import type { PacketMessage } from "../core/gossip/wire/memberlist-codec.ts";
 import { decodePacket, encodePackets, udpPacketBytesDefault } from "../core/gossip/wire/packet.ts";
-import { decodeStream, encodeStream } from "../core/gossip/wire/stream.ts";
+import { decodeStream, decompressedStreamBytesMax, encodeStream } from "../core/gossip/wire/stream.ts";
 import { BoundGossipSockets, joinHostPort, splitHostPort } from "./gossip-bind.ts";
 
 export { joinHostPort, splitHostPort } from "./gossip-bind.ts";
@@ -65,27 +65,38 @@ export class GossipSockets {
   private receiver: GossipReceiver = () => {};
   private unreachable: (to: string) => void = () => {};
   private closed = false;
+  private handedOver = false;
+  private readonly udp: dgram.Socket;
+  private readonly tcp: net.Server;
 
   private constructor(
-    private readonly udp: dgram.Socket,
-    private readonly tcp: net.Server,
+    private readonly bound: BoundGossipSockets,
     readonly localAddr: string,
     private readonly options: GossipSocketsOptions,
-  ) {}
+  ) {
+    this.udp = bound.udp;
+    this.tcp = bound.tcp;
+  }
 
   static async open(options: GossipSocketsOptions): Promise<GossipSockets> {
     const bound = options.bound ?? await BoundGossipSockets.bind(options.bindHost, options.bindPort);
-    const sockets = new GossipSockets(bound.udp, bound.tcp, joinHostPort(bound.host, bound.port), options);
-    bound.handOver({
-      onPacket: (packet, rinfo) => sockets.onPacket(plainBytes(packet), joinHostPort(rinfo.address, rinfo.port)),
-      onConnection: (socket) => sockets.onInboundStream(socket),
-    });
+    const sockets = new GossipSockets(bound, joinHostPort(bound.host, bound.port), options);
     bound.udp.on("error", () => sockets.counters.sendFailures++);
     return sockets;
   }
 
+  /**
+   * Registers the single receiver of incoming messages, and starts delivering: what arrived since
+   * the sockets were bound is handed to it first.
+   */
   onMessage(receiver: GossipReceiver): void {
     this.receiver = receiver;
+    if (this.handedOver) return;
+    this.handedOver = true;
+    this.bound.handOver({
+      onPacket: (packet, rinfo) => this.onPacket(plainBytes(packet), joinHostPort(rinfo.address, rinfo.port)),
+      onConnection: (socket) => this.onInboundStream(socket),
+    });
   }
 
   /** Told when a stream to `to` could not be opened (refused, unroutable): a join can move on at once. */
@@ -199,20 +210,17 @@ export class GossipSockets {
 
   /** Buffers a stream until one whole message has arrived, then hands it over once. */
   private readOneMessage(socket: net.Socket, onMessage: (m: MemberlistMessage) => void, onClose: () => void): void {
-    let buffered = new Uint8Array(0);
+    const buffer = new StreamBuffer();
     let done = false;
     socket.setTimeout(this.options.tcpTimeoutMs ?? 10_000, () => socket.destroy());
     socket.on("close", onClose);
     socket.on("error", () => {});
     socket.on("data", (chunk: Buffer) => {
       if (done) return;
-      const joined = new Uint8Array(buffered.length + chunk.length);
-      joined.set(buffered);
-      joined.set(chunk, buffered.length);
-      buffered = joined;
       let found: ReturnType<typeof decodeStream>;
       try {
-        found = decodeStream(buffered, { label: this.options.label ?? "" });
+        buffer.append(chunk);
+        found = decodeStream(buffer.bytes(), { label: this.options.label ?? "" });
       } catch (e) {
         if (!(e instanceof WireError)) throw e;
         this.drop(e.reason);
@@ -224,5 +232,30 @@ export class GossipSockets {
       if (this.closed) return;
       onMessage(found.msg);
     });
+  }
+}
+
+/** memberlist's largest stream: a push/pull of 20 MiB of node states plus 20 MiB of user state. */
+const streamBytesMax = decompressedStreamBytesMax + 1024 * 1024;
+
+/** The bytes of one stream so far, in a buffer that doubles, so a large push/pull is not copied per chunk. */
+class StreamBuffer {
+  private data = new Uint8Array(4096);
+  private length = 0;
+
+  append(chunk: Uint8Array): void {
+    const needed = this.length + chunk.length;
+    if (needed > streamBytesMax) throw new WireError("oversized", `stream of more than ${streamBytesMax} bytes`);
+    if (needed > this.data.length) {
+      const grown = new Uint8Array(Math.min(Math.max(this.data.length * 2, needed), streamBytesMax));
+      grown.set(this.data.subarray(0, this.length));
+      this.data = grown;
+    }
+    this.data.set(chunk, this.length);
+    this.length = needed;
+  }
+
+  bytes(): Uint8Array {
+    return this.data.subarray(0, this.length);
   }
 }

@@ -64,3 +64,18 @@ test("base64 round-trips every length and rejects stray characters", (t) => {
   t.is(encodeBase64(new TextEncoder().encode("hi")), "aGk=");
   t.is(decodeBase64("a$b="), null);
 });
+
+test("decode: session checks follow Consul's fixupEmptySessionChecks", (t) => {
+  const checks = (body: Record<string, unknown>) => {
+    const decoded = normalizeCommand({ v: 1, op: "session.create", ID: "s", Node: "n", ...body });
+    return decoded.ok && decoded.command.op === "session.create" ? decoded.command.NodeChecks : "error";
+  };
+  t.deepEqual(checks({}), ["serfHealth"]);
+  t.deepEqual(checks({ Checks: [] }), []);
+  t.deepEqual(checks({ NodeChecks: [] }), []);
+  t.deepEqual(checks({ NodeChecks: ["a"] }), ["a"]);
+  t.deepEqual(checks({ Checks: ["serfHealth"], NodeChecks: ["a"] }), ["a"]);
+  t.deepEqual(checks({ Checks: ["b"] }), ["serfHealth", "b"]);
+  t.deepEqual(checks({ Checks: ["b"], NodeChecks: [] }), []);
+  t.deepEqual(checks({ ServiceChecks: [{ ID: "svc" }] }), ["serfHealth"]);
+});

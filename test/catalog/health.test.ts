@@ -14,7 +14,7 @@ function cluster(): Script {
   return s;
 }
 
-test("health service: entries are {Node, Service, Checks} with node checks included", (t) => {
+test("health service: entries are {Node, Service, Checks} with node checks included, in CheckID order", (t) => {
   const s = cluster();
   const [first] = s.catalog.healthService("web").value;
   t.is(first!.Node.Node, "n1");
@@ -75,4 +75,15 @@ test("catalog node: the node and its services by ID; a missing node is null", (t
   const node = s.catalog.catalogNode("n1").value!;
   t.deepEqual(Object.keys(node.Services), ["web-a", "web-b"]);
   t.is(s.catalog.catalogNode("zz").value, null);
+});
+
+test("ordering follows Consul's lowercased indexes: nodes, then checks by CheckID across node and service checks", (t) => {
+  const s = new Script();
+  s.node("B");
+  s.node("a");
+  s.service("B", "web", {}, [{ CheckID: "alive", Status: "passing", ServiceID: "web" }]);
+  s.service("a", "web");
+  t.deepEqual(s.catalog.catalogNodes().value.map((n) => n.Node), ["a", "B"]);
+  t.deepEqual(s.catalog.healthService("web").value.map((e) => e.Node.Node), ["a", "B"]);
+  t.deepEqual(s.catalog.healthService("web").value[1]!.Checks.map((c) => c.CheckID), ["alive", "serfHealth"]);
 });

@@ -1,6 +1,6 @@
 import test from "ava";
 import { Script } from "./harness.ts";
-import type { WatchScope } from "./imports.ts";
+import { Catalog, catalogStateMachine, encodeCommand, type WatchScope } from "./imports.ts";
 
 function waiter(s: Script, scopes: WatchScope[], fromIndex = s.catalog.scopeIndex(scopes)) {
   const woken: number[] = [];
@@ -118,4 +118,14 @@ test("watch: Catalog.apply takes plain command objects too", (t) => {
   t.false(s.catalog.apply({ v: 9 } as never, 2).ok);
   t.deepEqual(w.woken, []);
   t.is(s.catalog.appliedIndex, 2);
+});
+
+test("catalogStateMachine: the Raft host's view applies entries and round-trips snapshots", (t) => {
+  const catalog = new Catalog();
+  const sm = catalogStateMachine(catalog);
+  const data = encodeCommand({ v: 1, op: "kv", nowMs: 0, Verb: "set", Key: "k" });
+  t.deepEqual(sm.apply({ data, index: 4 }), { ok: true, value: true });
+  const other = new Catalog();
+  catalogStateMachine(other).restore(sm.snapshot());
+  t.is(other.kvGet("k").index, 4);
 });

@@ -7,6 +7,7 @@ import test from "ava";
 import dgram from "node:dgram";
 import net from "node:net";
 import type { MemberlistMessage } from "../../src/core/gossip/messages.ts";
+import { BoundGossipSockets } from "../../src/transports/gossip-bind.ts";
 import { GossipSockets, type GossipVia } from "../../src/transports/gossip-sockets.ts";
 
 type Received = { from: string; msg: MemberlistMessage; via: GossipVia };
@@ -76,4 +77,23 @@ test("malformed udp packets and tcp streams are counted by reason and dropped; g
   a.send(b.localAddr, [{ type: "nackResp", SeqNo: 5 }], "udp");
   await until(() => atB.length === 1, "a good packet after the junk");
   t.deepEqual(atB[0]!.msg, { type: "nackResp", SeqNo: 5 });
+});
+
+test("bound early: a packet and a stream that arrive before the hand-over are delivered after it", async (t) => {
+  const bound = await BoundGossipSockets.bind("127.0.0.1", 0);
+  const sender = await GossipSockets.open({ bindHost: "127.0.0.1", bindPort: 0 });
+  const target = `127.0.0.1:${bound.port}`;
+  sender.send(target, [{ type: "ping", SeqNo: 3, Node: "late" }], "udp");
+  sender.send(target, [{ type: "pushPull", Join: true, Nodes: [], UserState: null }], "tcp");
+  await new Promise((r) => setTimeout(r, 200));
+  const late = await GossipSockets.open({ bindHost: "ignored", bindPort: 0, bound });
+  t.teardown(async () => {
+    await sender.close();
+    await late.close();
+  });
+  const got: Received[] = [];
+  late.onMessage((from, msg, via) => got.push({ from, msg, via }));
+  await until(() => got.length === 2, "both held messages");
+  t.deepEqual(got.map((r) => [r.msg.type, r.via]).sort(), [["ping", "udp"], ["pushPull", "tcp"]]);
+  t.is(late.localAddr, target);
 });

@@ -221,3 +221,19 @@ export class Catalog {
     this.hub.invariants();
   }
 }
+
+/**
+ * The catalog as the Raft runtime's state machine (src/agent/raft-host.ts `StateMachine`):
+ * committed "normal" entries in, answers out.
+ */
+export function catalogStateMachine(catalog: Catalog): {
+  apply(entry: { readonly data: Uint8Array; readonly index: RaftIndex }): ApplyResult;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+} {
+  return {
+    apply: (entry) => catalog.applyBytes(entry.data, entry.index),
+    snapshot: () => catalog.snapshot(),
+    restore: (data) => catalog.restore(data),
+  };
+}

@@ -194,18 +194,31 @@ function toSessionCreate(raw: Record<string, unknown>): Command {
   const serviceChecks = field(raw, "ServiceChecks");
   const legacy = strList(raw, "Checks");
   const nodeChecks = strList(raw, "NodeChecks");
-  const anyChecksGiven = legacy !== undefined || nodeChecks !== undefined || (serviceChecks !== undefined && serviceChecks !== null);
   return {
     v: 1, op: "session.create", nowMs: num(raw, "nowMs") ?? 0, ID: reqStr(raw, "ID"),
     Node: reqStr(raw, "Node"), Name: str(raw, "Name"),
-    // Consul binds a session to serfHealth unless the request names its checks (even as []).
-    NodeChecks: anyChecksGiven ? [...new Set([...(legacy ?? []), ...(nodeChecks ?? [])])] : ["serfHealth"],
+    NodeChecks: sessionNodeChecks(legacy, nodeChecks),
     ServiceChecks: serviceChecks === undefined || serviceChecks === null ? [] : list(serviceChecks, "ServiceChecks").map((c) => {
       const ref = record(c, "ServiceChecks[]");
       return { ID: reqStr(ref, "ID"), Namespace: str(ref, "Namespace") ?? "" };
     }),
     LockDelayMs: lockDelayMs(raw), Behavior: str(raw, "Behavior"), TTL: str(raw, "TTL"),
   };
+}
+
+/**
+ * Consul's session endpoint starts from `Checks` and `NodeChecks` both [serfHealth], lets the
+ * body override either, then applies fixupEmptySessionChecks: `Checks: []` means no node checks
+ * at all, a default `Checks` defers to NodeChecks, an empty NodeChecks defers to Checks. The
+ * session is bound to both lists.
+ */
+function sessionNodeChecks(legacyGiven: string[] | undefined, nodeChecksGiven: string[] | undefined): string[] {
+  const legacy = legacyGiven ?? ["serfHealth"];
+  const nodeChecks = nodeChecksGiven ?? ["serfHealth"];
+  if (legacy.length === 0) return [];
+  if (legacy.length === 1 && legacy[0] === "serfHealth") return [...new Set(nodeChecks)];
+  if (nodeChecks.length === 0) return [];
+  return [...new Set([...nodeChecks, ...legacy])];
 }
 
 /**

@@ -1,4 +1,4 @@
-export { Catalog, type CatalogCounters } from "./catalog.ts";
+export { Catalog, catalogStateMachine, type CatalogCounters } from "./catalog.ts";
 export {
   commandVersion, decodeCommand, encodeCommand, kvVerbs, kvWriteVerbs, lockDelayMs, normalizeCommand,
   type CheckInput, type Command, type CommandOp, type DecodeResult, type KvOp, type KvVerb, type ServiceInput,

@@ -65,12 +65,11 @@ export function runKvOp(state: CatalogState, op: KvOp): Outcome {
  */
 function setEntry(state: CatalogState, op: KvOp, session: "keep" | string | undefined, lockIndex?: number): Outcome {
   const existing = state.kv.get(op.Key);
-  const next: KvEntry = {
-    LockIndex: lockIndex ?? existing?.LockIndex ?? 0, Key: op.Key, Flags: op.Flags ?? 0,
-    Value: op.Value ?? null, CreateIndex: existing?.CreateIndex ?? state.index, ModifyIndex: state.index,
-  };
   const holder = session === "keep" ? existing?.Session : session;
-  if (holder !== undefined) next.Session = holder;
+  const next: KvEntry = {
+    LockIndex: lockIndex ?? existing?.LockIndex ?? 0, Key: op.Key, Flags: op.Flags ?? 0, Value: op.Value ?? null,
+    ...(holder === undefined ? {} : { Session: holder }), CreateIndex: existing?.CreateIndex ?? state.index, ModifyIndex: state.index,
+  };
   if (existing !== undefined && sameEntry(existing, next)) return done([existing]);
   state.kv.put(next);
   state.touchKey(op.Key);

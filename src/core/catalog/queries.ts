@@ -24,6 +24,8 @@ function answer<T>(index: RaftIndex, value: T): QueryResult<T> {
 }
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Consul's memdb indexes node names, service and check IDs lowercased: that is its order. */
+const byFolded = (a: string, b: string): number => byString(a.toLowerCase(), b.toLowerCase()) || byString(a, b);
 
 function copyNode(node: NodeRecord): NodeRecord {
   return { ...node, TaggedAddresses: { ...node.TaggedAddresses }, Meta: { ...node.Meta } };
@@ -70,7 +72,7 @@ function serviceIndexOf(state: CatalogState, name: string): RaftIndex {
 
 export function catalogNodes(state: CatalogState, nodeMeta?: Record<string, string>): QueryResult<NodeRecord[]> {
   const nodes = [...state.nodes.values()].filter((node) => metaMatches(node, nodeMeta));
-  return answer(state.tableIndex("nodes"), nodes.sort((a, b) => byString(a.Node, b.Node)).map(copyNode));
+  return answer(state.tableIndex("nodes"), nodes.sort((a, b) => byFolded(a.Node, b.Node)).map(copyNode));
 }
 
 /** `/v1/catalog/services`: name -> distinct tags (sorted, for deterministic answers). */
@@ -94,10 +96,10 @@ function instances(state: CatalogState, name: string, filter: ServiceFilter): [N
   const byNode = state.instancesByName.get(name);
   if (byNode === undefined) return [];
   const out: [NodeRecord, ServiceRecord][] = [];
-  for (const nodeName of [...byNode.keys()].sort(byString)) {
+  for (const nodeName of [...byNode.keys()].sort(byFolded)) {
     const node = state.nodes.get(nodeName)!;
     if (!metaMatches(node, filter.nodeMeta)) continue;
-    for (const id of [...byNode.get(nodeName)!].sort(byString)) {
+    for (const id of [...byNode.get(nodeName)!].sort(byFolded)) {
       const service = state.services.get(nodeName)!.get(id)!;
       if (tagsMatch(service, filter.tags)) out.push([node, service]);
     }
@@ -130,7 +132,7 @@ export function catalogNode(state: CatalogState, name: string): QueryResult<Node
 function nodeChecks(state: CatalogState, node: string): CheckRecord[] {
   const onNode = state.checks.get(node);
   if (onNode === undefined) return [];
-  return [...onNode.keys()].sort(byString).map((id) => onNode.get(id)!);
+  return [...onNode.keys()].sort(byFolded).map((id) => onNode.get(id)!);
 }
 
 export function healthNode(state: CatalogState, node: string): QueryResult<CheckRecord[]> {
@@ -145,22 +147,20 @@ export function healthChecks(state: CatalogState, service: string, filter: Servi
   return answer(state.tableIndex("checks"), checks);
 }
 
-const byCheckId = (a: CheckRecord, b: CheckRecord): number => byString(a.CheckID, b.CheckID);
+const byCheckId = (a: CheckRecord, b: CheckRecord): number => byFolded(a.CheckID, b.CheckID);
 
 /**
- * Checks of one instance: the node's own checks first (when asked), then the instance's, each
- * in ID order. One pass over the node's checks, sorting only the few that qualify.
+ * Checks of one instance in CheckID order, the node's own checks included when asked: Consul
+ * walks the node's checks in ID order and keeps node-level ones and the instance's own.
  */
 function checksOf(state: CatalogState, node: string, serviceId: string, withNodeChecks: boolean): CheckRecord[] {
   const onNode = state.checks.get(node);
   if (onNode === undefined) return [];
-  const nodeLevel: CheckRecord[] = [];
-  const own: CheckRecord[] = [];
+  const picked: CheckRecord[] = [];
   for (const check of onNode.values()) {
-    if (check.ServiceID === serviceId) own.push(check);
-    else if (withNodeChecks && check.ServiceID === "") nodeLevel.push(check);
+    if (check.ServiceID === serviceId || (withNodeChecks && check.ServiceID === "")) picked.push(check);
   }
-  return nodeLevel.sort(byCheckId).concat(own.sort(byCheckId));
+  return picked.sort(byCheckId);
 }
 
 export function healthService(state: CatalogState, name: string, filter: ServiceFilter = {}): QueryResult<HealthServiceEntry[]> {
@@ -176,7 +176,7 @@ export function healthService(state: CatalogState, name: string, filter: Service
 /** `/v1/health/state/:state`; "any" lists every check. */
 export function healthState(state: CatalogState, status: CheckStatus | "any", nodeMeta?: Record<string, string>): QueryResult<CheckRecord[]> {
   const checks: CheckRecord[] = [];
-  for (const node of [...state.checks.keys()].sort(byString)) {
+  for (const node of [...state.checks.keys()].sort(byFolded)) {
     if (!metaMatches(state.nodes.get(node)!, nodeMeta)) continue;
     for (const check of nodeChecks(state, node)) if (status === "any" || check.Status === status) checks.push(copyCheck(check));
   }

@@ -49,6 +49,13 @@ function validateRegistration(state: CatalogState, cmd: RegisterCommand, checks:
   return null;
 }
 
+/** Maps are stored with sorted keys: a snapshot restore sorts them, and answers must not differ. */
+function sortedMap(map: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(map ?? {}).sort()) out[key] = map![key]!;
+  return out;
+}
+
 function sameStrings(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
@@ -65,7 +72,7 @@ function ensureNode(state: CatalogState, cmd: RegisterCommand): void {
   const next: NodeRecord = {
     ID: cmd.ID ?? "", Node: cmd.Node, Address: cmd.Address,
     Datacenter: cmd.Datacenter || state.config.datacenter,
-    TaggedAddresses: { ...(cmd.TaggedAddresses ?? {}) }, Meta: { ...(cmd.NodeMeta ?? {}) },
+    TaggedAddresses: sortedMap(cmd.TaggedAddresses), Meta: sortedMap(cmd.NodeMeta),
     CreateIndex: existing?.CreateIndex ?? state.index, ModifyIndex: state.index,
   };
   if (existing !== undefined && existing.ID === next.ID && existing.Address === next.Address &&
@@ -83,7 +90,7 @@ function ensureService(state: CatalogState, node: string, input: ServiceInput): 
   const existing = onNode.get(id);
   const next: ServiceRecord = {
     Kind: input.Kind ?? "", ID: id, Service: input.Service, Tags: [...(input.Tags ?? [])],
-    Address: input.Address ?? "", Meta: { ...(input.Meta ?? {}) }, Port: input.Port ?? 0,
+    Address: input.Address ?? "", Meta: sortedMap(input.Meta), Port: input.Port ?? 0,
     Weights: { ...(input.Weights ?? { Passing: 1, Warning: 1 }) }, EnableTagOverride: input.EnableTagOverride ?? false,
     CreateIndex: existing?.CreateIndex ?? state.index, ModifyIndex: state.index,
   };

@@ -7,7 +7,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { assert } from "../util/assert.ts";
 import { CatalogState, checkKey, type CatalogConfig, type SessionState } from "./state.ts";
-import type { CheckRecord, KvEntry, NodeRecord, RaftIndex, ServiceRecord } from "./types.ts";
+import type { CheckRecord, KvEntry, NodeRecord, RaftIndex, ServiceRecord, SessionRecord } from "./types.ts";
 
 const snapshotVersion = 1;
 
@@ -72,10 +72,10 @@ export function decodeSnapshot(bytes: Uint8Array, config: CatalogConfig): Catalo
   });
   for (const [name, index] of data.serviceIndex) state.serviceIndex.set(name, index);
   for (const [name, index] of data.nodeIndex) state.nodeIndex.set(name, index);
-  for (const node of data.nodes) state.nodes.set(node.Node, node);
+  for (const node of data.nodes) state.nodes.set(node.Node, canonicalNode(node));
   restoreServicesAndChecks(state, data);
   // Copy values out so the restored state does not pin the whole snapshot buffer.
-  for (const entry of data.kv) state.kv.restoreEntry({ ...entry, Value: entry.Value === null ? null : entry.Value.slice() });
+  for (const entry of data.kv) state.kv.restoreEntry(canonicalEntry(entry));
   for (const [key, index] of data.tombstones) state.kv.restoreTombstone(key, index);
   state.kv.tableIndex = data.tableIndexes.kv;
   for (const session of data.sessions) restoreSession(state, session);
@@ -87,7 +87,7 @@ function restoreServicesAndChecks(state: CatalogState, data: SnapshotData): void
   for (const [node, service] of data.services) {
     let onNode = state.services.get(node);
     if (onNode === undefined) state.services.set(node, (onNode = new Map()));
-    onNode.set(service.ID, service);
+    onNode.set(service.ID, canonicalService(service));
     let byNode = state.instancesByName.get(service.Service);
     if (byNode === undefined) state.instancesByName.set(service.Service, (byNode = new Map()));
     let ids = byNode.get(node);
@@ -97,13 +97,58 @@ function restoreServicesAndChecks(state: CatalogState, data: SnapshotData): void
   for (const check of data.checks) {
     let onNode = state.checks.get(check.Node);
     if (onNode === undefined) state.checks.set(check.Node, (onNode = new Map()));
-    onNode.set(check.CheckID, check);
+    onNode.set(check.CheckID, canonicalCheck(check));
   }
 }
 
-function restoreSession(state: CatalogState, session: SessionState): void {
+function restoreSession(state: CatalogState, restored: SessionState): void {
+  const session = { ...restored, record: canonicalSession(restored.record) };
   const { record } = session;
   state.sessions.set(record.ID, session);
   state.sessionIndexAdd(state.sessionsByNode, record.Node, record.ID);
   for (const id of record.Checks) state.sessionIndexAdd(state.sessionsByCheck, checkKey(record.Node, id), record.ID);
+}
+
+/*
+ * Msgpack hands records back with their keys sorted; these rebuild them in the order a live
+ * server creates them (Consul's field order), so a restored server's JSON answers are the same
+ * bytes as everyone else's.
+ */
+function canonicalNode(r: NodeRecord): NodeRecord {
+  return {
+    ID: r.ID, Node: r.Node, Address: r.Address, Datacenter: r.Datacenter, TaggedAddresses: r.TaggedAddresses,
+    Meta: r.Meta, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+  };
+}
+
+function canonicalService(r: ServiceRecord): ServiceRecord {
+  return {
+    Kind: r.Kind, ID: r.ID, Service: r.Service, Tags: r.Tags, Address: r.Address, Meta: r.Meta, Port: r.Port,
+    Weights: { Passing: r.Weights.Passing, Warning: r.Weights.Warning }, EnableTagOverride: r.EnableTagOverride,
+    CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+  };
+}
+
+function canonicalCheck(r: CheckRecord): CheckRecord {
+  return {
+    Node: r.Node, CheckID: r.CheckID, Name: r.Name, Status: r.Status, Notes: r.Notes, Output: r.Output,
+    ServiceID: r.ServiceID, ServiceName: r.ServiceName, ServiceTags: r.ServiceTags, Type: r.Type,
+    CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+  };
+}
+
+/** Values are copied out so the restored state does not pin the whole snapshot buffer. */
+function canonicalEntry(r: KvEntry): KvEntry {
+  return {
+    LockIndex: r.LockIndex, Key: r.Key, Flags: r.Flags, Value: r.Value === null ? null : r.Value.slice(),
+    ...(r.Session === undefined ? {} : { Session: r.Session }), CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+  };
+}
+
+function canonicalSession(r: SessionRecord): SessionRecord {
+  return {
+    ID: r.ID, Name: r.Name, Node: r.Node, Checks: r.Checks, NodeChecks: r.NodeChecks,
+    ServiceChecks: r.ServiceChecks.map((ref) => ({ ID: ref.ID, Namespace: ref.Namespace })), LockDelay: r.LockDelay,
+    Behavior: r.Behavior, TTL: r.TTL, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+  };
 }

@@ -801,11 +801,18 @@ export class GossipNode {
     this.packets.push({ to, msgs: [this.localState(join)], via: "tcp" });
   }
 
+  /**
+   * Every member we know, dead ones included. memberlist sends only its probe list, because it
+   * forgets a member once it has been dead for gossipToTheDead, and an alive message then brings it
+   * back at any incarnation. We keep the tombstone instead (so a stale alive cannot resurrect it),
+   * and so we must tell the other side of a healed partition that it is dead to us: that is what
+   * makes it refute with a higher incarnation.
+   */
   private localState(join: boolean): PushPull {
     const t = this.t;
     const nodes: PushNodeState[] = [];
-    for (let i = 0; i < this.probeList.length; i++) {
-      const id = this.probeList.get(i);
+    for (let id = 0; id < t.capacity; id++) {
+      if (t.state[id] === MlState.unknown) continue;
       const info = t.info[id]!;
       nodes.push({
         Name: info.Node, Addr: info.Addr, Port: info.Port, Meta: info.Meta, Incarnation: t.incarnation[id]!,

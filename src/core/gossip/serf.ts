@@ -151,7 +151,11 @@ export class SerfLayer {
     const id = this.table.known(msg.Node);
     if (id === undefined) return this.rememberIntent(msg.Node, "leave", msg.LTime, nowTick);
     const t = this.table;
-    if (msg.LTime <= t.statusLTime[id]!) return false;
+    // A failed member also takes a leave stamped with the time it already has: that time may have
+    // reached us as a join (a push/pull lists statuses without saying which intent set them), and
+    // once it has failed nothing but this leave can ever arrive to say it left.
+    const stale = t.status[id] === SerfStatus.failed ? msg.LTime < t.statusLTime[id]! : msg.LTime <= t.statusLTime[id]!;
+    if (stale) return false;
     if (id === this.selfId && !this.leaving) {
       // Someone says we are leaving and we are not: refute with a newer join intent.
       this.broadcastJoin(this.clock.time());
@@ -210,7 +214,9 @@ export class SerfLayer {
       if (t.status[id] === SerfStatus.none) continue;
       const name = t.index.nameOf(id);
       statusLTimes[name] = t.statusLTime[id]!;
-      if (t.status[id] === SerfStatus.left) left.push(name);
+      // Serf lists only left members here; a leaving member's statusLTime would then read as a
+      // join's time to the receiver and hide the leave for good. Listing it makes it a leave intent.
+      if (t.status[id] === SerfStatus.left || t.status[id] === SerfStatus.leaving) left.push(name);
     }
     return {
       type: "pushPull", LTime: this.clock.time(), StatusLTimes: statusLTimes, LeftMembers: left,

@@ -80,50 +80,75 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
 
 /** Inverse of lzwCompress; refuses output above `outputBytesMax` (a decompression bomb). */
 export function lzwDecompress(input: Uint8Array, outputBytesMax: number): Uint8Array {
-  const prefix = new Uint16Array(1 << widthMax);
-  const suffix = new Uint8Array(1 << widthMax);
-  const stack = new Uint8Array(1 << widthMax);
-  let out = new Uint8Array(Math.min(Math.max(input.length * 4, 64), outputBytesMax));
-  let outLength = 0;
-  let width = widthMin;
-  let hi = eofCode;
-  let overflow = 1 << widthMin;
-  let last = -1;
-  let bits = 0;
-  let bitCount = 0;
-  let pos = 0;
-  const emit = (from: number): void => {
-    const n = stack.length - from;
-    if (outLength + n > outputBytesMax) wireFail("oversized", `decompressed data exceeds ${outputBytesMax} bytes`);
-    if (outLength + n > out.length) {
-      const grown = new Uint8Array(Math.min(Math.max(out.length * 2, outLength + n), outputBytesMax));
-      grown.set(out.subarray(0, outLength));
-      out = grown;
+  return new LzwReader(input, outputBytesMax).run();
+}
+
+/** Go's lzw.Reader, LSB order, 8-bit literals: a code table of prefix/suffix chains. */
+class LzwReader {
+  private readonly prefix = new Uint16Array(1 << widthMax);
+  private readonly suffix = new Uint8Array(1 << widthMax);
+  /** Expansions are written backwards into the end of this scratch space. */
+  private readonly stack = new Uint8Array((1 << widthMax) + 1);
+  private out: Uint8Array;
+  private outLength = 0;
+  private width = widthMin;
+  private hi = eofCode;
+  private overflow = 1 << widthMin;
+  private last = -1;
+  private bits = 0;
+  private bitCount = 0;
+  private pos = 0;
+
+  constructor(private readonly input: Uint8Array, private readonly outputBytesMax: number) {
+    this.out = new Uint8Array(Math.min(Math.max(input.length * 4, 64), outputBytesMax));
+  }
+
+  run(): Uint8Array {
+    for (;;) {
+      const code = this.readCode();
+      if (code === clearCode) {
+        this.width = widthMin;
+        this.hi = eofCode;
+        this.overflow = 1 << widthMin;
+        this.last = -1;
+        continue;
+      }
+      if (code === eofCode) return this.out.slice(0, this.outLength);
+      this.expand(code);
+      this.last = code;
+      this.hi++;
+      if (this.hi < this.overflow) continue;
+      if (this.width === widthMax) {
+        // The table is full: codes stop being added until the writer sends a clear code.
+        this.last = -1;
+        this.hi--;
+      } else {
+        this.width++;
+        this.overflow = 1 << this.width;
+      }
     }
-    out.set(stack.subarray(from), outLength);
-    outLength += n;
-  };
-  for (;;) {
-    while (bitCount < width) {
-      if (pos >= input.length) wireFail("bad-compression", "lzw data ends without an end code");
-      bits |= input[pos++]! << bitCount;
-      bitCount += 8;
+  }
+
+  private readCode(): number {
+    while (this.bitCount < this.width) {
+      if (this.pos >= this.input.length) wireFail("bad-compression", "lzw data ends without an end code");
+      this.bits |= this.input[this.pos++]! << this.bitCount;
+      this.bitCount += 8;
     }
-    const code = bits & ((1 << width) - 1);
-    bits >>>= width;
-    bitCount -= width;
-    if (code === clearCode) {
-      width = widthMin;
-      hi = eofCode;
-      overflow = 1 << widthMin;
-      last = -1;
-      continue;
-    }
-    if (code === eofCode) break;
+    const code = this.bits & ((1 << this.width) - 1);
+    this.bits >>>= this.width;
+    this.bitCount -= this.width;
+    return code;
+  }
+
+  /** Appends what `code` stands for, and records hi = expansion(last) + first byte of this one. */
+  private expand(code: number): void {
+    const { prefix, suffix, stack, last, hi } = this;
     if (code > hi || (code === hi && last === -1)) wireFail("bad-compression", `lzw code ${code} above ${hi}`);
     let i = stack.length;
     let c = code;
     if (code === hi) {
+      // The code being defined right now: last's expansion followed by its own first byte.
       let head = last;
       while (head >= clearCode) head = prefix[head]!;
       stack[--i] = head;
@@ -134,22 +159,22 @@ export function lzwDecompress(input: Uint8Array, outputBytesMax: number): Uint8A
       c = prefix[c]!;
     }
     stack[--i] = c;
-    emit(i);
+    this.emit(stack.subarray(i));
     if (last !== -1) {
       suffix[hi] = c;
       prefix[hi] = last;
     }
-    last = code;
-    hi++;
-    if (hi >= overflow) {
-      if (width === widthMax) {
-        last = -1;
-        hi--;
-      } else {
-        width++;
-        overflow = 1 << width;
-      }
-    }
   }
-  return out.slice(0, outLength);
+
+  private emit(bytes: Uint8Array): void {
+    const needed = this.outLength + bytes.length;
+    if (needed > this.outputBytesMax) wireFail("oversized", `decompressed data exceeds ${this.outputBytesMax} bytes`);
+    if (needed > this.out.length) {
+      const grown = new Uint8Array(Math.min(Math.max(this.out.length * 2, needed), this.outputBytesMax));
+      grown.set(this.out.subarray(0, this.outLength));
+      this.out = grown;
+    }
+    this.out.set(bytes, this.outLength);
+    this.outLength = needed;
+  }
 }
