@@ -16,9 +16,9 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
 }
 
-const sizes = arg("sizes", "100,1000,10000").split(",").map(Number);
+const sizes = arg("sizes", "100,1000,10000").split(",").map(Number).filter((n) => n > 0);
 const seed = Number(arg("seed", "7"));
-const accuracySeeds = Number(arg("accuracy-seeds", "3"));
+const accuracySeeds = Number(arg("accuracy-seeds", "10"));
 
 function scaleRow(n: number): void {
   const started = performance.now();

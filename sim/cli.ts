@@ -16,7 +16,7 @@ const SEVERITY: readonly Outcome[] = ["safety", "crash", "liveness"];
 
 interface CliArgs {
   seeds: number; start: number; seed?: number; workers: number; nodes?: number; duration: string;
-  faults: string; scenario: string; json: boolean; shard?: string; trace?: string; schedule?: string; shrink: boolean;
+  faults: string; scenario: string; json: boolean; wire: boolean; shard?: string; trace?: string; schedule?: string; shrink: boolean;
 }
 
 function parseArgs(argv: string[]): CliArgs {
@@ -35,6 +35,7 @@ function parseArgs(argv: string[]): CliArgs {
     .option("shard", { type: "string", describe: "i/n: run only this CI shard's part of the seeds (1-based i)" })
     .option("trace", { type: "string", describe: "with --seed: write the event trace (JSON lines) here" })
     .option("schedule", { type: "string", describe: "with --seed: run only these fault ids (comma list, or none)" })
+    .option("wire", { type: "boolean", default: false, describe: "gossip: every message through the real wire encoder and decoder" })
     .option("shrink", { type: "boolean", default: true, describe: "shrink the first failing seed's fault schedule" })
     .strict()
     .fail((message, error) => {
@@ -109,7 +110,7 @@ async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): P
   out(`seed ${seed} (${args.scenario}): ${result.outcome}, ${result.events} events, ${result.simulatedMs} simulated ms, ${result.scheduleIds.length} faults`);
   out(`facts: ${JSON.stringify(result.facts)}`);
   out(`trace hash: ${hash}`);
-  if (args.json) process.stdout.write(JSON.stringify({ seed, outcome: result.outcome, traceHash: hash, events: result.events, facts: result.facts }) + "\n");
+  if (args.json) process.stdout.write(JSON.stringify({ ...result.facts, seed, outcome: result.outcome, traceHash: hash, events: result.events, facts: result.facts }) + "\n");
   if (result.outcome !== "ok") await reportFailure(args, { ...options, trace: false }, result, out);
   return EXIT_CODES[result.outcome];
 }
@@ -158,6 +159,8 @@ function jsonSummary(summary: CampaignSummary, args: CliArgs, durationMs: number
 
 async function main(): Promise<number> {
   const args = parseArgs(hideBin(process.argv));
+  // The gossip scenario reads this (worker threads inherit the environment).
+  if (args.wire) process.env.PRAETOR_GOSSIP_WIRE = "1";
   let faults: FaultKind[];
   let durationMs: number;
   try {

@@ -35,6 +35,7 @@ export class FaultDriver {
 
   healAll(): void {
     this.healed = true;
+    this.network.tap = null;
     this.network.healAll();
     this.activePartitions.clear();
     this.activeImpairments.clear();
@@ -57,7 +58,7 @@ export class FaultDriver {
       case "crash":
       case "crash-leader":
       case "torn": return this.crash(key, rng, fault.kind);
-      case "transfer": return this.transfer(rng);
+      case "transfer": return this.transfer(key, rng, fault.leaderLinks === "in");
       case "drift": return;
       default: return this.partition(key, this.linksFor(fault, rng));
     }
@@ -66,6 +67,7 @@ export class FaultDriver {
   private end(fault: ScheduledFault): void {
     if (this.healed) return;
     const key = `f${fault.id}`;
+    if (fault.kind === "transfer") this.network.tap = null;
     if (this.activeImpairments.delete(key)) this.network.restore(key);
     if (this.activePartitions.delete(key)) this.network.heal(key);
     for (const [node, by] of this.crashedBy) {
@@ -90,16 +92,34 @@ export class FaultDriver {
     if (up.length === 0) return;
     const leader = this.cluster.leader()?.id;
     const node = kind === "crash-leader" && leader !== undefined ? leader : rng.pick(up);
+    if (kind === "torn") {
+      // The node dies at one of its next syncs, mid-write; the cluster brings it back.
+      this.cluster.failDiskSoon(node, rng.int(0, 3));
+      return;
+    }
     this.crashedBy.set(node, key);
-    this.cluster.crash(node, kind === "torn");
+    this.cluster.crash(node);
   }
 
-  private transfer(rng: WorldRng): void {
+  /**
+   * Ask the leader to hand over. With `deafen`, the old leader's inbound links are cut at the
+   * moment it sends timeoutNow (before the new leader's first message can reach it), and stay
+   * cut for the fault's duration.
+   */
+  private transfer(key: string, rng: WorldRng, deafen: boolean): void {
     const leader = this.cluster.leader();
     if (leader === null) return;
     const to = rng.pick(this.cluster.nodeIds.filter((id) => id !== leader.id));
-    this.world.record("transfer", { from: leader.id, to });
-    this.cluster.host(leader.id)!.transferLeadership(to);
+    this.world.record("transfer", { from: leader.id, to, deafen });
+    if (deafen) {
+      this.network.tap = (from, _to, message) => {
+        if (from !== leader.id || message.type !== "timeoutNow" || this.healed || this.activePartitions.has(key)) return;
+        this.network.tap = null;
+        const peers = this.cluster.nodeIds.filter((id) => id !== leader.id);
+        this.partition(key, peers.map((peer): Link => [peer, leader.id]));
+      };
+    }
+    this.cluster.withHost(leader.id, (host) => host.transferLeadership(to));
   }
 
   private linksFor(fault: ScheduledFault, rng: WorldRng): Link[] {
@@ -114,7 +134,13 @@ export class FaultDriver {
       case "ring": return majorityRingLinks(rng, nodes);
       case "oneway": {
         // An asymmetric partition: one node stops hearing from (or reaching) some of the others.
-        const node = rng.pick(nodes);
+        // Half the time that node is the leader, whose one-way cuts test leases and read safety.
+        const leader = this.cluster.leader()?.id;
+        if (fault.leaderLinks !== undefined && leader !== undefined) {
+          const peers = nodes.filter((n) => n !== leader);
+          return peers.map((peer): Link => (fault.leaderLinks === "out" ? [leader, peer] : [peer, leader]));
+        }
+        const node = leader !== undefined && rng.chance(0.5) ? leader : rng.pick(nodes);
         const others = nodes.filter((n) => n !== node && rng.chance(0.6));
         const peers = others.length > 0 ? others : [rng.pick(nodes.filter((n) => n !== node))];
         const outbound = rng.chance(0.5);

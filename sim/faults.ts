@@ -25,6 +25,8 @@ export interface ScheduledFault {
   readonly rate?: number;
   /** Extra delay for "delay", tail mean for "reorder". */
   readonly delayMs?: number;
+  /** For "oneway": cut the links into (or out of) the leader, instead of a drawn node and direction. */
+  readonly leaderLinks?: "in" | "out";
 }
 
 export function parseFaults(spec: string): FaultKind[] {
@@ -43,7 +45,7 @@ export function parseFaults(spec: string): FaultKind[] {
 const DURATION_RANGE_MS: Record<FaultKind, readonly [number, number]> = {
   loss: [1_000, 15_000], dup: [1_000, 15_000], reorder: [1_000, 15_000], delay: [1_000, 10_000],
   isolate: [500, 8_000], "isolate-leader": [500, 8_000], halves: [500, 8_000], ring: [1_000, 8_000], oneway: [500, 8_000],
-  crash: [100, 6_000], "crash-leader": [100, 6_000], torn: [100, 6_000], transfer: [0, 0], drift: [0, 0],
+  crash: [100, 6_000], "crash-leader": [100, 6_000], torn: [100, 6_000], transfer: [300, 3_000], drift: [0, 0],
 };
 
 /**
@@ -84,10 +86,19 @@ export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], dur
     // cluster noticed, with whatever its disk kept, is where persistence bugs show.
     const bounce = isNodeFault(kind) && rng.chance(0.5);
     const durationMsDrawn = Math.min(bounce ? rng.int(20, 500) : rng.int(minMs, maxMs), durationMs - atMs);
-    schedule.push({ id: schedule.length, kind, atMs, durationMs: durationMsDrawn, ...impairmentOf(rng, kind) });
+    schedule.push({ id: schedule.length, kind, atMs, durationMs: durationMsDrawn, ...impairmentOf(rng, kind), ...leaderLinksOf(rng, kind) });
     atMs += rng.int(200, 2 * meanGapMs);
   }
   return schedule;
+}
+
+/**
+ * Half the transfers happen while the old leader has gone deaf (its inbound links cut for the
+ * fault's duration): it keeps believing it leads while the new leader serves, which is exactly
+ * the window where a read served without confirming leadership goes stale.
+ */
+function leaderLinksOf(rng: WorldRng, kind: FaultKind): { leaderLinks?: "in" } {
+  return kind === "transfer" && rng.chance(0.5) ? { leaderLinks: "in" } : {};
 }
 
 export function isNodeFault(kind: FaultKind): boolean {
@@ -116,6 +127,9 @@ export function selectFaults(schedule: readonly ScheduledFault[], ids: readonly 
 }
 
 export function describeFault(f: ScheduledFault): string {
-  const extra = [f.rate !== undefined ? `rate=${f.rate}` : "", f.delayMs !== undefined ? `delay=${f.delayMs}ms` : ""].filter(Boolean).join(" ");
+  const extra = [
+    f.rate !== undefined ? `rate=${f.rate}` : "", f.delayMs !== undefined ? `delay=${f.delayMs}ms` : "",
+    f.leaderLinks !== undefined ? `leader-links-${f.leaderLinks}` : "",
+  ].filter(Boolean).join(" ");
   return `#${f.id} ${f.kind} at ${f.atMs}ms for ${f.durationMs}ms${extra ? " " + extra : ""}`;
 }

@@ -115,9 +115,13 @@ export class SimNetwork<M> {
     return this.partitions.size + this.impairments.size;
   }
 
+  /** Observes every send before its fate is drawn; fault triggers ("when X sends Y, do Z") use it. */
+  tap: ((from: string, to: string, message: M) => void) | null = null;
+
   /** Called by an endpoint: decide the message's fate now, from the network's stream. */
   send(from: string, to: string, message: M): void {
     this.stats.sent++;
+    this.tap?.(from, to, message);
     if (this.isBlocked(from, to)) {
       this.stats.droppedPartition++;
       this.traceDrop("partition", from, to, message);

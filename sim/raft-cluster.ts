@@ -5,6 +5,7 @@ import type { ConfState, Message, NodeId, PersistedState, RaftConfig } from "../
 import type { Rng } from "../src/core/util/rng.ts";
 import { assert } from "../src/core/util/assert.ts";
 import type { RaftStorage } from "../src/storage/types.ts";
+import type { Transport } from "../src/transports/transport.ts";
 import { RaftSafetyChecker } from "./checkers/raft-safety.ts";
 import type { SimNetwork } from "./network.ts";
 import type { WorldRng } from "./world/rng.ts";
@@ -16,8 +17,12 @@ export type NodeFactory = (config: RaftConfig, persisted: PersistedState, rng: R
 /** A node's durable side, which survives crashes: its storage and what a crash does to it. */
 export interface NodeDisk {
   readonly storage: RaftStorage;
-  /** Lose what was not synced; `torn` also damages the last write. */
-  crash(torn: boolean): void;
+  /** The node died: lose what was not synced (after a failed sync, maybe tear or corrupt it). */
+  crash(): void;
+  /** Let `syncs` more syncs succeed, then fail one as a power cut would (the node dies mid-write). */
+  failSyncAfter(syncs: number): void;
+  /** Whether an error thrown out of the storage is the disk dying (not a bug). */
+  isCrash(error: unknown): boolean;
 }
 
 export interface RaftClusterOptions<S extends StateMachine<unknown>> {
@@ -104,31 +109,31 @@ export class RaftCluster<S extends StateMachine<unknown>> {
   start(id: NodeId): void {
     const slot = this.slot(id);
     assert(slot.host === null, `start: ${id} is already up`);
-    const { world, network, makeStateMachine, makeConfig, nodeFactory } = this.options;
+    const { world, makeStateMachine, makeConfig, nodeFactory } = this.options;
     const persisted = slot.disk.storage.load();
     this.checker.onStart(id, persisted);
     const stateMachine = makeStateMachine();
     const rng = this.options.rng.derive(`node/${id}/${slot.incarnation}`);
     const config = makeConfig(id);
     const host = new RaftHost<unknown>(
-      slot.disk.storage, network.open(id), stateMachine,
+      slot.disk.storage, this.guardedTransport(slot), stateMachine,
       (p) => nodeFactory(config, { ...p, initialConf: p.initialConf ?? this.conf }, rng),
       this.options.hostConfig ?? defaultRaftHostConfig(),
       {
         onPersisted: (update) => this.checker.onPersisted(id, update),
         onApplied: (entry) => this.checker.onApplied(id, entry),
         onCompacted: (index) => this.checker.onCompacted(id, index),
-        onSettled: () => this.settled(slot),
+        onSettled: (changed) => this.settled(slot, changed),
       },
     );
     slot.host = host;
     slot.stateMachine = stateMachine;
     world.record("start", { node: id, incarnation: slot.incarnation });
-    this.settled(slot);
+    this.settled(slot, true);
     this.scheduleTick(slot, slot.incarnation);
   }
 
-  crash(id: NodeId, torn: boolean): void {
+  crash(id: NodeId): void {
     const slot = this.slot(id);
     assert(slot.host !== null, `crash: ${id} is already down`);
     slot.host.stop();
@@ -136,8 +141,50 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     slot.stateMachine = null;
     slot.incarnation++;
     slot.lastRole = "down";
-    slot.disk.crash(torn);
-    this.options.world.record("crash", { node: id, torn });
+    slot.disk.crash();
+    this.options.world.record("crash", { node: id });
+  }
+
+  /** Arm a node's disk to die at a coming sync: a crash in the middle of a write. */
+  failDiskSoon(id: NodeId, syncs: number): void {
+    this.slot(id).disk.failSyncAfter(syncs);
+    this.options.world.record("diskArmed", { node: id, syncs });
+  }
+
+  /**
+   * Run `fn` against a live node; false if it is down. A disk dying inside (an armed sync
+   * failing) crashes the node there and then, and it comes back after a short outage.
+   */
+  withHost(id: NodeId, fn: (host: RaftHost<unknown>, stateMachine: S) => void): boolean {
+    const slot = this.slot(id);
+    if (slot.host === null) return false;
+    this.guard(slot, () => fn(slot.host!, slot.stateMachine!));
+    return true;
+  }
+
+  private guard(slot: NodeSlot<S>, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      if (!slot.disk.isCrash(error)) throw error;
+      this.options.world.record("diskCrash", { node: slot.id });
+      this.crash(slot.id);
+      const downMs = this.options.rng.derive(`disk-outage/${slot.id}/${slot.incarnation}`).int(20, 2_000);
+      this.options.world.after(downMs, () => {
+        if (!this.isUp(slot.id)) this.restart(slot.id);
+      });
+    }
+  }
+
+  /** The node's endpoint, with every delivery run under the disk-crash guard. */
+  private guardedTransport(slot: NodeSlot<S>): Transport<Message> {
+    const endpoint = this.options.network.open(slot.id);
+    return {
+      localAddr: endpoint.localAddr,
+      send: (to, message) => endpoint.send(to, message),
+      onMessage: (handler) => endpoint.onMessage((from, message) => this.guard(slot, () => handler(from, message))),
+      close: () => endpoint.close(),
+    };
   }
 
   restart(id: NodeId): void {
@@ -158,15 +205,17 @@ export class RaftCluster<S extends StateMachine<unknown>> {
   private scheduleTick(slot: NodeSlot<S>, incarnation: number): void {
     this.options.world.after(slot.tickPeriodMs, () => {
       if (slot.incarnation !== incarnation || slot.host === null) return;
-      slot.host.tick();
-      this.scheduleTick(slot, incarnation);
+      this.guard(slot, () => slot.host!.tick());
+      if (slot.incarnation === incarnation) this.scheduleTick(slot, incarnation);
     });
   }
 
-  private settled(slot: NodeSlot<S>): void {
+  /** Invariants after every input; the status-based checks only when role or term may have moved. */
+  private settled(slot: NodeSlot<S>, changed: boolean): void {
     const host = slot.host;
     if (host === null) return;
     host.node.invariants();
+    if (!changed) return;
     const status = host.node.status();
     this.checker.onStatus(status);
     const role = `${status.role}/${status.term}`;

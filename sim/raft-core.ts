@@ -1,6 +1,8 @@
 import type { Message, NodeId, RaftConfig } from "../src/core/raft/types.ts";
 import { RaftNode, defaultRaftConfig } from "../src/core/raft/node.ts";
 import type { NodeDisk, NodeFactory } from "./raft-cluster.ts";
+import { WalStorage } from "../src/storage/wal-storage.ts";
+import { DiskCrashedError, SimDisk } from "./disk.ts";
 import { MemRaftStorage } from "./storage/mem-storage.ts";
 import type { WorldRng } from "./world/rng.ts";
 
@@ -20,10 +22,25 @@ export function simRaftConfig(id: NodeId, limits: Partial<RaftConfig> = {}): Raf
   return defaultRaftConfig(id, limits);
 }
 
-/** A node's disk for the seed. */
-export function makeSimDisk(_rng: WorldRng): NodeDisk {
-  const storage = new MemRaftStorage();
-  return { storage, crash: () => {} };
+/**
+ * A node's disk for the seed: the write-ahead log over a simulated disk that keeps only synced
+ * bytes across a crash. A write cut by a failed sync is torn (a prefix survives) or corrupted
+ * (a bit flips) or lost, and recovery must notice by checksum.
+ */
+export function makeSimDisk(rng: WorldRng): NodeDisk {
+  const disk = new SimDisk();
+  const storage = new WalStorage(disk);
+  return {
+    storage,
+    crash: () => void disk.crash(rng, { tornWriteProbability: 0.4, corruptWriteProbability: 0.4 }),
+    failSyncAfter: (syncs) => disk.failSyncAfter(syncs),
+    isCrash: (error) => error instanceof DiskCrashedError,
+  };
+}
+
+/** The in-memory storage, where every save is durable at once (faster; no disk faults). */
+export function makeMemDisk(): NodeDisk {
+  return { storage: new MemRaftStorage(), crash: () => {}, failSyncAfter: () => {}, isCrash: () => false };
 }
 
 /** One deterministic line per message, for traces: `n1->n2 append t=2 i=10/2 n=3 c=9`. */

@@ -38,6 +38,8 @@ export interface CampaignOptions extends Omit<ScenarioOptions, "seed" | "trace" 
   readonly seedWallLimitMs?: number;
   /** Called as each seed finishes (in completion order, which varies with scheduling). */
   readonly onResult?: (result: SeedResult) => void;
+  /** Stop handing out seeds once this many failed (a bug hunt needs only the first). */
+  readonly stopAfterFailures?: number;
 }
 
 export interface CampaignSummary {
@@ -80,10 +82,12 @@ async function runInThread(scenarioName: string, options: CampaignOptions): Prom
   const scenario = await loadScenario(scenarioName);
   const nodeFactory = options.nodeFactory ?? (options.nodeFactoryRef === undefined ? undefined : await resolveNodeFactory(options.nodeFactoryRef));
   const results: SeedResult[] = [];
+  let failures = 0;
   for (const seed of options.seeds) {
     const result = scenario.runSeed({ ...seedOptionsOf(options), nodeFactory, seed });
     results.push(result);
     options.onResult?.(result);
+    if (result.outcome !== "ok" && ++failures >= (options.stopAfterFailures ?? Infinity)) break;
   }
   return results;
 }
@@ -100,6 +104,7 @@ class WorkerPool {
   private readonly results: SeedResult[] = [];
   private readonly base: Omit<ScenarioOptions, "seed" | "nodeFactory">;
   private live = 0;
+  private failures = 0;
   private resolve: (results: SeedResult[]) => void = () => {};
   private reject: (error: Error) => void = () => {};
 
@@ -162,6 +167,7 @@ class WorkerPool {
   private accept(result: SeedResult): void {
     this.results.push(result);
     this.options.onResult?.(result);
+    if (result.outcome !== "ok" && ++this.failures >= (this.options.stopAfterFailures ?? Infinity)) this.queue.length = 0;
   }
 }
 

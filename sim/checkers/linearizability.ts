@@ -30,7 +30,9 @@ export interface LinearizabilityOptions {
   readonly explainChecksMax?: number;
 }
 
-const maxStatesDefault = 5_000_000; // ~ a few seconds of search; real histories need ~2 per op.
+// Real histories need about 1.1 states per op (bench/linearizability-checker.ts). Each state
+// cached costs ~100 bytes plus the decided-set copy (ops-per-key / 8 bytes), so this bounds memory too.
+const maxStatesDefault = 1_000_000;
 const explainChecksMaxDefault = 400; // enough to reach a 1-minimal window for ~1,000 ops/key.
 
 /**
@@ -59,11 +61,15 @@ export function checkLinearizable(history: readonly HistoryOp[], opts: Lineariza
   const keys = [...byKey.keys()].sort();
   for (const key of keys) {
     const ops = byKey.get(key)!;
+    const spentBefore = budget.spent;
     const outcome = search(ops.map((op) => toSearchOp(op)), budget);
     if (outcome === "budget") return unknownResult(key, budget, ops.length);
     if (outcome === "fail") {
       const checksMax = opts.explainChecksMax ?? explainChecksMaxDefault;
-      return explainViolation(key, ops, checksMax, budget.limit);
+      // A narrowing check is a weaker history than the one just refuted, so a few times that
+      // refutation's cost bounds it; the whole narrowing may spend maxStates again, no more.
+      const perCheck = Math.max(100_000, 4 * (budget.spent - spentBefore));
+      return explainViolation(key, ops, checksMax, perCheck, budget.limit);
     }
   }
   return { ok: true, verdict: "linearizable", keys: keys.length, statesExplored: budget.spent };
@@ -438,8 +444,14 @@ class ConfigCache {
  *    linearized together whatever the others did: that is the window reported.
  * Both steps only ever weaken the history, so each accepted step preserves the violation.
  */
-function explainViolation(key: string, ops: readonly HistoryOp[], checksMax: number, maxStates: number): LinearizabilityResult {
-  const probe = new Prober(checksMax, maxStates);
+function explainViolation(
+  key: string,
+  ops: readonly HistoryOp[],
+  checksMax: number,
+  perCheckStates: number,
+  totalStates: number,
+): LinearizabilityResult {
+  const probe = new Prober(checksMax, perCheckStates, totalStates);
   const cutMs = earliestFailingCut(ops, probe);
   const cut = cutHistory(ops, cutMs);
   const culprits = new Set(ops.filter((op) => isDeterminate(op) && op.returnMs === cutMs).map((op) => op.id));
@@ -463,16 +475,18 @@ class Prober {
   exhausted = false;
   constructor(
     private readonly checksMax: number,
-    private readonly maxStates: number,
+    private readonly perCheckStates: number,
+    private readonly totalStates: number,
   ) {}
 
   fails(ops: readonly SearchOp[]): boolean {
-    if (this.checksDone >= this.checksMax) {
+    const statesLeft = Math.min(this.perCheckStates, this.totalStates - this.statesSpent);
+    if (this.checksDone >= this.checksMax || statesLeft <= 0) {
       this.exhausted = true;
       return false;
     }
     this.checksDone += 1;
-    const budget = new Budget(this.maxStates);
+    const budget = new Budget(statesLeft);
     const outcome = search(ops, budget);
     this.statesSpent += budget.spent;
     if (outcome === "budget") this.exhausted = true;

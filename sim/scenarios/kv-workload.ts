@@ -96,26 +96,31 @@ export class KvWorkload {
       returnMs: null, result: null, done: false, discarded: false,
     };
     this.ops.push(record);
-    const target = this.leaderGuess[client] ?? this.rng.pick(this.cluster.nodeIds);
+    // Mostly the believed leader; sometimes any server, as Consul clients talk to whichever
+    // server they know, so an old leader and a new one both see traffic during a handover.
+    const guess = this.leaderGuess[client];
+    const target = guess !== null && !this.rng.chance(0.25) ? guess : this.rng.pick(this.cluster.nodeIds);
     this.world.record("call", { client, id: record.id, op: record.op, node: target });
     this.world.after(this.config.opTimeoutMs, () => this.timeout(record));
     this.world.after(this.linkDelayMs(), () => this.deliver(record, target));
   }
 
   private deliver(record: OpRecord, target: NodeId): void {
-    const host = this.cluster.host(target);
-    if (host === null || record.done) return;
-    const sm = this.cluster.stateMachine(target)!;
+    if (record.done) return;
     const op = record.op;
-    if (op.kind === "get") {
-      host.read(op.mode, (o: ReadOutcome) => this.respond(record, readResponse(o, sm, op.key)));
-      return;
-    }
-    host.propose(encodeCommand(op as KvCommand), (o) => this.respond(record, proposeResponse(o as ProposeOutcome<KvResult>)));
+    this.cluster.withHost(target, (host, sm) => {
+      if (op.kind === "get") {
+        host.read(op.mode, (o: ReadOutcome) => this.respond(record, readResponse(o, sm, op.key), target));
+        return;
+      }
+      host.propose(encodeCommand(op as KvCommand), (o) => this.respond(record, proposeResponse(o as ProposeOutcome<KvResult>), target));
+    });
   }
 
-  private respond(record: OpRecord, response: Response): void {
-    this.world.after(this.linkDelayMs(), () => this.complete(record, response));
+  private respond(record: OpRecord, response: Response, from: NodeId): void {
+    // A server that refuses while naming itself (busy handing over leadership) is no guide.
+    const useful = response.kind === "refused" && response.leader === from ? { kind: "refused" as const, leader: null } : response;
+    this.world.after(this.linkDelayMs(), () => this.complete(record, useful));
   }
 
   private complete(record: OpRecord, response: Response): void {

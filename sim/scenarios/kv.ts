@@ -62,7 +62,7 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
 export function runKvSeed(options: ScenarioOptions): SeedResult {
   const world = new World(options.seed, { trace: options.trace });
   const setup = drawSetup(world.rng.derive("setup"), options);
-  const fullSchedule = generateSchedule(world.rng.derive("faults"), options.faults, options.durationMs);
+  const fullSchedule = options.faultSchedule ?? generateSchedule(world.rng.derive("faults"), options.faults, options.durationMs);
   const schedule = options.scheduleIds === undefined ? fullSchedule : selectFaults(fullSchedule, options.scheduleIds);
   world.record("seed", { seed: options.seed, scenario: "kv", setup, faults: schedule.map((f) => f.id) });
   const network = new SimNetwork<Message>(world, world.rng.derive("network"), setup, describeMessage);

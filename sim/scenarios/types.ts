@@ -14,6 +14,8 @@ export interface ScenarioOptions {
   readonly trace?: boolean;
   /** Run only these faults of the seed's schedule (shrinking, or `--schedule`). */
   readonly scheduleIds?: readonly number[];
+  /** A hand-written schedule replacing the seed's drawn one (directed scenario tests). */
+  readonly faultSchedule?: readonly ScheduledFault[];
   /** The Raft core to run (a planted-bug mutant in tests). */
   readonly nodeFactory?: NodeFactory;
 }

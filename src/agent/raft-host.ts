@@ -83,8 +83,11 @@ export interface RaftHostHooks {
   onApplied?(entry: Entry): void;
   /** The host snapshotted its state machine and compacted the log up to `index`. */
   onCompacted?(index: Index): void;
-  /** After every tick or received message, once the Ready loop has drained. */
-  onSettled?(): void;
+  /**
+   * After every tick or received message, once the Ready loop has drained. `changed` says whether
+   * role, leader, term or vote moved in this drain (callers may skip reading status otherwise).
+   */
+  onSettled?(changed: boolean): void;
 }
 
 interface PendingProposal<R> { readonly term: Term; readonly deadlineTick: number; readonly done: (o: ProposeOutcome<R>) => void }
@@ -190,10 +193,12 @@ export class RaftHost<R> {
   }
 
   private drain(): void {
+    let changed = false;
     for (let rounds = 0; this.node.hasReady(); rounds++) {
       // A core that keeps producing Ready without new input is live-locked; say so rather than hang.
       assert(rounds < readyRoundsMax, `${this.id}: Ready loop did not settle after ${readyRoundsMax} rounds`);
       const rd = this.node.ready();
+      changed ||= rd.softState !== undefined || rd.hardState !== undefined;
       this.persist(rd);
       for (const message of rd.messages) this.transport.send(message.to, message);
       for (const entry of rd.committedEntries) this.applyEntry(entry);
@@ -205,7 +210,7 @@ export class RaftHost<R> {
       this.answerReads();
       this.maybeSnapshot();
     }
-    this.hooks.onSettled?.();
+    this.hooks.onSettled?.(changed);
   }
 
   private persist(rd: Ready): void {

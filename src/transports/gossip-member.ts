@@ -4,7 +4,7 @@
  * (join, userEvent, members, leave, onEvent).
  */
 import { randomBytes } from "node:crypto";
-import { isIPv4 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 import { defaultLanConfig, type GossipConfig } from "../core/gossip/config.ts";
 import { GossipNode } from "../core/gossip/node.ts";
 import type { Tags } from "../core/gossip/messages.ts";
@@ -31,16 +31,29 @@ export interface GossipMemberOptions {
   readonly trace?: GossipTrace;
 }
 
-/** memberlist carries IP addresses as 4 raw bytes (IPv4); IPv6 is not bound yet. */
-export function ipv4Bytes(host: string): Uint8Array {
-  if (!isIPv4(host)) throw new Error(`bind address ${JSON.stringify(host)}: only IPv4 addresses are supported for now`);
-  return Uint8Array.from(host.split(".").map(Number));
+/** memberlist carries IP addresses as raw bytes: 4 for IPv4, 16 for IPv6. */
+export function ipBytes(host: string): Uint8Array {
+  if (isIPv4(host)) return Uint8Array.from(host.split(".").map(Number));
+  if (!isIPv6(host)) throw new Error(`bind address ${JSON.stringify(host)} is not an IP address`);
+  const [head, tail] = host.includes("::") ? host.split("::") as [string, string] : [host, undefined];
+  const groups = (part: string | undefined): number[] => {
+    if (!part) return [];
+    return part.split(":").flatMap((g) => {
+      if (!isIPv4(g)) return [parseInt(g, 16)];
+      const [a, b, c, d] = g.split(".").map(Number) as [number, number, number, number];
+      return [(a << 8) | b, (c << 8) | d];
+    });
+  };
+  const left = groups(head);
+  const right = groups(tail);
+  const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  return Uint8Array.from(all.flatMap((g) => [g >> 8, g & 0xff]));
 }
 
 export async function startGossipMember(options: GossipMemberOptions): Promise<GossipEndpoint> {
   const config = options.config ?? defaultLanConfig();
   const { host, port } = splitHostPort(options.bind);
-  const addr = ipv4Bytes(host);
+  const addr = ipBytes(host);
   const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
   const startMs = performance.now();
   return GossipEndpoint.start({

@@ -8,6 +8,7 @@ import dgram from "node:dgram";
 import net from "node:net";
 import type { MemberlistMessage } from "../../src/core/gossip/messages.ts";
 import { BoundGossipSockets } from "../../src/transports/gossip-bind.ts";
+import { ipBytes } from "../../src/transports/gossip-member.ts";
 import { GossipSockets, type GossipVia } from "../../src/transports/gossip-sockets.ts";
 
 type Received = { from: string; msg: MemberlistMessage; via: GossipVia };
@@ -96,4 +97,12 @@ test("bound early: a packet and a stream that arrive before the hand-over are de
   await until(() => got.length === 2, "both held messages");
   t.deepEqual(got.map((r) => [r.msg.type, r.via]).sort(), [["ping", "udp"], ["pushPull", "tcp"]]);
   t.is(late.localAddr, target);
+});
+
+test("ipBytes: the raw address bytes memberlist carries, for IPv4 and IPv6", (t) => {
+  t.deepEqual(ipBytes("127.0.0.2"), Uint8Array.of(127, 0, 0, 2));
+  t.deepEqual(ipBytes("::1"), Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1));
+  t.deepEqual(ipBytes("fe80::1:2"), Uint8Array.of(0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2));
+  t.deepEqual(ipBytes("::ffff:10.0.0.1"), Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1));
+  t.throws(() => ipBytes("localhost"), { message: /not an IP address/ });
 });

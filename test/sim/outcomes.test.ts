@@ -79,6 +79,6 @@ test("shrinking: a failure that needs any restart shrinks to a single crash faul
   t.true(failing.scheduleIds.length > 3, `only ${failing.scheduleIds.length} faults to shrink`);
   const shrunk = shrinkSchedule(kvScenario, options, failing);
   t.is(shrunk.scheduleIds.length, 1);
-  t.true(["crash", "torn"].includes(failing.schedule[shrunk.scheduleIds[0]!]!.kind));
+  t.true(["crash", "crash-leader", "torn"].includes(failing.schedule[shrunk.scheduleIds[0]!]!.kind));
   t.is(kvScenario.runSeed({ ...options, scheduleIds: shrunk.scheduleIds }).outcome, "crash");
 });

@@ -8,11 +8,16 @@
  * `name`, `ttl`, `lockdelay`), a KV `Value` may be bytes or base64 text, and a malformed or
  * unknown command becomes an error result, never an exception.
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, Encoder } from "@msgpack/msgpack";
 import { decodeBase64, parseGoDurationMs } from "./codec.ts";
 import type { CommandError, ServiceCheckRef, ServiceWeights } from "./types.ts";
 
 export const commandVersion = 1;
+
+// One reusable codec each: msgpack's encode()/decode() helpers build a new one per call, which
+// costs more than decoding a small command.
+const encoder = new Encoder({ sortKeys: true, ignoreUndefined: true });
+const decoder = new Decoder();
 
 export type KvVerb =
   | "set" | "cas" | "lock" | "unlock" | "get" | "get-tree" | "check-index" | "check-session"
@@ -83,7 +88,7 @@ export type Command =
 export type CommandOp = Command["op"];
 
 export function encodeCommand(command: Command): Uint8Array {
-  return encode(command, { sortKeys: true, ignoreUndefined: true });
+  return encoder.encode(command);
 }
 
 export type DecodeResult = { ok: true; command: Command } | { ok: false; error: CommandError };
@@ -97,7 +102,7 @@ function bad(message: string): never {
 export function decodeCommand(bytes: Uint8Array): DecodeResult {
   let raw: unknown;
   try {
-    raw = decode(bytes);
+    raw = decoder.decode(bytes);
   } catch (error) {
     return { ok: false, error: { status: 400, message: `malformed command: ${String(error)}` } };
   }
@@ -239,12 +244,22 @@ export function lockDelayMs(raw: Record<string, unknown>): number | undefined {
   return given < 1000 ? given * 1000 : given / 1e6;
 }
 
+/** Per decoded object: its keys by lowercase, built on the first lookup that misses. */
+const foldedKeys = new WeakMap<Record<string, unknown>, Map<string, string>>();
+const foldedNames = new Map<string, string>();
+
 /** Finds a key exactly, or else case-insensitively, as Go's encoding/json does. */
 function field(raw: Record<string, unknown>, name: string): unknown {
-  if (name in raw) return raw[name];
-  const lower = name.toLowerCase();
-  for (const key of Object.keys(raw)) if (key.toLowerCase() === lower) return raw[key];
-  return undefined;
+  if (Object.hasOwn(raw, name)) return raw[name];
+  let keys = foldedKeys.get(raw);
+  if (keys === undefined) {
+    keys = new Map(Object.keys(raw).map((key) => [key.toLowerCase(), key]));
+    foldedKeys.set(raw, keys);
+  }
+  let folded = foldedNames.get(name);
+  if (folded === undefined) foldedNames.set(name, (folded = name.toLowerCase()));
+  const key = keys.get(folded);
+  return key === undefined ? undefined : raw[key];
 }
 
 function record(raw: unknown, what: string): Record<string, unknown> {

@@ -27,6 +27,13 @@ const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /** Consul's memdb indexes node names, service and check IDs lowercased: that is its order. */
 const byFolded = (a: string, b: string): number => byString(a.toLowerCase(), b.toLowerCase()) || byString(a, b);
 
+/** Sorts in byFolded order, lowercasing each string once rather than on every comparison. */
+function sortFolded(items: Iterable<string>): string[] {
+  const decorated = [...items].map((item) => [item.toLowerCase(), item] as const);
+  decorated.sort((a, b) => byString(a[0], b[0]) || byString(a[1], b[1]));
+  return decorated.map(([, item]) => item);
+}
+
 function copyNode(node: NodeRecord): NodeRecord {
   return { ...node, TaggedAddresses: { ...node.TaggedAddresses }, Meta: { ...node.Meta } };
 }
@@ -96,10 +103,10 @@ function instances(state: CatalogState, name: string, filter: ServiceFilter): [N
   const byNode = state.instancesByName.get(name);
   if (byNode === undefined) return [];
   const out: [NodeRecord, ServiceRecord][] = [];
-  for (const nodeName of [...byNode.keys()].sort(byFolded)) {
+  for (const nodeName of sortFolded(byNode.keys())) {
     const node = state.nodes.get(nodeName)!;
     if (!metaMatches(node, filter.nodeMeta)) continue;
-    for (const id of [...byNode.get(nodeName)!].sort(byFolded)) {
+    for (const id of sortFolded(byNode.get(nodeName)!)) {
       const service = state.services.get(nodeName)!.get(id)!;
       if (tagsMatch(service, filter.tags)) out.push([node, service]);
     }
@@ -132,7 +139,7 @@ export function catalogNode(state: CatalogState, name: string): QueryResult<Node
 function nodeChecks(state: CatalogState, node: string): CheckRecord[] {
   const onNode = state.checks.get(node);
   if (onNode === undefined) return [];
-  return [...onNode.keys()].sort(byFolded).map((id) => onNode.get(id)!);
+  return sortFolded(onNode.keys()).map((id) => onNode.get(id)!);
 }
 
 export function healthNode(state: CatalogState, node: string): QueryResult<CheckRecord[]> {
@@ -176,7 +183,7 @@ export function healthService(state: CatalogState, name: string, filter: Service
 /** `/v1/health/state/:state`; "any" lists every check. */
 export function healthState(state: CatalogState, status: CheckStatus | "any", nodeMeta?: Record<string, string>): QueryResult<CheckRecord[]> {
   const checks: CheckRecord[] = [];
-  for (const node of [...state.checks.keys()].sort(byFolded)) {
+  for (const node of sortFolded(state.checks.keys())) {
     if (!metaMatches(state.nodes.get(node)!, nodeMeta)) continue;
     for (const check of nodeChecks(state, node)) if (status === "any" || check.Status === status) checks.push(copyCheck(check));
   }

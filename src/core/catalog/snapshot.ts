@@ -4,7 +4,7 @@
  * same bytes whatever order its maps were filled in. Derived indexes (instances by name,
  * sessions by check/node/key) are rebuilt on restore rather than stored.
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, Encoder } from "@msgpack/msgpack";
 import { assert } from "../util/assert.ts";
 import { CatalogState, checkKey, type CatalogConfig, type SessionState } from "./state.ts";
 import type { CheckRecord, KvEntry, NodeRecord, RaftIndex, ServiceRecord, SessionRecord } from "./types.ts";
@@ -55,12 +55,13 @@ export function encodeSnapshot(state: CatalogState): Uint8Array {
     sessions: sortedEntries(state.sessions).map(([, session]) => session),
     lockDelays: sortedEntries(state.lockDelayUntilMs),
   };
-  return encode(data, { sortKeys: true, ignoreUndefined: true });
+  // A fresh codec per snapshot: a shared one would keep the largest buffer it ever used.
+  return new Encoder({ sortKeys: true, ignoreUndefined: true }).encode(data);
 }
 
 /** Builds a fresh state from snapshot bytes; throws on bytes that are not a catalog snapshot. */
 export function decodeSnapshot(bytes: Uint8Array, config: CatalogConfig): CatalogState {
-  const data = decode(bytes) as SnapshotData;
+  const data = new Decoder().decode(bytes) as SnapshotData;
   assert(typeof data === "object" && data !== null, "catalog snapshot: not a map");
   assert(data.v === snapshotVersion, () => `catalog snapshot: unsupported version ${String(data.v)}`);
   const state = new CatalogState(config);

@@ -10,7 +10,7 @@ import type {
 import { SerfMsgType } from "../messages.ts";
 import { WireError, wireFail } from "./errors.ts";
 import {
-  type GoField, type GoMsgpackFlavor, GoMsgpackWriter, GoStructReader, asBytes, bytesToString, decodeGoValue, decodeGoValuePrefix, stringToBytes,
+  type GoField, type GoMsgpackFlavor, GoMsgpackWriter, GoStructReader, asBytes, bytesToString, decodeGoValue, decodeGoValuePrefix,
 } from "./gomsgpack.ts";
 
 /** Serf protocol >= 3 prefixes msgpack-encoded tags with this byte; older metadata is the bare role. */
@@ -211,6 +211,3 @@ function readQuery(r: GoStructReader): SerfQuery {
     Name: r.str("Name"), Payload: r.bytes("Payload"),
   };
 }
-
-/** Convenience for tests and tools: a string payload as bytes. */
-export { stringToBytes };
