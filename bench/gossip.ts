@@ -4,7 +4,7 @@
  * per member per second in steady state, and memory per member; then the accuracy experiment:
  * 10% loss with one slow member, Lifeguard on versus off, false positives counted.
  *
- *   node --max-old-space-size=8192 --import tsx bench/gossip.ts [--sizes 100,1000,10000] [--seed 7]
+ *   node --expose-gc --max-old-space-size=8192 --import tsx bench/gossip.ts [--sizes 100,1000,10000] [--seed 7]
  *
  * 100 and 1,000 members run a full join storm. At 10,000 a full storm is O(N^2) gossip to
  * simulate, so the pool starts formed and 100 members join it (the storm figure says which).

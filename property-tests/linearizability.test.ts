@@ -247,6 +247,7 @@ test("a violation hidden in random linearizable traffic on other keys is still f
       if (result.ok || result.verdict !== "violation" || result.key !== "k0") throw new Error(JSON.stringify(result));
       const ids = result.ops.map((op) => op.id);
       if (!ids.includes(100_003) || !ids.includes(100_002)) throw new Error(`window misses the stale read: ${result.explanation}`);
+      if (ids.length > 8) throw new Error(`window of ${ids.length} ops is not narrow: ${result.explanation}`);
     }),
     { numRuns: 100 },
   );
@@ -270,4 +271,76 @@ test("malformed ops get a clear error", (t) => {
   t.throws(() => checkLinearizable([at(1, 10, 5, put("x", "a"), ok)]), { message: /returnMs 5 before callMs 10/ });
   t.throws(() => checkLinearizable([at(1, 0, 5, put("x", "a"), saw("a"))]), { message: /put answered with a value result/ });
   t.throws(() => checkLinearizable([at(1, 0, 5, put("x", "a"), ok), at(1, 6, 7, get("x"), saw("a"))]), { message: /duplicate op id 1/ });
+});
+
+// ------------------------------------------------------------------------------------------
+// The fast search against a naive reference: every ordering of every allowed subset of ops
+
+function naiveLinearizable(history: readonly HistoryOp[]): boolean {
+  const ops = history.filter((op) => !(op.op.kind === "get" && (op.returnMs === null || op.result === null)));
+  const determinate = (op: HistoryOp): boolean => op.returnMs !== null && op.result !== null;
+  const mustPrecede = (a: HistoryOp, b: HistoryOp): boolean => a.returnMs !== null && a.result !== null && a.returnMs < b.callMs;
+  const used = new Array<boolean>(ops.length).fill(false);
+  const extend = (state: string | null): boolean => {
+    if (ops.every((op, i) => used[i] || !determinate(op))) return true;
+    for (let i = 0; i < ops.length; i++) {
+      if (used[i]) continue;
+      // Every op that must precede this one is already placed (or may be left out: indeterminate).
+      if (ops.some((other, j) => !used[j] && j !== i && mustPrecede(other, ops[i]!))) continue;
+      const next = naiveStep(state, ops[i]!, determinate(ops[i]!));
+      if (next === undefined) continue;
+      used[i] = true;
+      const found = extend(next);
+      used[i] = false;
+      if (found) return true;
+    }
+    return false;
+  };
+  return extend(null);
+}
+
+function naiveStep(state: string | null, op: HistoryOp, known: boolean): string | null | undefined {
+  const o = op.op;
+  if (o.kind === "put") return o.value;
+  if (o.kind === "delete") return null;
+  if (o.kind === "get") return op.result?.kind === "value" && op.result.value === state ? state : undefined;
+  const matches = state === o.expected;
+  if (!known) return matches ? o.value : state;
+  if (op.result?.kind !== "cas" || op.result.swapped !== matches) return undefined;
+  return matches ? o.value : state;
+}
+
+const valueArb = fc.constantFrom("a", "b", null);
+const smallOpArb = fc.record({
+  kind: fc.constantFrom("put", "get", "cas", "delete" as const),
+  value: fc.constantFrom("a", "b"),
+  expected: valueArb,
+  seen: valueArb,
+  swapped: fc.boolean(),
+  callMs: fc.integer({ min: 0, max: 20 }),
+  durationMs: fc.integer({ min: 0, max: 10 }),
+  lost: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+});
+
+test("the search agrees with a naive enumeration on small random histories", (t) => {
+  let violations = 0;
+  fc.assert(
+    fc.property(fc.array(smallOpArb, { maxLength: 7 }), (specs) => {
+      const history: HistoryOp[] = specs.map((s, id) => {
+        const op: KvOp =
+          s.kind === "put" ? put("x", s.value)
+          : s.kind === "get" ? get("x")
+          : s.kind === "cas" ? cas("x", s.expected, s.value)
+          : del("x");
+        const result: KvResult = s.kind === "get" ? saw(s.seen) : s.kind === "cas" ? swapped(s.swapped) : ok;
+        return at(id, s.callMs, s.lost ? null : s.callMs + s.durationMs, op, s.lost ? null : result);
+      });
+      const expected = naiveLinearizable(history);
+      const result = checkLinearizable(history);
+      if (!result.ok) violations++;
+      if (result.ok !== expected) throw new Error(`search says ${result.ok}, enumeration says ${expected}`);
+    }),
+    { numRuns: 3000 },
+  );
+  t.true(violations > 300, `the generator produced ${violations} non-linearizable histories`);
 });

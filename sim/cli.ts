@@ -119,7 +119,11 @@ async function runMany(args: CliArgs, faults: FaultKind[], durationMs: number): 
   const shard = parseShard(args.shard);
   const seeds = Array.from({ length: args.seeds }, (_, i) => args.start + i)
     .filter((_, i) => shard === null || i % shard.count === shard.index - 1);
-  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: "{bar} {value}/{total} seeds | failed {failed} | {duration_formatted}", etaBuffer: 50 }, cliProgress.Presets.shades_classic);
+  // Without a terminal (CI logs) the bar still prints a line every 10 s rather than nothing.
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr, format: "{bar} {value}/{total} seeds | failed {failed} | {duration_formatted}", etaBuffer: 50,
+    noTTYOutput: true, notTTYSchedule: 10_000,
+  }, cliProgress.Presets.shades_classic);
   let failedSoFar = 0;
   bar.start(seeds.length, 0, { failed: 0 });
   const summary = await runCampaign({

@@ -13,10 +13,8 @@
  * throws `DiskCrashedError` without syncing, and the disk refuses all I/O until `crash()`.
  */
 import type { DurableDirectory, DurableFile } from "../src/storage/durable-file.ts";
-import type { ConfState } from "../src/core/raft/types.ts";
 import { assert } from "../src/core/util/assert.ts";
 import { randomInt, type Rng } from "../src/core/util/rng.ts";
-import { WalStorage } from "../src/storage/wal-storage.ts";
 
 export interface DiskCrashOptions {
   /** Chance that the last unsynced write leaves a torn prefix instead of vanishing. */
@@ -270,34 +268,3 @@ class SimFile implements DurableFile {
   }
 }
 
-/**
- * A simulated node's durable side: a SimDisk with the WAL storage on it. It has the shape of
- * `sim/raft-cluster.ts`'s `NodeDisk`. The same `storage` object serves every incarnation: its
- * `load()` reopens the files after a crash.
- *
- * A crash between events finds every save synced (save() syncs before returning), so to tear a
- * write the crash must come during a save: `armCrashDuringSave(syncsAllowed)` makes a later sync
- * throw `DiskCrashedError`; the caller catches it, treats the node as crashed and calls
- * `crash(true)`, which may leave the interrupted record torn or corrupted for load() to drop.
- */
-export class SimNodeDisk {
-  readonly disk = new SimDisk();
-  readonly storage: WalStorage;
-
-  constructor(
-    private readonly rng: Rng,
-    initialConf?: ConfState,
-    private readonly damage: DiskCrashOptions = { tornWriteProbability: 0.5, corruptWriteProbability: 0.25 },
-  ) {
-    this.storage = new WalStorage(this.disk, initialConf === undefined ? {} : { initialConf });
-  }
-
-  armCrashDuringSave(syncsAllowed = 0): void {
-    this.disk.failSyncAfter(syncsAllowed);
-  }
-
-  /** Loses what was not synced; `torn` lets the interrupted last write survive damaged. */
-  crash(torn: boolean): CrashReport {
-    return this.disk.crash(this.rng, torn ? this.damage : {});
-  }
-}

@@ -17,6 +17,8 @@ export class FaultDriver {
   /** Nodes down because of a crash fault, and which fault brought them down. */
   private readonly crashedBy = new Map<NodeId, string>();
   private healed = false;
+  /** One-shot fault triggers on sends ("when X sends Y, do Z"), by fault key; true when fired. */
+  private readonly triggers = new Map<string, (from: string, message: Message) => boolean>();
   applied = 0;
 
   constructor(
@@ -27,6 +29,10 @@ export class FaultDriver {
   ) {}
 
   schedule(faults: readonly ScheduledFault[]): void {
+    this.network.tap = (from, _to, message) => {
+      if (this.triggers.size === 0) return;
+      for (const [key, trigger] of this.triggers) if (trigger(from, message)) this.triggers.delete(key);
+    };
     for (const fault of faults) {
       this.world.at(fault.atMs, () => this.begin(fault));
       this.world.at(fault.atMs + fault.durationMs, () => this.end(fault));
@@ -35,7 +41,7 @@ export class FaultDriver {
 
   healAll(): void {
     this.healed = true;
-    this.network.tap = null;
+    this.triggers.clear();
     this.network.healAll();
     this.activePartitions.clear();
     this.activeImpairments.clear();
@@ -55,8 +61,8 @@ export class FaultDriver {
       case "dup": return this.impair(key, { dupRate: fault.rate });
       case "reorder": return this.impair(key, { reorderRate: fault.rate, tailMeanMs: fault.delayMs });
       case "delay": return this.impair(key, { extraDelayMs: fault.delayMs });
-      case "crash":
-      case "crash-leader":
+      case "crash": return fault.trigger === "afterVote" ? this.crashAfterVote(key, rng) : this.crash(key, rng, fault.kind);
+      case "crash-leader": return fault.trigger === "afterCommit" ? this.crashAfterCommit(key, rng) : this.crash(key, rng, fault.kind);
       case "torn": return this.crash(key, rng, fault.kind);
       case "transfer": return this.transfer(key, rng, fault.leaderLinks === "in");
       case "drift": return;
@@ -67,7 +73,8 @@ export class FaultDriver {
   private end(fault: ScheduledFault): void {
     if (this.healed) return;
     const key = `f${fault.id}`;
-    if (fault.kind === "transfer") this.network.tap = null;
+    // A crash point stays armed until it fires; a deafened handover ends with its fault.
+    if (fault.kind === "transfer") this.triggers.delete(key);
     if (this.activeImpairments.delete(key)) this.network.restore(key);
     if (this.activePartitions.delete(key)) this.network.heal(key);
     for (const [node, by] of this.crashedBy) {
@@ -85,6 +92,45 @@ export class FaultDriver {
   private partition(key: string, links: Link[]): void {
     this.activePartitions.add(key);
     this.network.partition(key, links);
+  }
+
+  /**
+   * Crash whichever node next grants a vote, right after the grant leaves, and bring it back a
+   * moment later: whatever the vote did not make durable is gone, while the candidates of that
+   * term are still asking.
+   */
+  private crashAfterVote(key: string, rng: WorldRng): void {
+    this.triggers.set(key, (from, message) => {
+      if (message.type !== "voteResp" || message.reject === true) return false;
+      this.world.after(0, () => this.bounce(from, rng.int(1, 100)));
+      return true;
+    });
+  }
+
+  /**
+   * Crash the leader right after it tells a follower about a newer commit index (it has just
+   * committed and applied), before the rest of its log spreads: the moment where a wrong commit
+   * rule loses an entry that was already applied.
+   */
+  private crashAfterCommit(key: string, rng: WorldRng): void {
+    const commitSeen = new Map<string, number>();
+    this.triggers.set(key, (from, message) => {
+      if (message.type !== "append" || message.commit === undefined) return false;
+      const previous = commitSeen.get(from);
+      commitSeen.set(from, Math.max(previous ?? 0, message.commit));
+      if (previous === undefined || message.commit <= previous) return false;
+      this.world.after(0, () => this.bounce(from, rng.int(1, 300)));
+      return true;
+    });
+  }
+
+  /** Crash `node` now and restart it `downMs` later (unless the world healed it meanwhile). */
+  private bounce(node: string, downMs: number): void {
+    if (this.healed || !this.cluster.isUp(node)) return;
+    this.cluster.crash(node);
+    this.world.after(downMs, () => {
+      if (!this.healed && !this.cluster.isUp(node)) this.cluster.restart(node);
+    });
   }
 
   private crash(key: string, rng: WorldRng, kind: "crash" | "crash-leader" | "torn"): void {
@@ -112,12 +158,12 @@ export class FaultDriver {
     const to = rng.pick(this.cluster.nodeIds.filter((id) => id !== leader.id));
     this.world.record("transfer", { from: leader.id, to, deafen });
     if (deafen) {
-      this.network.tap = (from, _to, message) => {
-        if (from !== leader.id || message.type !== "timeoutNow" || this.healed || this.activePartitions.has(key)) return;
-        this.network.tap = null;
+      this.triggers.set(key, (from, message) => {
+        if (from !== leader.id || message.type !== "timeoutNow") return false;
         const peers = this.cluster.nodeIds.filter((id) => id !== leader.id);
         this.partition(key, peers.map((peer): Link => [peer, leader.id]));
-      };
+        return true;
+      });
     }
     this.cluster.withHost(leader.id, (host) => host.transferLeadership(to));
   }

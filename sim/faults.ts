@@ -27,6 +27,11 @@ export interface ScheduledFault {
   readonly delayMs?: number;
   /** For "oneway": cut the links into (or out of) the leader, instead of a drawn node and direction. */
   readonly leaderLinks?: "in" | "out";
+  /**
+   * A crash point instead of a crash at `atMs`: "afterVote" crashes the first node to grant a
+   * vote after it, "afterCommit" the first leader to advance its commit index after it.
+   */
+  readonly trigger?: "afterVote" | "afterCommit";
 }
 
 export function parseFaults(spec: string): FaultKind[] {
@@ -97,8 +102,12 @@ export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], dur
  * fault's duration): it keeps believing it leads while the new leader serves, which is exactly
  * the window where a read served without confirming leadership goes stale.
  */
-function leaderLinksOf(rng: WorldRng, kind: FaultKind): { leaderLinks?: "in" } {
-  return kind === "transfer" && rng.chance(0.5) ? { leaderLinks: "in" } : {};
+function leaderLinksOf(rng: WorldRng, kind: FaultKind): Pick<ScheduledFault, "leaderLinks" | "trigger"> {
+  if (kind === "transfer" && rng.chance(0.5)) return { leaderLinks: "in" };
+  // A third of crashes are crash points: a voter just after its grant, a leader just after a commit.
+  if (kind === "crash" && rng.chance(0.33)) return { trigger: "afterVote" };
+  if (kind === "crash-leader" && rng.chance(0.33)) return { trigger: "afterCommit" };
+  return {};
 }
 
 export function isNodeFault(kind: FaultKind): boolean {
@@ -129,7 +138,7 @@ export function selectFaults(schedule: readonly ScheduledFault[], ids: readonly 
 export function describeFault(f: ScheduledFault): string {
   const extra = [
     f.rate !== undefined ? `rate=${f.rate}` : "", f.delayMs !== undefined ? `delay=${f.delayMs}ms` : "",
-    f.leaderLinks !== undefined ? `leader-links-${f.leaderLinks}` : "",
+    f.leaderLinks !== undefined ? `leader-links-${f.leaderLinks}` : "", f.trigger !== undefined ? `trigger=${f.trigger}` : "",
   ].filter(Boolean).join(" ");
   return `#${f.id} ${f.kind} at ${f.atMs}ms for ${f.durationMs}ms${extra ? " " + extra : ""}`;
 }

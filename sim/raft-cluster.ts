@@ -60,6 +60,8 @@ export class RaftCluster<S extends StateMachine<unknown>> {
   private readonly slots = new Map<NodeId, NodeSlot<S>>();
   readonly conf: ConfState;
   restarts = 0;
+  /** Nodes that died mid-write (an armed sync failed). */
+  diskCrashes = 0;
 
   constructor(private readonly options: RaftClusterOptions<S>) {
     this.conf = { voters: [...options.nodeIds], learners: [] };
@@ -168,6 +170,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     } catch (error) {
       if (!slot.disk.isCrash(error)) throw error;
       this.options.world.record("diskCrash", { node: slot.id });
+      this.diskCrashes++;
       this.crash(slot.id);
       const downMs = this.options.rng.derive(`disk-outage/${slot.id}/${slot.incarnation}`).int(20, 2_000);
       this.options.world.after(downMs, () => {

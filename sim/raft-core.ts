@@ -11,11 +11,18 @@ export const defaultNodeFactory: NodeFactory = (config, persisted, rng) => new R
 
 /**
  * hashicorp/raft's LAN timing, the production defaults, so the simulator tests the timing that
- * ships; the batching and flow-control limits are drawn per seed (swarm testing), because tiny
- * batches make follower logs lag entry by entry, which is where commit-rule bugs (Figure 8) hide.
+ * ships; the batching and flow-control limits and the election options are drawn per seed (swarm
+ * testing): tiny batches make follower logs lag entry by entry, which is where commit-rule bugs
+ * (Figure 8) hide.
  */
-export function drawRaftLimits(rng: WorldRng): Pick<RaftConfig, "maxEntriesPerMsg" | "maxInflightMsgs"> {
-  return { maxEntriesPerMsg: rng.pick([1, 1, 2, 4, 16, 64]), maxInflightMsgs: rng.pick([1, 2, 8, 256]) };
+export function drawRaftLimits(rng: WorldRng): Pick<RaftConfig, "maxEntriesPerMsg" | "maxInflightMsgs" | "preVote" | "checkQuorum"> {
+  return {
+    maxEntriesPerMsg: rng.pick([1, 1, 2, 4, 16, 64]), maxInflightMsgs: rng.pick([1, 2, 8, 256]),
+    // Pre-vote and check-quorum are on by default and mask whole classes of bugs (split votes,
+    // deposed leaders that linger); a quarter of seeds each run without them, as a cluster
+    // configured that way would, so the protocol underneath is tested too.
+    preVote: !rng.chance(0.25), checkQuorum: !rng.chance(0.25),
+  };
 }
 
 export function simRaftConfig(id: NodeId, limits: Partial<RaftConfig> = {}): RaftConfig {

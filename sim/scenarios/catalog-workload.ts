@@ -99,10 +99,11 @@ export class CatalogWorkload {
 
   /** Proposes a command on `target` with that server's time stamped in it, as a leader would. */
   propose(target: NodeId, body: CommandBody, done: (o: Outcome<ApplyResult>) => void): void {
-    const host = this.cluster.host(target);
-    if (host === null) return;
     const command = { v: 1, nowMs: this.world.nowMs, ...body } as Command;
-    host.propose(encodeCommand(command), (o) => done(proposeOutcome(o as ProposeOutcome<ApplyResult>)));
+    // Through the cluster's guard: a disk dying inside the propose crashes that server.
+    this.cluster.withHost(target, (host) => {
+      host.propose(encodeCommand(command), (o) => done(proposeOutcome(o as ProposeOutcome<ApplyResult>, target)));
+    });
   }
 
   private scheduleNext(client: number): void {
@@ -160,13 +161,13 @@ export class CatalogWorkload {
 
   private sendKv(client: number, target: NodeId, op: KvOp, reply: (o: Outcome<KvResult>) => void): void {
     if (op.kind === "get") {
-      this.cluster.host(target)!.read(op.mode, (o: ReadOutcome) => {
-        if (o.kind !== "ready") return reply(o.kind === "rejected" ? { kind: "refused", leader: o.leader } : { kind: "unknown" });
-        const entry = this.cluster.stateMachine(target)!.catalog.kvGet(op.key).value;
+      this.cluster.withHost(target, (host, sm) => host.read(op.mode, (o: ReadOutcome) => {
+        if (o.kind !== "ready") return reply(o.kind === "rejected" ? refusal(o.leader, target) : { kind: "unknown" });
+        const entry = sm.catalog.kvGet(op.key).value;
         const value = entry === null || entry.Value === null ? null : untext.decode(entry.Value);
         this.lastRead[client]!.set(op.key, { value, index: entry?.ModifyIndex ?? 0 });
         reply({ kind: "done", value: { kind: "value", value } });
-      });
+      }));
       return;
     }
     const body = op.kind === "put" ? { op: "kv" as const, Verb: "set" as const, Key: op.key, Value: text.encode(op.value) }
@@ -267,10 +268,15 @@ export class CatalogWorkload {
   }
 }
 
-function proposeOutcome(outcome: ProposeOutcome<ApplyResult>): Outcome<ApplyResult> {
+/** A server that refuses while naming itself (busy handing over leadership) is no guide. */
+function refusal<T>(leader: NodeId | null, from: NodeId): Outcome<T> {
+  return { kind: "refused", leader: leader === from ? null : leader };
+}
+
+function proposeOutcome(outcome: ProposeOutcome<ApplyResult>, from: NodeId): Outcome<ApplyResult> {
   switch (outcome.kind) {
     case "applied": return { kind: "done", value: outcome.result };
-    case "rejected": return { kind: "refused", leader: outcome.leader };
+    case "rejected": return refusal(outcome.leader, from);
     case "lost": return { kind: "refused", leader: null };
     case "unknown": return { kind: "unknown" };
   }

@@ -89,7 +89,7 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
   }
   Object.assign(facts, network.stats, {
     completed: workload.completed, indeterminate: workload.indeterminate, refused: workload.refused,
-    restarts: cluster.restarts, checks: cluster.checker.checks,
+    restarts: cluster.restarts, diskCrashes: cluster.diskCrashes, checks: cluster.checker.checks,
   });
   const finalStatus = cluster.statuses().map((st) => `${st.id}:${st.role}/t${st.term}/c${st.commit}/a${st.applied}/l${st.lastIndex}`);
   world.record("end", { outcome, message: message?.split("\n")[0] ?? null, nodes: finalStatus });

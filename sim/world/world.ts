@@ -28,9 +28,13 @@ export class World {
   /** Trace lines, when tracing; null otherwise so that a campaign pays nothing for it. */
   readonly trace: string[] | null;
 
-  constructor(readonly seed: number, options: { trace?: boolean; eventsMax?: number } = {}) {
+  /** Events per simulated second before it is called a storm; a scenario with thousands of nodes raises it. */
+  readonly eventsPerSecondMax: number;
+
+  constructor(readonly seed: number, options: { trace?: boolean; eventsMax?: number; eventsPerSecondMax?: number } = {}) {
     this.rng = new WorldRng(seed, "world");
     this.eventsMax = options.eventsMax ?? 20_000_000;
+    this.eventsPerSecondMax = options.eventsPerSecondMax ?? eventsPerSimulatedSecondMax;
     this.trace = options.trace === true ? [] : null;
   }
 
@@ -82,7 +86,7 @@ export class World {
       this.windowEvents = 0;
     }
     this.windowEvents++;
-    assert(this.windowEvents <= eventsPerSimulatedSecondMax, `message storm: over ${eventsPerSimulatedSecondMax} events in the simulated second from ${this.windowStartMs} ms`);
+    assert(this.windowEvents <= this.eventsPerSecondMax, `message storm: over ${this.eventsPerSecondMax} events in the simulated second from ${this.windowStartMs} ms`);
     assert(this.eventsProcessed < this.eventsMax, `event budget of ${this.eventsMax} exhausted at ${this.nowMsValue} ms`);
   }
 

@@ -90,12 +90,12 @@ export class WalStorage implements RaftStorage {
   save(update: { hardState?: HardState; entries: readonly Entry[]; snapshot?: Snapshot }): void {
     const segment = this.openSegment("save");
     if (update.hardState === undefined && update.snapshot === undefined && update.entries.length === 0) return;
-    const next = applyBatch(this.live, update);
+    checkBatch(this.live, update);
     const record = encodeRecord({ type: "batch", ...update });
     const header = segment.sizeBytes() === 0 ? encodeRecord(headerRecord(this.stats.generation)) : null;
     segment.append(header === null ? record : concatBytes(header, record));
     segment.sync();
-    this.live = next;
+    applyBatch(this.live, update);
     this.stats.saves += 1;
     this.stats.segmentBytes = segment.sizeBytes();
   }
@@ -184,10 +184,12 @@ export class WalStorage implements RaftStorage {
 
   private replay(segment: DurableFile, generation: number): LiveState {
     const fileBytes = segment.sizeBytes();
+    // One read of the whole segment: replay is sequential, and a read per record costs a syscall each.
+    const bytes = segment.read(0, fileBytes);
     let state: LiveState = { hardState: emptyHardState, snapshot: null, entries: [] };
     let offset = 0;
     for (;;) {
-      const outcome = readRecord((o, n) => segment.read(o, n), offset, fileBytes, this.config.recordBytesMax);
+      const outcome = readRecord((o, n) => bytes.subarray(o, o + n), offset, fileBytes, this.config.recordBytesMax);
       if (outcome.kind === "end") break;
       if (outcome.kind === "bad") {
         this.dropTail(segment, offset, fileBytes, outcome.reason);
@@ -219,6 +221,7 @@ function applyRecord(state: LiveState, record: WalRecord, offset: number, genera
     case "base":
       return { hardState: record.hardState, snapshot: record.snapshot, entries: [...record.entries] };
     case "batch":
+      checkBatch(state, record);
       return applyBatch(state, record);
     case "pointer":
       throw new WalFormatError(`${where}: pointer record inside a segment`);
@@ -226,31 +229,40 @@ function applyRecord(state: LiveState, record: WalRecord, offset: number, genera
 }
 
 /**
- * One save applied to the live state, as Raft's storage contract says: a snapshot replaces the
- * whole log (etcd MemoryStorage.ApplySnapshot); entries overwrite the stored suffix from their
- * first index; the hard state replaces the old one.
+ * One save applied to the live state in place, as Raft's storage contract says: a snapshot
+ * replaces the whole log (etcd MemoryStorage.ApplySnapshot); entries overwrite the stored suffix
+ * from their first index; the hard state replaces the old one. Call `checkBatch` first.
  */
 function applyBatch(state: LiveState, update: { hardState?: HardState; entries: readonly Entry[]; snapshot?: Snapshot }): LiveState {
-  let { snapshot, entries } = state;
   if (update.snapshot !== undefined) {
-    snapshot = update.snapshot;
-    entries = [];
+    state.snapshot = update.snapshot;
+    state.entries = [];
   }
-  if (update.entries.length > 0) entries = appendEntries({ ...state, snapshot, entries }, update.entries);
-  return { hardState: update.hardState ?? state.hardState, snapshot, entries };
+  const first = update.entries[0];
+  if (first !== undefined) {
+    state.entries.length = first.index - (snapshotIndexOf(state) + 1);
+    for (const e of update.entries) state.entries.push(e);
+  }
+  if (update.hardState !== undefined) state.hardState = update.hardState;
+  return state;
 }
 
-function appendEntries(state: LiveState, incoming: readonly Entry[]): Entry[] {
-  const first = incoming[0]!;
-  const snapshotIndex = state.snapshot?.meta.index ?? 0;
-  const lastIndex = lastIndexOf(state);
+/** Throws, naming the indexes, when `update` would leave a gap or reach under the snapshot. */
+function checkBatch(state: LiveState, update: { entries: readonly Entry[]; snapshot?: Snapshot }): void {
+  const first = update.entries[0];
+  if (first === undefined) return;
+  const snapshotIndex = update.snapshot?.meta.index ?? snapshotIndexOf(state);
+  const lastIndex = update.snapshot !== undefined ? snapshotIndex : lastIndexOf(state);
   assert(first.index > snapshotIndex, `append at ${first.index} at or below snapshot ${snapshotIndex}`);
   assert(first.index <= lastIndex + 1, `append at ${first.index} leaves a gap after ${lastIndex}`);
-  for (let i = 1; i < incoming.length; i++) {
-    assert(incoming[i]!.index === first.index + i, `appended entries jump to ${incoming[i]!.index} at position ${i} after ${first.index}`);
+  for (let i = 1; i < update.entries.length; i++) {
+    const index = update.entries[i]!.index;
+    assert(index === first.index + i, `appended entries jump to ${index} at position ${i} after ${first.index}`);
   }
-  const keep = first.index - (snapshotIndex + 1);
-  return state.entries.slice(0, keep).concat(incoming);
+}
+
+function snapshotIndexOf(state: LiveState): number {
+  return state.snapshot?.meta.index ?? 0;
 }
 
 function lastIndexOf(state: LiveState): number {

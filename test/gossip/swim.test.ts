@@ -1,4 +1,6 @@
 import test from "ava";
+import { GossipNode } from "../../src/core/gossip/node.ts";
+import { mulberry32 } from "../../src/core/util/rng.ts";
 import { TestPool, testConfig } from "./pool.ts";
 
 const others = (pool: TestPool, but: string[]): string[] => [...pool.nodes.keys()].filter((n) => !but.includes(n));
@@ -150,4 +152,17 @@ test("ping for another node name is dropped with a counter", (t) => {
   pool.node("n1").receive(pool.addrOf("n2"), { type: "ping", SeqNo: 99, Node: "someone-else" }, "udp");
   t.is(pool.node("n1").counters.pingWrongNode, 1);
   t.is(pool.node("n1").drain().packets.length, 0);
+});
+
+test("bootstrap members: a node starts knowing them alive, with no join events and nothing to gossip", (t) => {
+  const pool = new TestPool();
+  const meta = new Uint8Array(0);
+  const alives = ["b1", "b2"].map((name, i) => ({
+    type: "alive" as const, Incarnation: 3, Node: name, Addr: new Uint8Array([10, 2, 0, i + 1]), Port: 7946, Meta: meta, Vsn: [1, 5, 2, 2, 5, 5] as const,
+  }));
+  const node = new GossipNode(pool.config, { name: "n1", addr: new Uint8Array([10, 2, 0, 9]), port: 7946, tags: {} }, mulberry32(3), { bootstrapMembers: alives });
+  t.deepEqual(node.members().map((m) => [m.name, m.status, m.incarnation]), [["n1", "alive", 1], ["b1", "alive", 3], ["b2", "alive", 3]]);
+  const out = node.drain();
+  t.deepEqual(out.events.map((e) => ("member" in e ? e.member.name : e.type)), ["n1"], "only our own join is reported");
+  t.is(node.pendingBroadcasts, 0);
 });

@@ -1,5 +1,5 @@
 import test from "ava";
-import { DiskCrashedError, SimDisk, SimNodeDisk } from "../../sim/disk.ts";
+import { DiskCrashedError, SimDisk } from "../../sim/disk.ts";
 import { mulberry32 } from "../../src/core/util/rng.ts";
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
@@ -114,19 +114,3 @@ test("bad arguments get clear errors", (t) => {
   t.throws(() => disk.failSyncAfter(-1), { message: /count >= 0/ });
 });
 
-test("a node disk torn during a save restarts from the last complete save", (t) => {
-  let torn = 0;
-  for (let seed = 1; seed <= 30; seed++) {
-    const node = new SimNodeDisk(mulberry32(seed), { voters: ["n1", "n2", "n3"], learners: [] });
-    t.deepEqual(node.storage.load().initialConf, { voters: ["n1", "n2", "n3"], learners: [] });
-    const entry = (index: number) => ({ index, term: 1, type: "normal" as const, data: Uint8Array.of(index) });
-    node.storage.save({ hardState: { term: 1, vote: "n1", commit: 0 }, entries: [entry(1), entry(2)] });
-    node.armCrashDuringSave();
-    t.throws(() => node.storage.save({ hardState: { term: 2, vote: "n2", commit: 2 }, entries: [entry(3)] }), { instanceOf: DiskCrashedError });
-    torn += node.crash(true).torn === null ? 0 : 1;
-    const state = node.storage.load();
-    t.deepEqual(state.hardState, { term: 1, vote: "n1", commit: 0 }, `seed ${seed}`);
-    t.deepEqual(state.entries.map((e) => e.index), [1, 2]);
-  }
-  t.true(torn > 0, "some crashes tore the interrupted record");
-});

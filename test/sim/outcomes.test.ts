@@ -82,3 +82,11 @@ test("shrinking: a failure that needs any restart shrinks to a single crash faul
   t.true(["crash", "crash-leader", "torn"].includes(failing.schedule[shrunk.scheduleIds[0]!]!.kind));
   t.is(kvScenario.runSeed({ ...options, scheduleIds: shrunk.scheduleIds }).outcome, "crash");
 });
+
+test("torn writes: nodes that die mid-write recover from their write-ahead log and the seed passes", (t) => {
+  const faultSchedule = [1_000, 3_000, 5_000, 7_000].map((atMs, id) => ({ id, kind: "torn" as const, atMs, durationMs: 500 }));
+  const result = kvScenario.runSeed({ seed: 5, durationMs: 10_000, faults: ["torn"], faultSchedule });
+  t.is(result.outcome, "ok", result.message ?? "");
+  t.true(Number(result.facts["diskCrashes"]) >= 3, `only ${result.facts["diskCrashes"]} disk crashes`);
+  t.true(Number(result.facts["completed"]) > 5);
+});

@@ -171,7 +171,8 @@ export class GossipNode {
       type: "alive", Incarnation: 1, Node: self.name, Addr: self.addr, Port: self.port, Meta: encodeTags(self.tags), Vsn: this.vsn(),
     };
     this.addMember(this.selfId, this.selfAlive);
-    this.broadcasts.queue(self.name, this.selfAlive, messageBytes(this.selfAlive));
+    // In a pool formed long ago (bootstrap members), our own alive is old news to everyone.
+    if ((options.bootstrapMembers ?? []).length === 0) this.broadcasts.queue(self.name, this.selfAlive, messageBytes(this.selfAlive));
     this.eventsMuted = true;
     for (const a of options.bootstrapMembers ?? []) this.bootstrapMember(a);
     this.eventsMuted = false;
