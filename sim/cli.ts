@@ -4,7 +4,7 @@ import cliProgress from "cli-progress";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { describeFault, parseFaults, type FaultKind } from "./faults.ts";
-import { runCampaign, type CampaignSummary } from "./run.ts";
+import { resolveNodeFactory, runCampaign, type CampaignSummary, type NodeFactoryRef } from "./run.ts";
 import { loadScenario } from "./scenarios/index.ts";
 import type { Outcome, ScenarioOptions, SeedResult } from "./scenarios/types.ts";
 import { shrinkSchedule } from "./shrink.ts";
@@ -17,6 +17,7 @@ const SEVERITY: readonly Outcome[] = ["safety", "crash", "liveness"];
 interface CliArgs {
   seeds: number; start: number; seed?: number; workers: number; nodes?: number; duration: string;
   faults: string; scenario: string; json: boolean; wire: boolean; shard?: string; trace?: string; schedule?: string; shrink: boolean;
+  mutant?: string;
 }
 
 function parseArgs(argv: string[]): CliArgs {
@@ -37,6 +38,7 @@ function parseArgs(argv: string[]): CliArgs {
     .option("schedule", { type: "string", describe: "with --seed: run only these fault ids (comma list, or none)" })
     .option("wire", { type: "boolean", default: false, describe: "gossip: every message through the real wire encoder and decoder" })
     .option("shrink", { type: "boolean", default: true, describe: "shrink the first failing seed's fault schedule" })
+    .option("mutant", { type: "string", describe: "run a planted-bug mutant of the Raft core (test/mutants/raft-mutants.ts) instead of the real one" })
     .strict()
     .fail((message, error) => {
       process.stderr.write(`${message ?? error?.message}\n`);
@@ -76,6 +78,8 @@ function parseSchedule(text: string | undefined): number[] | undefined {
 function reproCommand(args: CliArgs, seed: number, scheduleIds?: readonly number[]): string {
   const parts = [`npm run sim -- --seed ${seed} --scenario ${args.scenario} --duration ${args.duration} --faults ${args.faults}`];
   if (args.nodes !== undefined) parts.push(`--nodes ${args.nodes}`);
+  if (args.mutant !== undefined) parts.push(`--mutant ${args.mutant}`);
+  if (args.wire) parts.push("--wire");
   if (scheduleIds !== undefined) parts.push(`--schedule ${scheduleIds.length === 0 ? "none" : scheduleIds.join(",")}`);
   return parts.join(" ");
 }
@@ -98,9 +102,17 @@ async function reportFailure(args: CliArgs, options: ScenarioOptions, failing: S
   log(`reproduce: ${reproCommand(args, failing.seed, options.scheduleIds)}`);
 }
 
+function mutantRef(args: CliArgs): NodeFactoryRef | undefined {
+  if (args.mutant === undefined) return undefined;
+  const module = new URL("../test/mutants/raft-mutants.ts", import.meta.url).href;
+  return { module, exportName: "raftMutants", name: args.mutant };
+}
+
 async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): Promise<number> {
   const seed = args.seed!;
-  const options: ScenarioOptions = { seed, nodes: args.nodes, durationMs, faults, trace: true, scheduleIds: parseSchedule(args.schedule) };
+  const ref = mutantRef(args);
+  const nodeFactory = ref === undefined ? undefined : await resolveNodeFactory(ref);
+  const options: ScenarioOptions = { seed, nodes: args.nodes, durationMs, faults, trace: true, scheduleIds: parseSchedule(args.schedule), nodeFactory };
   const scenario = await loadScenario(args.scenario);
   const result = scenario.runSeed(options);
   const text = result.trace === null ? "" : result.trace.join("\n") + "\n";
@@ -128,6 +140,7 @@ async function runMany(args: CliArgs, faults: FaultKind[], durationMs: number): 
   bar.start(seeds.length, 0, { failed: 0 });
   const summary = await runCampaign({
     scenario: args.scenario, seeds, workers: args.workers, nodes: args.nodes, durationMs, faults, seedWallLimitMs: 300_000,
+    nodeFactoryRef: mutantRef(args),
     onResult: (r) => {
       if (r.outcome !== "ok") failedSoFar++;
       bar.increment(1, { failed: failedSoFar });
@@ -140,7 +153,9 @@ async function runMany(args: CliArgs, faults: FaultKind[], durationMs: number): 
   const first = summary.results.find((r) => r.outcome !== "ok");
   if (first !== undefined) {
     const stderrLog = (line: string) => process.stderr.write(line + "\n");
-    await reportFailure(args, { seed: first.seed, nodes: args.nodes, durationMs, faults }, first, args.json ? stderrLog : log);
+    const ref = mutantRef(args);
+    const nodeFactory = ref === undefined ? undefined : await resolveNodeFactory(ref);
+    await reportFailure(args, { seed: first.seed, nodes: args.nodes, durationMs, faults, nodeFactory }, first, args.json ? stderrLog : log);
   }
   return EXIT_CODES[worstOutcome(summary.results.map((r) => r.outcome))];
 }

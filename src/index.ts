@@ -4,6 +4,7 @@
  */
 export * from "./core/raft/index.ts";
 export * as catalog from "./core/catalog/index.ts";
+export * as gossip from "./core/gossip/index.ts";
 export { AssertionError, assert, maybe } from "./core/util/assert.ts";
 export { mulberry32, randomInt, shuffle, type Rng } from "./core/util/rng.ts";
 export type { Transport } from "./transports/transport.ts";
