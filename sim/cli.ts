@@ -120,6 +120,8 @@ async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): P
   const hash = createHash("sha256").update(text).digest("hex");
   const out = args.json ? (line: string) => process.stderr.write(line + "\n") : (line: string) => process.stdout.write(line + "\n");
   out(`seed ${seed} (${args.scenario}): ${result.outcome}, ${result.events} events, ${result.simulatedMs} simulated ms, ${result.scheduleIds.length} faults`);
+  // The seed's draws (cluster size, timings, limits, faults) are the trace's first record.
+  if (result.trace !== null && result.trace.length > 0) out(`setup: ${result.trace[0]}`);
   out(`facts: ${JSON.stringify(result.facts)}`);
   out(`trace hash: ${hash}`);
   if (args.json) process.stdout.write(JSON.stringify({ ...result.facts, seed, outcome: result.outcome, traceHash: hash, events: result.events, facts: result.facts }) + "\n");

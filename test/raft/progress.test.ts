@@ -33,6 +33,7 @@ test("inflights: bounded window, freed up to an acknowledged index, strictly inc
 test("progress: maybeUpdate raises match and next, resumes a probe, reports stale acks", (t) => {
   const pr = progress({ match: 3, next: 5, probeSent: true });
   t.false(pr.maybeUpdate(2, 10), "stale");
+  t.false(pr.maybeUpdate(3, 10), "a duplicate acknowledgement is stale too");
   t.deepEqual([pr.match, pr.next, pr.probeSent], [3, 5, true]);
   t.true(pr.maybeUpdate(4, 11));
   t.deepEqual([pr.match, pr.next, pr.probeSent, pr.lastAdvanceTick], [4, 5, false, 11]);
@@ -76,6 +77,7 @@ test("progress: state transitions reset the window and place next", (t) => {
   pr.becomeProbe();
   t.is(pr.next, 26, "or from match when that is further");
   t.throws(() => pr.becomeSnapshot(0, 0), { message: /becomeSnapshot at index 0/ });
+  t.notThrows(() => pr.becomeSnapshot(1, 0), "a snapshot of the first entry is legal");
   t.throws(() => new Progress(0, 4, 0), { message: /next 0 < 1/ });
 });
 

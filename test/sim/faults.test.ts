@@ -1,0 +1,40 @@
+import test from "ava";
+import { FAULT_KINDS, describeFault, generateSchedule, parseFaults, selectFaults } from "../../sim/faults.ts";
+import { WorldRng } from "../../sim/world/rng.ts";
+
+test("faults: all, none and lists parse; an unknown kind is a clear error", (t) => {
+  t.deepEqual(parseFaults("all"), [...FAULT_KINDS]);
+  t.deepEqual(parseFaults("none"), []);
+  t.deepEqual(parseFaults("crash, loss"), ["crash", "loss"]);
+  t.throws(() => parseFaults("crash,meteor"), { message: /unknown fault kind "meteor"/ });
+});
+
+test("faults: a schedule is a function of the seed, and fits inside the safety phase", (t) => {
+  const draw = (seed: number) => generateSchedule(new WorldRng(seed, "faults"), [...FAULT_KINDS], 60_000);
+  t.deepEqual(draw(1), draw(1));
+  t.notDeepEqual(draw(1), draw(2));
+  for (let seed = 1; seed <= 50; seed++) {
+    for (const f of draw(seed)) {
+      t.true(f.atMs >= 0 && f.atMs + f.durationMs <= 60_000, describeFault(f));
+      t.not(f.kind, "drift");
+    }
+  }
+});
+
+test("faults: only enabled kinds are drawn, and swarm weights vary the mix between seeds", (t) => {
+  const mixes = new Set<string>();
+  for (let seed = 1; seed <= 30; seed++) {
+    const schedule = generateSchedule(new WorldRng(seed, "faults"), ["crash", "loss", "halves"], 60_000);
+    for (const f of schedule) t.true(["crash", "loss", "halves"].includes(f.kind));
+    mixes.add([...new Set(schedule.map((f) => f.kind))].sort().join(","));
+  }
+  t.true(mixes.size >= 3, `only mixes ${[...mixes].join(" | ")}`);
+  t.deepEqual(generateSchedule(new WorldRng(1, "faults"), ["drift"], 60_000), []);
+});
+
+test("faults: selecting ids keeps exactly those faults, unchanged", (t) => {
+  const schedule = generateSchedule(new WorldRng(3, "faults"), [...FAULT_KINDS], 60_000);
+  t.true(schedule.length > 3);
+  t.deepEqual(selectFaults(schedule, [0, 2]), [schedule[0], schedule[2]]);
+  t.throws(() => selectFaults(schedule, [schedule.length]), { message: /not in schedule/ });
+});
