@@ -65,7 +65,8 @@ export class FaultDriver {
       case "crash-leader": return fault.trigger === "afterCommit" ? this.crashAfterCommit(key, rng) : this.crash(key, rng, fault.kind);
       case "torn": return this.crash(key, rng, fault.kind);
       case "transfer": return this.transfer(key, rng, fault.leaderLinks === "in");
-      case "drift": return;
+      case "drift":
+      case "membership": return;
       default: return this.partition(key, this.linksFor(fault, rng));
     }
   }

@@ -6,12 +6,13 @@ import type { WorldRng } from "./world/rng.ts";
  * (isolate, isolate-leader, halves, ring, oneway), node faults (crash, crash-leader, torn) and
  * leadership transfers (an operator's action, not a fault, but it races elections the same way) are timed events
  * in the schedule, so shrinking can remove them one by one; drift is a per-node property drawn
- * with the topology.
+ * with the topology; membership changes (one server at a time, proposed by the leader) come from
+ * the membership driver (sim/membership-driver.ts).
  */
 export const FAULT_KINDS = [
   "loss", "dup", "reorder", "delay",
   "isolate", "isolate-leader", "halves", "ring", "oneway",
-  "crash", "crash-leader", "torn", "transfer", "drift",
+  "crash", "crash-leader", "torn", "transfer", "drift", "membership",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -50,7 +51,7 @@ export function parseFaults(spec: string): FaultKind[] {
 const DURATION_RANGE_MS: Record<FaultKind, readonly [number, number]> = {
   loss: [1_000, 15_000], dup: [1_000, 15_000], reorder: [1_000, 15_000], delay: [1_000, 10_000],
   isolate: [500, 8_000], "isolate-leader": [500, 8_000], halves: [500, 8_000], ring: [1_000, 8_000], oneway: [500, 8_000],
-  crash: [100, 6_000], "crash-leader": [100, 6_000], torn: [100, 6_000], transfer: [300, 3_000], drift: [0, 0],
+  crash: [100, 6_000], "crash-leader": [100, 6_000], torn: [100, 6_000], transfer: [300, 3_000], drift: [0, 0], membership: [0, 0],
 };
 
 /**
@@ -78,7 +79,7 @@ function pickWeighted(rng: WorldRng, kinds: readonly FaultKind[], weights: reado
  * `meanGapMs`, each of an enabled kind, starting early enough to end before the phase does.
  */
 export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number): ScheduledFault[] {
-  const timed = kinds.filter((k) => k !== "drift");
+  const timed = kinds.filter((k) => !isUntimed(k));
   if (timed.length === 0) return [];
   const weights = drawWeights(rng, timed);
   const meanGapMs = rng.int(1_000, 5_000);
@@ -108,6 +109,14 @@ function leaderLinksOf(rng: WorldRng, kind: FaultKind): Pick<ScheduledFault, "le
   if (kind === "crash" && rng.chance(0.33)) return { trigger: "afterVote" };
   if (kind === "crash-leader" && rng.chance(0.33)) return { trigger: "afterCommit" };
   return {};
+}
+
+/**
+ * Drift is drawn with the topology; membership changes run from their own stream (the membership
+ * driver), so enabling either leaves a seed's timed schedule unchanged.
+ */
+function isUntimed(kind: FaultKind): boolean {
+  return kind === "drift" || kind === "membership";
 }
 
 export function isNodeFault(kind: FaultKind): boolean {

@@ -1,7 +1,7 @@
 import {
   RaftHost, defaultRaftHostConfig, type RaftHostConfig, type RaftNodeLike, type RaftNodeStatus, type StateMachine,
 } from "../src/agent/raft-host.ts";
-import type { ConfState, Message, NodeId, PersistedState, RaftConfig } from "../src/core/raft/types.ts";
+import type { ConfState, Entry, Message, NodeId, PersistedState, RaftConfig } from "../src/core/raft/types.ts";
 import type { Rng } from "../src/core/util/rng.ts";
 import { assert } from "../src/core/util/assert.ts";
 import type { RaftStorage } from "../src/storage/types.ts";
@@ -37,6 +37,10 @@ export interface RaftClusterOptions<S extends StateMachine<unknown>> {
   /** Per-node multiplier of the tick period (clock drift); 1 for none. */
   readonly driftOf: (id: NodeId) => number;
   readonly hostConfig?: RaftHostConfig;
+  /** The bootstrap configuration's voters (default: every node); the rest join by membership changes. */
+  readonly initialVoters?: readonly NodeId[];
+  /** Nodes out of service from the start (spares with empty disks, waiting to be added). */
+  readonly retired?: readonly NodeId[];
 }
 
 interface NodeSlot<S> {
@@ -59,12 +63,20 @@ export class RaftCluster<S extends StateMachine<unknown>> {
   readonly checker = new RaftSafetyChecker();
   private readonly slots = new Map<NodeId, NodeSlot<S>>();
   readonly conf: ConfState;
+  /**
+   * Nodes out of service (removed from the configuration and shut down, or spares not yet added):
+   * faults and heals leave them down until `unretire`.
+   */
+  private readonly retired = new Set<NodeId>();
+  /** Called for every config entry any node applies (the membership driver listens). */
+  onConfigApplied: ((node: NodeId, entry: Entry) => void) | null = null;
   restarts = 0;
   /** Nodes that died mid-write (an armed sync failed). */
   diskCrashes = 0;
 
   constructor(private readonly options: RaftClusterOptions<S>) {
-    this.conf = { voters: [...options.nodeIds], learners: [] };
+    this.conf = { voters: [...(options.initialVoters ?? options.nodeIds)], learners: [] };
+    for (const id of options.retired ?? []) this.retired.add(id);
     for (const id of options.nodeIds) {
       const config = options.makeConfig(id);
       const tickPeriodMs = Math.max(1, Math.round(config.tickMs * options.driftOf(id)));
@@ -77,7 +89,33 @@ export class RaftCluster<S extends StateMachine<unknown>> {
   }
 
   startAll(): void {
-    for (const id of this.options.nodeIds) this.start(id);
+    for (const id of this.options.nodeIds) if (!this.retired.has(id)) this.start(id);
+  }
+
+  isRetired(id: NodeId): boolean {
+    return this.retired.has(id);
+  }
+
+  /** Take a node out of service: shut it down cleanly (its disk keeps everything) and keep it down. */
+  retire(id: NodeId): void {
+    const slot = this.slot(id);
+    if (this.retired.has(id)) return;
+    this.retired.add(id);
+    if (slot.host !== null) {
+      slot.host.stop();
+      slot.host = null;
+      slot.stateMachine = null;
+      slot.incarnation++;
+      slot.lastRole = "down";
+    }
+    this.options.world.record("retire", { node: id });
+  }
+
+  /** Bring a retired node back into service, from whatever its disk holds. */
+  unretire(id: NodeId): void {
+    if (!this.retired.delete(id)) return;
+    this.options.world.record("unretire", { node: id });
+    if (!this.isUp(id)) this.start(id);
   }
 
   isUp(id: NodeId): boolean {
@@ -123,7 +161,10 @@ export class RaftCluster<S extends StateMachine<unknown>> {
       this.options.hostConfig ?? defaultRaftHostConfig(),
       {
         onPersisted: (update) => this.checker.onPersisted(id, update),
-        onApplied: (entry) => this.checker.onApplied(id, entry),
+        onApplied: (entry) => {
+          this.checker.onApplied(id, entry);
+          if (entry.type === "config") this.onConfigApplied?.(id, entry);
+        },
         onCompacted: (index) => this.checker.onCompacted(id, index),
         onSettled: (changed) => this.settled(slot, changed),
       },
@@ -190,7 +231,9 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     };
   }
 
+  /** Bring a crashed node back; a retired node stays down, and a node already up is left alone. */
   restart(id: NodeId): void {
+    if (this.retired.has(id) || this.isUp(id)) return;
     this.restarts++;
     this.start(id);
   }

@@ -2,7 +2,9 @@ import type { Message, NodeId } from "../../src/core/raft/types.ts";
 import { defaultRaftHostConfig } from "../../src/agent/raft-host.ts";
 import { checkLinearizable } from "../checkers/linearizability.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
+import { isMember } from "../../src/core/raft/confchange.ts";
 import { FaultDriver } from "../fault-driver.ts";
+import { MembershipDriver } from "../membership-driver.ts";
 import { generateSchedule, selectFaults } from "../faults.ts";
 import { SimNetwork } from "../network.ts";
 import { RaftCluster } from "../raft-cluster.ts";
@@ -30,7 +32,10 @@ const logMatchingEveryMs = 2_000;
 const livenessProbeEveryMs = 100;
 
 interface KvSetup {
+  /** Every server, the bootstrap voters first, then the spares. */
   readonly nodeIds: NodeId[];
+  /** Servers outside the bootstrap configuration, with empty disks, added by membership changes. */
+  readonly spares: NodeId[];
   readonly drift: Record<NodeId, number>;
   readonly delayMinMs: number;
   readonly delayMaxMs: number;
@@ -48,8 +53,8 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
   // Up to 5% fast or slow: inside the margin lease reads assume (lease 500 ms vs election >= 1000 ms).
   for (const id of nodeIds) drift[id] = withDrift ? Math.round(rng.uniform(0.95, 1.05) * 1000) / 1000 : 1;
   const delayMinMs = rng.int(1, 3);
-  return {
-    nodeIds, drift, delayMinMs, delayMaxMs: delayMinMs + rng.int(2, 25),
+  const setup = {
+    nodeIds, spares: [] as NodeId[], drift, delayMinMs, delayMaxMs: delayMinMs + rng.int(2, 25),
     snapshotEveryEntries: rng.int(20, 200),
     raftLimits: drawRaftLimits(rng),
     workload: {
@@ -57,6 +62,20 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
       thinkMinMs: 10, thinkMaxMs: rng.int(100, 400), clientLinkMaxMs: 5,
     },
   };
+  // Drawn last, so seeds without membership changes draw exactly what they did before.
+  if (options.faults.includes("membership")) drawSpares(rng, setup, withDrift);
+  return setup;
+}
+
+/** Zero to two spare servers beyond the bootstrap voters; with none, changes remove and re-add members. */
+function drawSpares(rng: WorldRng, setup: KvSetup, withDrift: boolean): void {
+  const count = rng.int(0, 2);
+  for (let i = 0; i < count; i++) {
+    const id = `n${setup.nodeIds.length + 1}`;
+    setup.nodeIds.push(id);
+    setup.spares.push(id);
+    setup.drift[id] = withDrift ? Math.round(rng.uniform(0.95, 1.05) * 1000) / 1000 : 1;
+  }
 }
 
 export function runKvSeed(options: ScenarioOptions): SeedResult {
@@ -71,15 +90,17 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
     makeConfig: (id) => simRaftConfig(id, setup.raftLimits), nodeFactory: options.nodeFactory ?? defaultNodeFactory,
     makeStateMachine: () => new KvStateMachine(), makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
     driftOf: (id) => setup.drift[id]!,
+    initialVoters: setup.nodeIds.filter((id) => !setup.spares.includes(id)), retired: setup.spares,
     hostConfig: defaultRaftHostConfig({ snapshotEveryEntries: setup.snapshotEveryEntries, requestTimeoutTicks: 50 }),
   });
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
   const workload = new KvWorkload(world, world.rng.derive("workload"), cluster, setup.workload);
+  const membership = options.faults.includes("membership") ? new MembershipDriver(world, world.rng.derive("membership"), cluster) : null;
   const facts: Record<string, number | string> = { nodes: setup.nodeIds.length, faults: schedule.length };
   let outcome: Outcome = "ok";
   let message: string | null = null;
   try {
-    message = runPhases(world, cluster, driver, workload, options.durationMs, schedule, facts);
+    message = runPhases(world, cluster, { faults: driver, membership }, workload, options.durationMs, schedule, facts);
     if (message !== null) outcome = "liveness";
     else message = checkHistory(workload, facts);
     if (message !== null && outcome === "ok") outcome = "safety";
@@ -91,6 +112,10 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
     completed: workload.completed, indeterminate: workload.indeterminate, refused: workload.refused,
     restarts: cluster.restarts, diskCrashes: cluster.diskCrashes, checks: cluster.checker.checks,
   });
+  if (membership !== null) {
+    for (const [kind, count] of Object.entries(membership.counts)) facts[`conf.${kind}`] = count;
+    facts["conf.final"] = `voters=${membership.conf.voters.join(",")} learners=${membership.conf.learners.join(",")}`;
+  }
   const finalStatus = cluster.statuses().map((st) => `${st.id}:${st.role}/t${st.term}/c${st.commit}/a${st.applied}/l${st.lastIndex}`);
   world.record("end", { outcome, message: message?.split("\n")[0] ?? null, nodes: finalStatus });
   return {
@@ -101,11 +126,13 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
 
 /** Safety phase with faults, then heal and the liveness phase. Returns a liveness failure or null. */
 function runPhases(
-  world: World, cluster: RaftCluster<KvStateMachine>, driver: FaultDriver, workload: KvWorkload,
-  durationMs: number, schedule: Parameters<FaultDriver["schedule"]>[0], facts: Record<string, number | string>,
+  world: World, cluster: RaftCluster<KvStateMachine>, drivers: { faults: FaultDriver; membership: MembershipDriver | null },
+  workload: KvWorkload, durationMs: number, schedule: Parameters<FaultDriver["schedule"]>[0], facts: Record<string, number | string>,
 ): string | null {
+  const driver = drivers.faults;
   cluster.startAll();
   driver.schedule(schedule);
+  drivers.membership?.start();
   workload.start();
   const checkLogs = (): void => {
     cluster.checkLogMatching();
@@ -113,6 +140,7 @@ function runPhases(
   };
   world.after(logMatchingEveryMs, checkLogs);
   world.runUntil(durationMs);
+  drivers.membership?.stop();
   driver.healAll();
   const healMs = world.nowMs;
   const liveness = new LivenessProbe(cluster, workload, healMs);
@@ -152,14 +180,19 @@ class LivenessProbe {
   pending(): string | null {
     const leader = this.cluster.leader();
     if (leader === null) return "no leader";
-    const statuses = this.cluster.statuses();
+    // Only the members of the leader's configuration must follow it and catch up; a server
+    // removed or never added is nobody's concern.
+    const members = this.cluster.nodeIds.filter((id) => isMember(leader.conf, id));
+    const down = members.filter((id) => !this.cluster.isUp(id));
+    if (down.length > 0) return `members ${down.join(",")} of the configuration are down`;
+    const statuses = this.cluster.statuses().filter((s) => isMember(leader.conf, s.id));
     const astray = statuses.filter((s) => s.leader !== leader.id || s.term !== leader.term);
     if (astray.length > 0) {
       return `leader ${leader.id} of term ${leader.term} not followed by ${astray.map((s) => `${s.id} (term ${s.term}, leader ${s.leader})`).join(", ")}`;
     }
     // The first commit index all agree under: every node must apply at least that far.
     this.targetCommit ??= leader.commit;
-    const behind = this.cluster.nodeIds.filter((id) => (this.cluster.host(id)?.appliedIndex ?? -1) < this.targetCommit!);
+    const behind = members.filter((id) => (this.cluster.host(id)?.appliedIndex ?? -1) < this.targetCommit!);
     if (behind.length > 0) return `nodes ${behind.join(",")} have not applied up to commit ${this.targetCommit}`;
     const idle = this.workload.clientsIdleSince(this.healMs);
     if (idle.length > 0) return `clients ${idle.join(",")} completed no operation since the heal`;

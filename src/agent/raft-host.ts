@@ -1,5 +1,5 @@
 import type {
-  ConfState, Entry, Index, Message, NodeId, PersistedState, ReadMode, Ready, Role, Snapshot, Term,
+  ConfChange, ConfState, Entry, Index, Message, NodeId, PersistedState, ReadMode, Ready, Role, Snapshot, Term,
 } from "../core/raft/types.ts";
 import { assert } from "../core/util/assert.ts";
 import type { RaftStorage } from "../storage/types.ts";
@@ -33,6 +33,7 @@ export interface RaftNodeLike {
   tick(): void;
   step(message: Message): void;
   propose(data: Uint8Array): { readonly ok: true; readonly index: Index; readonly term: Term } | Refusal;
+  proposeConfChange(cc: ConfChange): { readonly ok: true; readonly index: Index; readonly term: Term } | Refusal;
   readIndex(ctx: string, mode: ReadMode): { readonly ok: true } | Refusal;
   transferLeadership(to: NodeId): void;
   hasReady(): boolean;
@@ -52,6 +53,11 @@ export type ProposeOutcome<R> =
   | { readonly kind: "lost"; readonly index: Index }
   /** May or may not take effect (timed out, or a snapshot covered its index). */
   | { readonly kind: "unknown"; readonly reason: string };
+
+/** A membership change's outcome: as a proposal's, with no state machine result. */
+export type ConfChangeOutcome =
+  | { readonly kind: "applied"; readonly index: Index }
+  | Exclude<ProposeOutcome<never>, { readonly kind: "applied" }>;
 
 export type ReadOutcome =
   /** The local state machine now reflects every write committed before the read began. */
@@ -165,6 +171,26 @@ export class RaftHost<R> {
     this.drain();
   }
 
+  /**
+   * Propose a one-server membership change; `applied` once its config entry is applied here. The
+   * core refuses while another change is uncommitted (reason confChangePending).
+   */
+  proposeConfChange(cc: ConfChange, done: (outcome: ConfChangeOutcome) => void): void {
+    assert(!this.stopped, `proposeConfChange on stopped host ${this.id}`);
+    const result = this.node.proposeConfChange(cc);
+    if (!result.ok) {
+      done({ kind: "rejected", reason: result.reason, leader: result.leader });
+      return;
+    }
+    assert(!this.proposals.has(result.index), `two proposals at index ${result.index} on ${this.id}`);
+    const deadlineTick = this.ticks + this.config.requestTimeoutTicks;
+    this.proposals.set(result.index, {
+      term: result.term, deadlineTick,
+      done: (o) => done(o.kind === "applied" ? { kind: "applied", index: o.index } : o),
+    });
+    this.drain();
+  }
+
   read(mode: ReadMode, done: (outcome: ReadOutcome) => void): void {
     assert(!this.stopped, `read on stopped host ${this.id}`);
     const ctx = `${this.id}/${this.readSeq++}`;
@@ -244,7 +270,8 @@ export class RaftHost<R> {
     const pending = this.proposals.get(entry.index);
     if (pending === undefined) return;
     this.proposals.delete(entry.index);
-    if (pending.term === entry.term && entry.type === "normal") {
+    // Same index and term means the same entry (log matching), so this is the proposal itself.
+    if (pending.term === entry.term && entry.type !== "noop") {
       pending.done({ kind: "applied", index: entry.index, result: result as R });
     } else {
       pending.done({ kind: "lost", index: entry.index });

@@ -16,6 +16,7 @@ class Wrapped implements RaftNodeLike {
   tick() { this.inner.tick(); }
   step(m: Parameters<RaftNode["step"]>[0]) { this.inner.step(m); }
   propose(data: Uint8Array) { return this.inner.propose(data); }
+  proposeConfChange(cc: Parameters<RaftNode["proposeConfChange"]>[0]) { return this.inner.proposeConfChange(cc); }
   readIndex(ctx: string, mode: "readIndex" | "lease") { return this.inner.readIndex(ctx, mode); }
   hasReady() { return this.inner.hasReady(); }
   ready(): Ready { return this.inner.ready(); }
@@ -73,7 +74,8 @@ test("shrinking: a failure that needs any restart shrinks to a single crash faul
     if (p.hardState.term > 0) throw new Error("cannot restart");
     return new RaftNode(c, p, r);
   };
-  const options = { seed: 3, durationMs: 30_000, faults, nodeFactory };
+  // Membership changes restart removed servers too, and they are not in the shrinkable schedule.
+  const options = { seed: 3, durationMs: 30_000, faults: faults.filter((k) => k !== "membership"), nodeFactory };
   const failing = kvScenario.runSeed(options);
   t.is(failing.outcome, "crash");
   t.true(failing.scheduleIds.length > 3, `only ${failing.scheduleIds.length} faults to shrink`);
