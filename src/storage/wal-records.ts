@@ -19,7 +19,7 @@
  */
 import { decode, encode } from "@msgpack/msgpack";
 import type { ConfState, Entry, EntryType, HardState, Snapshot } from "../core/raft/types.ts";
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "../core/util/crc32.ts";
 
 export const walFormatVersion = 1;
 export const recordHeaderBytes = 9;

@@ -10,7 +10,7 @@ import { compound, decodePacket, encodePackets } from "../../src/core/gossip/wir
 import { decodePingPayload, decodeTags, encodePingPayload, encodeTags } from "../../src/core/gossip/wire/serf-codec.ts";
 import { decodeStream, encodeStream } from "../../src/core/gossip/wire/stream.ts";
 import { encodeMessage } from "../../src/core/gossip/wire/memberlist-codec.ts";
-import { crc32 } from "../../src/core/gossip/wire/crc32.ts";
+import { crc32 } from "../../src/core/util/crc32.ts";
 import { throughWire } from "../../src/core/gossip/wire/index.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");

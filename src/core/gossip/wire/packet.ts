@@ -11,7 +11,7 @@
  * between the label and CRC steps of `decodePacket` and `encodePackets`.
  */
 import { MemberlistMsgType } from "../messages.ts";
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "../../util/crc32.ts";
 import { WireError, wireFail } from "./errors.ts";
 import { type GoMsgpackFlavor, GoMsgpackWriter, GoStructReader, decodeGoValuePrefix } from "./gomsgpack.ts";
 import { lzwCompress, lzwDecompress } from "./lzw.ts";

@@ -1,7 +1,7 @@
 /**
  * CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the checksum zlib and Ethernet use.
- * Written here rather than taken from `node:zlib` so the storage code also runs inside the
- * simulator and in any JavaScript runtime.
+ * Written here rather than taken from `node:zlib` so the pure cores (memberlist CRC framing) and the
+ * storage (WAL records) share one implementation that runs anywhere.
  */
 const table = buildTable();
 
