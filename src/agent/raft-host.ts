@@ -166,7 +166,7 @@ export class RaftHost<R> {
       done({ kind: "rejected", reason: result.reason, leader: result.leader });
       return;
     }
-    assert(!this.proposals.has(result.index), `two proposals at index ${result.index} on ${this.id}`);
+    this.supersede(result.index, result.term);
     this.proposals.set(result.index, { term: result.term, deadlineTick: this.ticks + this.config.requestTimeoutTicks, done });
     this.drain();
   }
@@ -182,7 +182,7 @@ export class RaftHost<R> {
       done({ kind: "rejected", reason: result.reason, leader: result.leader });
       return;
     }
-    assert(!this.proposals.has(result.index), `two proposals at index ${result.index} on ${this.id}`);
+    this.supersede(result.index, result.term);
     const deadlineTick = this.ticks + this.config.requestTimeoutTicks;
     this.proposals.set(result.index, {
       term: result.term, deadlineTick,
@@ -276,6 +276,19 @@ export class RaftHost<R> {
     } else {
       pending.done({ kind: "lost", index: entry.index });
     }
+  }
+
+  /**
+   * A new entry went in at `index` in `term`: a proposal still waiting there from an earlier term
+   * (this node led before, and its uncommitted tail was truncated) is lost, since a committed
+   * entry at that index would be in this leader's log (leader completeness).
+   */
+  private supersede(index: Index, term: Term): void {
+    const pending = this.proposals.get(index);
+    if (pending === undefined) return;
+    assert(pending.term < term, `${this.id}: two proposals at index ${index} in term ${term} (pending from term ${pending.term})`);
+    this.proposals.delete(index);
+    pending.done({ kind: "lost", index });
   }
 
   private answerReads(): void {
