@@ -10,7 +10,7 @@ import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-h
 import { Catalog, type ApplyResult } from "../../src/core/catalog/index.ts";
 import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
 import { CatalogChecker } from "../checkers/catalog-checker.ts";
-import { checkLinearizable } from "../checkers/linearizability.ts";
+import { RaftLivenessProbe, checkHistory } from "./raft-liveness.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { generateSchedule, selectFaults, type ScheduledFault } from "../faults.ts";
@@ -114,7 +114,7 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
   try {
     message = runPhases(world, cluster, driver, workload, options.durationMs, schedule, facts);
     if (message !== null) outcome = "liveness";
-    else message = checkHistory(workload, facts);
+    else message = checkHistory(workload.history(), facts);
     if (message !== null && outcome === "ok") outcome = "safety";
   } catch (error) {
     outcome = error instanceof SafetyViolation ? "safety" : "crash";
@@ -165,7 +165,7 @@ function runPhases(
   world.runUntil(durationMs);
   driver.healAll();
   const healMs = world.nowMs;
-  const liveness = new LivenessProbe(cluster, workload, healMs);
+  const liveness = new RaftLivenessProbe(cluster, workload, healMs);
   let pending: string | null = liveness.pending();
   const probe = (): void => {
     pending = liveness.pending();
@@ -180,34 +180,7 @@ function runPhases(
   return `liveness: not converged ${livenessBoundMs} ms after the last fault healed (at ${healMs} ms): ${pending}`;
 }
 
-function checkHistory(workload: CatalogWorkload, facts: Record<string, number | string>): string | null {
-  const history = workload.history();
-  facts["historyOps"] = history.length;
-  const result = checkLinearizable(history);
-  if (result.ok) return null;
-  const ops = result.ops.slice(0, 12).map((op) => JSON.stringify(op)).join("\n  ");
-  return `linearizability (${result.verdict}) on key ${result.key}: ${result.explanation}\n  ${ops}`;
-}
 
-/** Names what has not converged since the heal, or null: one leader, all applied, all clients served. */
-class LivenessProbe {
-  private targetCommit: number | null = null;
-
-  constructor(private readonly cluster: Cluster, private readonly workload: CatalogWorkload, private readonly healMs: number) {}
-
-  pending(): string | null {
-    const leader = this.cluster.leader();
-    if (leader === null) return "no leader";
-    const astray = this.cluster.statuses().filter((s) => s.leader !== leader.id || s.term !== leader.term);
-    if (astray.length > 0) return `leader ${leader.id} of term ${leader.term} not followed by ${astray.map((s) => s.id).join(", ")}`;
-    this.targetCommit ??= leader.commit;
-    const behind = this.cluster.nodeIds.filter((id) => (this.cluster.host(id)?.appliedIndex ?? -1) < this.targetCommit!);
-    if (behind.length > 0) return `nodes ${behind.join(",")} have not applied up to commit ${this.targetCommit}`;
-    const idle = this.workload.clientsIdleSince(this.healMs);
-    if (idle.length > 0) return `clients ${idle.join(",")} completed no operation since the heal`;
-    return null;
-  }
-}
 
 export const scenario: Scenario = {
   name: "catalog",

@@ -1,8 +1,7 @@
 import type { Message, NodeId } from "../../src/core/raft/types.ts";
 import { defaultRaftHostConfig } from "../../src/agent/raft-host.ts";
-import { checkLinearizable } from "../checkers/linearizability.ts";
+import { RaftLivenessProbe, checkHistory } from "./raft-liveness.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
-import { isMember } from "../../src/core/raft/confchange.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { MembershipDriver } from "../membership-driver.ts";
 import { generateSchedule, selectFaults } from "../faults.ts";
@@ -102,7 +101,7 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
   try {
     message = runPhases(world, cluster, { faults: driver, membership }, workload, options.durationMs, schedule, facts);
     if (message !== null) outcome = "liveness";
-    else message = checkHistory(workload, facts);
+    else message = checkHistory(workload.history(), facts);
     if (message !== null && outcome === "ok") outcome = "safety";
   } catch (error) {
     outcome = error instanceof SafetyViolation ? "safety" : "crash";
@@ -143,7 +142,7 @@ function runPhases(
   drivers.membership?.stop();
   driver.healAll();
   const healMs = world.nowMs;
-  const liveness = new LivenessProbe(cluster, workload, healMs);
+  const liveness = new RaftLivenessProbe(cluster, workload, healMs);
   let pending: string | null = liveness.pending();
   const probe = (): void => {
     pending = liveness.pending();
@@ -158,47 +157,7 @@ function runPhases(
   return `liveness: not converged ${livenessBoundMs} ms after the last fault healed (at ${healMs} ms): ${pending}`;
 }
 
-function checkHistory(workload: KvWorkload, facts: Record<string, number | string>): string | null {
-  const history = workload.history();
-  facts["historyOps"] = history.length;
-  const result = checkLinearizable(history);
-  if (result.ok) return null;
-  const ops = result.ops.slice(0, 12).map((op) => JSON.stringify(op)).join("\n  ");
-  return `linearizability (${result.verdict}) on key ${result.key}: ${result.explanation}\n  ${ops}`;
-}
 
-/** `pending()` names what has not converged since the heal, or returns null once all has. */
-class LivenessProbe {
-  private targetCommit: number | null = null;
-
-  constructor(
-    private readonly cluster: RaftCluster<KvStateMachine>,
-    private readonly workload: KvWorkload,
-    private readonly healMs: number,
-  ) {}
-
-  pending(): string | null {
-    const leader = this.cluster.leader();
-    if (leader === null) return "no leader";
-    // Only the members of the leader's configuration must follow it and catch up; a server
-    // removed or never added is nobody's concern.
-    const members = this.cluster.nodeIds.filter((id) => isMember(leader.conf, id));
-    const down = members.filter((id) => !this.cluster.isUp(id));
-    if (down.length > 0) return `members ${down.join(",")} of the configuration are down`;
-    const statuses = this.cluster.statuses().filter((s) => isMember(leader.conf, s.id));
-    const astray = statuses.filter((s) => s.leader !== leader.id || s.term !== leader.term);
-    if (astray.length > 0) {
-      return `leader ${leader.id} of term ${leader.term} not followed by ${astray.map((s) => `${s.id} (term ${s.term}, leader ${s.leader})`).join(", ")}`;
-    }
-    // The first commit index all agree under: every node must apply at least that far.
-    this.targetCommit ??= leader.commit;
-    const behind = members.filter((id) => (this.cluster.host(id)?.appliedIndex ?? -1) < this.targetCommit!);
-    if (behind.length > 0) return `nodes ${behind.join(",")} have not applied up to commit ${this.targetCommit}`;
-    const idle = this.workload.clientsIdleSince(this.healMs);
-    if (idle.length > 0) return `clients ${idle.join(",")} completed no operation since the heal`;
-    return null;
-  }
-}
 
 export const kvScenario: Scenario = {
   name: "kv",

@@ -1,6 +1,7 @@
 import type {
   ConfChange, ConfState, Entry, Index, Message, NodeId, PersistedState, ReadMode, Ready, Role, Snapshot, Term,
 } from "../core/raft/types.ts";
+import type { RaftStatus } from "../core/raft/node.ts";
 import { assert } from "../core/util/assert.ts";
 import type { RaftStorage } from "../storage/types.ts";
 import type { Transport } from "../transports/transport.ts";
@@ -14,17 +15,7 @@ export interface StateMachine<R> {
 }
 
 /** The part of the core's status the host and the simulator's checkers read. */
-export interface RaftNodeStatus {
-  readonly id: NodeId;
-  readonly role: Role;
-  readonly term: Term;
-  readonly leader: NodeId | null;
-  readonly commit: Index;
-  readonly applied: Index;
-  readonly lastIndex: Index;
-  readonly firstIndex: Index;
-  readonly conf: ConfState;
-}
+export type RaftNodeStatus = Pick<RaftStatus, "id" | "role" | "term" | "leader" | "commit" | "applied" | "lastIndex" | "firstIndex" | "conf">;
 
 export type Refusal = { readonly ok: false; readonly reason: string; readonly leader: NodeId | null };
 
