@@ -10,7 +10,7 @@ import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-h
 import { Catalog, type ApplyResult } from "../../src/core/catalog/index.ts";
 import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
 import { CatalogChecker } from "../checkers/catalog-checker.ts";
-import { RaftLivenessProbe, checkHistory } from "./raft-liveness.ts";
+import { checkHistory, runLivenessPhase } from "./raft-liveness.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { generateSchedule, selectFaults, type ScheduledFault } from "../faults.ts";
@@ -164,23 +164,8 @@ function runPhases(
   world.after(leaderDutyEveryMs, () => leaderDuties(world, cluster, workload, facts));
   world.runUntil(durationMs);
   driver.healAll();
-  const healMs = world.nowMs;
-  const liveness = new RaftLivenessProbe(cluster, workload, healMs);
-  let pending: string | null = liveness.pending();
-  const probe = (): void => {
-    pending = liveness.pending();
-    if (pending !== null) world.after(livenessProbeEveryMs, probe);
-  };
-  world.after(livenessProbeEveryMs, probe);
-  world.runUntil(healMs + livenessBoundMs, () => pending === null);
-  workload.stop();
-  cluster.checkLogMatching();
-  facts["convergedAfterHealMs"] = world.nowMs - healMs;
-  if (pending === null) return null;
-  return `liveness: not converged ${livenessBoundMs} ms after the last fault healed (at ${healMs} ms): ${pending}`;
+  return runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
 }
-
-
 
 export const scenario: Scenario = {
   name: "catalog",

@@ -1,6 +1,6 @@
 import type { Message, NodeId } from "../../src/core/raft/types.ts";
 import { defaultRaftHostConfig } from "../../src/agent/raft-host.ts";
-import { RaftLivenessProbe, checkHistory } from "./raft-liveness.ts";
+import { checkHistory, runLivenessPhase } from "./raft-liveness.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { MembershipDriver } from "../membership-driver.ts";
@@ -141,23 +141,8 @@ function runPhases(
   world.runUntil(durationMs);
   drivers.membership?.stop();
   driver.healAll();
-  const healMs = world.nowMs;
-  const liveness = new RaftLivenessProbe(cluster, workload, healMs);
-  let pending: string | null = liveness.pending();
-  const probe = (): void => {
-    pending = liveness.pending();
-    if (pending !== null) world.after(livenessProbeEveryMs, probe);
-  };
-  world.after(livenessProbeEveryMs, probe);
-  world.runUntil(healMs + livenessBoundMs, () => pending === null);
-  workload.stop();
-  cluster.checkLogMatching();
-  facts["convergedAfterHealMs"] = world.nowMs - healMs;
-  if (pending === null) return null;
-  return `liveness: not converged ${livenessBoundMs} ms after the last fault healed (at ${healMs} ms): ${pending}`;
+  return runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
 }
-
-
 
 export const kvScenario: Scenario = {
   name: "kv",

@@ -3,6 +3,7 @@ import { isMember } from "../../src/core/raft/confchange.ts";
 import type { HistoryOp } from "../checkers/history.ts";
 import { checkLinearizable } from "../checkers/linearizability.ts";
 import type { RaftCluster } from "../raft-cluster.ts";
+import type { World } from "../world/world.ts";
 
 /** A workload whose clients report when they last completed an operation. */
 export interface ClientWorkload {
@@ -53,4 +54,31 @@ export function checkHistory(history: readonly HistoryOp[], facts: Record<string
   if (result.ok) return null;
   const ops = result.ops.slice(0, 12).map((op) => JSON.stringify(op)).join("\n  ");
   return `linearizability (${result.verdict}) on key ${result.key}: ${result.explanation}\n  ${ops}`;
+}
+
+/**
+ * The liveness phase after the last fault healed: probe every `probeEveryMs` until nothing is
+ * pending or `boundMs` has passed. Returns a violation message, or null when the cluster converged.
+ */
+export function runLivenessPhase(
+  world: World,
+  cluster: RaftCluster<StateMachine<unknown>>,
+  workload: ClientWorkload & { stop(): void },
+  timing: { readonly boundMs: number; readonly probeEveryMs: number },
+  facts: Record<string, number | string>,
+): string | null {
+  const healMs = world.nowMs;
+  const liveness = new RaftLivenessProbe(cluster, workload, healMs);
+  let pending: string | null = liveness.pending();
+  const probe = (): void => {
+    pending = liveness.pending();
+    if (pending !== null) world.after(timing.probeEveryMs, probe);
+  };
+  world.after(timing.probeEveryMs, probe);
+  world.runUntil(healMs + timing.boundMs, () => pending === null);
+  workload.stop();
+  cluster.checkLogMatching();
+  facts["convergedAfterHealMs"] = world.nowMs - healMs;
+  if (pending === null) return null;
+  return `liveness: not converged ${timing.boundMs} ms after the last fault healed (at ${healMs} ms): ${pending}`;
 }

@@ -108,7 +108,7 @@ const statusName: Record<number, MemberStatus> = {
 /**
  * One member of a gossip pool: memberlist's SWIM with Lifeguard, and Serf's layer above it, as a
  * pure state machine. The caller feeds tick(), receive() and the API calls, then drains packets to
- * send and events to report. Nothing here reads a clock, a socket or Math.random.
+ * send and events to report. Nothing here reads a clock, a socket or an ambient random source.
  */
 export class GossipNode {
   readonly name: string;

@@ -67,7 +67,7 @@ function unitVectorAt(rng: Rng, from: readonly number[], to: readonly number[]):
   const diff = from.map((x, i) => x - to[i]!);
   const mag = Math.hypot(...diff);
   if (mag > zeroThreshold) return [diff.map((x) => x / mag), mag];
-  // On top of each other: push in a random direction (the injected generator, not Math.random).
+  // On top of each other: push in a random direction (drawn from the injected generator).
   const random = diff.map(() => rng.next() - 0.5);
   const randomMag = Math.hypot(...random);
   if (randomMag > zeroThreshold) return [random.map((x) => x / randomMag), 0];
