@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
 import { beginFile, collectTests, ExecutionContext } from "./ava-shim.ts";
@@ -13,23 +14,20 @@ import { runSeed } from "../../sim/run.ts";
  * per-test coverage in the dry run and later asks another process to run a subset by id.
  */
 
-/** Test files that exercise the Raft core, relative to the project root. */
-export const MUTATION_TEST_FILES: readonly string[] = [
-  "test/raft/config.test.ts",
-  "test/raft/progress.test.ts",
-  "test/raft/election.test.ts",
-  "test/raft/replication.test.ts",
-  "test/raft/reads.test.ts",
-  "test/raft/snapshot.test.ts",
-  "test/raft/membership.test.ts",
-  "test/raft/transfer.test.ts",
-  "test/raft/restart.test.ts",
-  "test/raft/scripts.test.ts",
-  "test/raft/mutants.test.ts",
+/** Test files that exercise the Raft core, relative to the project root: all of `test/raft` and these. */
+const RAFT_TEST_NEIGHBOURS: readonly string[] = [
   "test/sim/raft-host.test.ts",
   "test/sim/membership.test.ts",
   "property-tests/raft-quorum.test.ts",
   "property-tests/raft-interleavings.test.ts",
+];
+
+export const MUTATION_TEST_FILES: readonly string[] = [
+  ...readdirSync(new URL("../raft/", import.meta.url))
+    .filter((name) => name.endsWith(".test.ts"))
+    .sort()
+    .map((name) => `test/raft/${name}`),
+  ...RAFT_TEST_NEIGHBOURS,
 ];
 
 export interface SimCampaign {
