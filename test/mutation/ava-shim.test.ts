@@ -52,6 +52,16 @@ test("mutation suite: every listed file loads through the shim and passes unmuta
   t.deepEqual(outcomes.filter((o) => o.failure !== null).map((o) => `${o.id}: ${o.failure}`), []);
 });
 
+test("mutation suite: the simulator part and the test-file part split the whole suite", async (t) => {
+  register(new URL("./ava-alias-hooks.mjs", import.meta.url));
+  const campaign = { seeds: 2, durationMs: 5_000 };
+  const ids = async (part: "all" | "sim" | "tests") => (await loadSuite(rootDir, campaign, part)).map((x) => x.id);
+  const [all, sim, files] = [await ids("all"), await ids("sim"), await ids("tests")];
+  t.deepEqual(sim, ["sim kv seed 1", "sim kv seed 2"]);
+  t.true(files.length > 100, `${files.length} tests from files`);
+  t.deepEqual([...all].sort(), [...sim, ...files].sort());
+});
+
 test("mutation suite: a failing test stops the run when bailing, and is reported with its message", async (t) => {
   const make = (id: string, fails: boolean) => ({
     id, name: id, fileName: undefined,

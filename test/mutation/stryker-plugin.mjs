@@ -3,6 +3,9 @@
 // Stryker's instrumentation globals instead of spawning ava per mutant. It reports per-test
 // coverage, so each mutant runs only the tests that reach it.
 //
+// PRAETOR_MUTATION_ONLY=sim (or tests) keeps only the simulator seeds (or only the test files), to
+// measure what each kills alone; PRAETOR_MUTATION_SIM_SEEDS changes the number of seeds.
+//
 // This file is plain JavaScript because Stryker's main process imports it without a TypeScript
 // loader. The TypeScript suite is imported from the sandbox (process.cwd()), whose `src` holds the
 // instrumented code; importing it relative to this file would load the unmutated originals.
@@ -37,7 +40,10 @@ class PraetorTestRunner {
     register(new URL("test/mutation/ava-alias-hooks.mjs", root));
     this.suite = await import(new URL("test/mutation/suite.ts", root).href);
     const seeds = Number(process.env.PRAETOR_MUTATION_SIM_SEEDS ?? this.suite.DEFAULT_SIM_CAMPAIGN.seeds);
-    this.tests = await this.suite.loadSuite(process.cwd(), { ...this.suite.DEFAULT_SIM_CAMPAIGN, seeds });
+    const part = process.env.PRAETOR_MUTATION_ONLY ?? "all";
+    if (!["all", "sim", "tests"].includes(part)) throw new Error(`PRAETOR_MUTATION_ONLY=${part}: expected all, sim or tests`);
+    if (!Number.isInteger(seeds) || seeds < 0) throw new Error(`PRAETOR_MUTATION_SIM_SEEDS=${process.env.PRAETOR_MUTATION_SIM_SEEDS}: expected a count of seeds`);
+    this.tests = await this.suite.loadSuite(process.cwd(), { ...this.suite.DEFAULT_SIM_CAMPAIGN, seeds }, part);
     this.logger.debug(`praetor runner: ${this.tests.length} tests loaded from ${process.cwd()}`);
   }
 

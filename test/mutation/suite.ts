@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
-import { beginFile, collectTests, ExecutionContext } from "./ava-shim.ts";
+import { beginFile, collectTests, ExecutionContext, type RegisteredTest } from "./ava-shim.ts";
 import { FAULT_KINDS } from "../../sim/faults.ts";
 import { runSeed } from "../../sim/run.ts";
 
@@ -73,17 +73,35 @@ function simTests(campaign: SimCampaign): SuiteTest[] {
 
 /**
  * Import the test files from `rootDir` (the Stryker sandbox, whose `src` is instrumented) and
- * list every test. Unit tests come first: they are cheap and each aims at one rule, so most mutants
+ * list every test (or only the simulator's or only the test files', to measure what each kills
+ * alone). Unit tests come first: they are cheap and each aims at one rule, so most mutants
  * die before the simulator runs.
  */
-export async function loadSuite(rootDir: string, campaign: SimCampaign = DEFAULT_SIM_CAMPAIGN): Promise<SuiteTest[]> {
+export type SuitePart = "all" | "sim" | "tests";
+
+/** A module is evaluated once per process, so its registrations are kept for later loads. */
+const registeredByUrl = new Map<string, RegisteredTest[]>();
+
+export function loadSuite(rootDir: string, campaign: SimCampaign = DEFAULT_SIM_CAMPAIGN, part: SuitePart = "all"): Promise<SuiteTest[]> {
+  // Registration is global (test files call the shim's `test` as they load), so loads never overlap.
+  const loaded = loadQueue.then(() => loadSuiteNow(rootDir, campaign, part));
+  loadQueue = loaded.catch(() => undefined);
+  return loaded;
+}
+
+let loadQueue: Promise<unknown> = Promise.resolve();
+
+async function loadSuiteNow(rootDir: string, campaign: SimCampaign, part: SuitePart): Promise<SuiteTest[]> {
   const tests: SuiteTest[] = [];
   const seen = new Map<string, number>();
   for (const file of MUTATION_TEST_FILES) {
     const url = pathToFileURL(`${rootDir}/${file}`).href;
     beginFile(url);
-    await import(url);
-    for (const registered of collectTests()) {
+    if (!registeredByUrl.has(url)) {
+      await import(url);
+      registeredByUrl.set(url, collectTests());
+    }
+    for (const registered of registeredByUrl.get(url) ?? []) {
       const base = `${file} › ${registered.title}`;
       const count = (seen.get(base) ?? 0) + 1;
       seen.set(base, count);
@@ -105,7 +123,10 @@ export async function loadSuite(rootDir: string, campaign: SimCampaign = DEFAULT
   }
   const property = tests.filter((t) => t.fileName?.startsWith("property-tests/"));
   const unit = tests.filter((t) => !t.fileName?.startsWith("property-tests/"));
-  return [...unit, ...simTests(campaign), ...property];
+  const sim = simTests(campaign);
+  if (part === "sim") return sim;
+  if (part === "tests") return [...unit, ...property];
+  return [...unit, ...sim, ...property];
 }
 
 export interface RunHooks {
