@@ -277,3 +277,33 @@ export function driveToLeader(node: RaftNode): Message[] {
   return [...out.messages];
 }
 
+
+/** A node started outside any Harness: n1 on an empty disk (term 0, voters n1..n3) unless overridden. */
+export interface LoneNodeSpec extends Partial<PersistedState> {
+  readonly config?: Partial<RaftConfig>;
+  readonly seed?: number;
+}
+
+export function persistedState(overrides: Partial<PersistedState> = {}): PersistedState {
+  return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], initialConf: { voters: ["n1", "n2", "n3"], learners: [] }, ...overrides };
+}
+
+export function loneNode(spec: LoneNodeSpec = {}): RaftNode {
+  const { config = {}, seed = 1, ...disk } = spec;
+  return new RaftNode(defaultRaftConfig("n1", config), persistedState(disk), mulberry32(seed));
+}
+
+/** Hand out and acknowledge every pending Ready of a lone node; returns them in order. */
+export function drainReadies(node: RaftNode): Ready[] {
+  const out: Ready[] = [];
+  while (node.hasReady()) {
+    const rd = node.ready();
+    out.push(rd);
+    node.advance(rd);
+  }
+  return out;
+}
+
+export function drainMessages(node: RaftNode): Message[] {
+  return drainReadies(node).flatMap((rd) => rd.messages);
+}

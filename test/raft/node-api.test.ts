@@ -10,28 +10,13 @@ import { RaftNode, defaultRaftConfig } from "../../src/core/raft/node.ts";
 import type { ConfState, Message, NodeId, PersistedState, RaftConfig, Ready, Term } from "../../src/core/raft/types.ts";
 import { AssertionError } from "../../src/core/util/assert.ts";
 import { mulberry32 } from "../../src/core/util/rng.ts";
-import { Harness, bytes, driveToLeader, log } from "./harness.ts";
+import { Harness, bytes, drainMessages, driveToLeader, log, loneNode, persistedState } from "./harness.ts";
 
 const conf3: ConfState = { voters: ["n1", "n2", "n3"], learners: [] };
 
-function persistedState(overrides: Partial<PersistedState> = {}): PersistedState {
-  return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], initialConf: conf3, ...overrides };
-}
-
-function nodeWith(overrides: Partial<PersistedState> = {}, config: Partial<RaftConfig> = {}): RaftNode {
-  return new RaftNode(defaultRaftConfig("n1", config), persistedState(overrides), mulberry32(11));
-}
-
-/** Hands out and acknowledges whatever is pending; returns the messages that went out. */
-function flush(node: RaftNode): Message[] {
-  const out: Message[] = [];
-  while (node.hasReady()) {
-    const rd = node.ready();
-    out.push(...rd.messages);
-    node.advance(rd);
-  }
-  return out;
-}
+const nodeWith = (overrides: Partial<PersistedState> = {}, config: Partial<RaftConfig> = {}): RaftNode =>
+  loneNode({ ...overrides, config, seed: 11 });
+const flush = drainMessages;
 
 function tickUntilRole(node: RaftNode, role: string): void {
   for (let i = 0; i < 200 && node.status().role !== role; i++) node.tick();

@@ -4,43 +4,16 @@
  * leadership transfer and a leader removing itself. Most tests drive one node by hand.
  */
 import test from "ava";
-import { RaftNode, defaultRaftConfig } from "../../src/core/raft/node.ts";
-import type { ConfState, Entry, HardState, Message, RaftConfig, Ready } from "../../src/core/raft/types.ts";
-import { mulberry32 } from "../../src/core/util/rng.ts";
-import { Harness, bytes, log } from "./harness.ts";
+import type { RaftNode } from "../../src/core/raft/node.ts";
+import type { ConfState, Message } from "../../src/core/raft/types.ts";
+import { Harness, bytes, drainMessages, drainReadies, log, loneNode, type LoneNodeSpec } from "./harness.ts";
 
 const three: ConfState = { voters: ["n1", "n2", "n3"], learners: [] };
 const five: ConfState = { voters: ["n1", "n2", "n3", "n4", "n5"], learners: [] };
 
-interface NodeSpec {
-  readonly config?: Partial<RaftConfig>;
-  readonly hardState?: HardState;
-  readonly entries?: Entry[];
-  readonly conf?: ConfState;
-}
-
-function n1(spec: NodeSpec = {}): RaftNode {
-  return new RaftNode(defaultRaftConfig("n1", spec.config ?? {}), {
-    hardState: spec.hardState ?? { term: 0, vote: null, commit: 0 },
-    snapshot: null,
-    entries: spec.entries ?? [],
-    initialConf: spec.conf ?? three,
-  }, mulberry32(23));
-}
-
-function readies(node: RaftNode): Ready[] {
-  const out: Ready[] = [];
-  while (node.hasReady()) {
-    const rd = node.ready();
-    out.push(rd);
-    node.advance(rd);
-  }
-  return out;
-}
-
-function messages(node: RaftNode): Message[] {
-  return readies(node).flatMap((rd) => rd.messages);
-}
+const n1 = (spec: LoneNodeSpec = {}): RaftNode => loneNode({ seed: 23, ...spec });
+const readies = drainReadies;
+const messages = drainMessages;
 
 /** Campaign n1 and grant its (pre)votes from `grants`: it leads. Returns the leader's first messages. */
 function lead(node: RaftNode, grants: readonly string[] = ["n2"]): Message[] {
@@ -252,7 +225,7 @@ test("leader: a heartbeat response from a future round, or without one, confirms
 });
 
 test("leader: a reordered, older heartbeat response does not undo a newer one", (t) => {
-  const node = n1({ conf: five });
+  const node = n1({ initialConf: five });
   lead(node, ["n2", "n3"]);
   ack(node, "n2", 1);
   ack(node, "n3", 1);

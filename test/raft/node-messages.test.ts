@@ -4,44 +4,16 @@
  * forwarded reads. Each test builds one node from a hand-made disk and steps messages into it.
  */
 import test from "ava";
-import { RaftNode, defaultRaftConfig } from "../../src/core/raft/node.ts";
-import type { ConfState, Entry, HardState, Message, RaftConfig, Ready, Snapshot } from "../../src/core/raft/types.ts";
-import { mulberry32 } from "../../src/core/util/rng.ts";
-import { bytes, log } from "./harness.ts";
+import type { RaftNode } from "../../src/core/raft/node.ts";
+import type { ConfState, Message, Snapshot } from "../../src/core/raft/types.ts";
+import { bytes, drainMessages, drainReadies, log, loneNode, type LoneNodeSpec } from "./harness.ts";
 
 const three: ConfState = { voters: ["n1", "n2", "n3"], learners: [] };
 
-interface NodeSpec {
-  readonly config?: Partial<RaftConfig>;
-  readonly hardState?: HardState;
-  readonly entries?: Entry[];
-  readonly conf?: ConfState;
-}
-
 /** Node n1 started from the given disk (default: empty, term 0, voters n1..n3). */
-function n1(spec: NodeSpec = {}): RaftNode {
-  return new RaftNode(defaultRaftConfig("n1", spec.config ?? {}), {
-    hardState: spec.hardState ?? { term: 0, vote: null, commit: 0 },
-    snapshot: null,
-    entries: spec.entries ?? [],
-    initialConf: spec.conf ?? three,
-  }, mulberry32(17));
-}
-
-/** Every pending Ready, advanced; returns them all. */
-function readies(node: RaftNode): Ready[] {
-  const out: Ready[] = [];
-  while (node.hasReady()) {
-    const rd = node.ready();
-    out.push(rd);
-    node.advance(rd);
-  }
-  return out;
-}
-
-function messages(node: RaftNode): Message[] {
-  return readies(node).flatMap((rd) => rd.messages);
-}
+const n1 = (spec: LoneNodeSpec = {}): RaftNode => loneNode({ seed: 17, ...spec });
+const readies = drainReadies;
+const messages = drainMessages;
 
 /** A message to n1 (from n2 unless told). */
 function to1(m: Omit<Message, "to" | "from"> & { from?: string }): Message {
@@ -194,7 +166,7 @@ test("node: timeoutNow starts a campaign only when it comes from the leader and 
   t.is(node.status().role, "candidate");
   t.is(node.status().term, 3);
 
-  const learner = n1({ hardState: { term: 2, vote: null, commit: 0 }, conf: { voters: ["n2", "n3"], learners: ["n1"] } });
+  const learner = n1({ hardState: { term: 2, vote: null, commit: 0 }, initialConf: { voters: ["n2", "n3"], learners: ["n1"] } });
   learner.step(to1({ type: "heartbeat", term: 2, commit: 0 }));
   readies(learner);
   learner.step(to1({ type: "timeoutNow", term: 2 }));

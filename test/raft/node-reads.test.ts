@@ -9,27 +9,13 @@ import { RaftNode, defaultRaftConfig } from "../../src/core/raft/node.ts";
 import type { ConfState, Entry, Message, NodeId, PersistedState, RaftConfig } from "../../src/core/raft/types.ts";
 import { AssertionError } from "../../src/core/util/assert.ts";
 import { mulberry32 } from "../../src/core/util/rng.ts";
-import { Harness, bytes, driveToLeader, log } from "./harness.ts";
+import { Harness, bytes, drainMessages, driveToLeader, log, loneNode, persistedState } from "./harness.ts";
 
 const conf3: ConfState = { voters: ["n1", "n2", "n3"], learners: [] };
 
-function persistedState(overrides: Partial<PersistedState> = {}): PersistedState {
-  return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], initialConf: conf3, ...overrides };
-}
-
-function nodeWith(overrides: Partial<PersistedState> = {}, config: Partial<RaftConfig> = {}): RaftNode {
-  return new RaftNode(defaultRaftConfig("n1", config), persistedState(overrides), mulberry32(41));
-}
-
-function flush(node: RaftNode): Message[] {
-  const out: Message[] = [];
-  while (node.hasReady()) {
-    const rd = node.ready();
-    out.push(...rd.messages);
-    node.advance(rd);
-  }
-  return out;
-}
+const nodeWith = (overrides: Partial<PersistedState> = {}, config: Partial<RaftConfig> = {}): RaftNode =>
+  loneNode({ ...overrides, config, seed: 41 });
+const flush = drainMessages;
 
 /** n1 leads n1..n3 in term 1 and has committed its noop (n2 acknowledged it): reads are allowed. */
 function committedLeader(config: Partial<RaftConfig> = {}): RaftNode {

@@ -4,27 +4,15 @@
  * ordinary entry in flight does not count as a pending configuration change.
  */
 import test from "ava";
-import { RaftNode, defaultRaftConfig } from "../../src/core/raft/node.ts";
+import type { RaftNode } from "../../src/core/raft/node.ts";
 import type { ConfState, Message, PersistedState, RaftConfig } from "../../src/core/raft/types.ts";
-import { mulberry32 } from "../../src/core/util/rng.ts";
-import { Harness, bytes, driveToLeader, log } from "./harness.ts";
+import { Harness, bytes, drainMessages, driveToLeader, log, loneNode } from "./harness.ts";
 
 const conf3: ConfState = { voters: ["n1", "n2", "n3"], learners: [] };
 
-function nodeWith(overrides: Partial<PersistedState> = {}, config: Partial<RaftConfig> = {}): RaftNode {
-  const persisted: PersistedState = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], initialConf: conf3, ...overrides };
-  return new RaftNode(defaultRaftConfig("n1", config), persisted, mulberry32(21));
-}
-
-function flush(node: RaftNode): Message[] {
-  const out: Message[] = [];
-  while (node.hasReady()) {
-    const rd = node.ready();
-    out.push(...rd.messages);
-    node.advance(rd);
-  }
-  return out;
-}
+const nodeWith = (overrides: Partial<PersistedState> = {}, config: Partial<RaftConfig> = {}): RaftNode =>
+  loneNode({ ...overrides, config, seed: 21 });
+const flush = drainMessages;
 
 const appendsTo = (messages: readonly Message[], to: string): string[] =>
   messages.filter((m) => m.type === "append" && m.to === to).map((m) => `${m.index}:[${m.entries!.map((e) => e.index).join(",")}]`);
