@@ -9,15 +9,15 @@ import { isDeepStrictEqual, inspect } from "node:util";
  * Assertions follow ava's semantics where our tests rely on them (`t.true` wants `true`, not a
  * truthy value; `t.throws` returns the error and matches `message` as a string or RegExp).
  * `t.deepEqual` uses Node's strict deep equality rather than concordance; both reject the
- * differences our tests look for. An assertion the shim lacks throws, which fails the dry run
- * loudly instead of passing silently.
+ * differences our tests look for. The shim has only what the Raft tests use: a missing assertion
+ * or `test.serial`/`test.before`… is a TypeError that fails the dry run (and `ava-shim.test.ts`
+ * in `npm test`) loudly instead of passing silently.
  */
 
 export type Implementation = (t: ExecutionContext) => void | Promise<void>;
 
 export interface RegisteredTest {
   readonly title: string;
-  readonly fileUrl: string;
   readonly run: Implementation;
 }
 
@@ -80,7 +80,6 @@ function checkThrown(error: unknown, expectation: ThrowsExpectation | undefined,
 
 export class ExecutionContext {
   readonly title: string;
-  private readonly teardowns: (() => void | Promise<void>)[] = [];
 
   constructor(title: string) {
     this.title = title;
@@ -118,19 +117,7 @@ export class ExecutionContext {
     if (!actual) fail(message, `${show(actual)} is not truthy`);
   }
 
-  falsy(actual: unknown, message?: string): void {
-    if (actual) fail(message, `${show(actual)} is not falsy`);
-  }
-
-  assert(actual: unknown, message?: string): void {
-    this.truthy(actual, message);
-  }
-
   pass(): void {}
-
-  fail(message?: string): never {
-    return fail(message, "t.fail()");
-  }
 
   throws(fn: () => unknown, expectation?: ThrowsExpectation, message?: string): unknown {
     let result: unknown;
@@ -140,18 +127,8 @@ export class ExecutionContext {
       checkThrown(error, expectation, message);
       return error;
     }
-    if (result instanceof Promise) fail(message, "t.throws() got a promise; use t.throwsAsync()");
+    if (result instanceof Promise) fail(message, "t.throws() got a promise: the shim has no throwsAsync");
     return fail(message, "function did not throw");
-  }
-
-  async throwsAsync(thrower: Promise<unknown> | (() => Promise<unknown>), expectation?: ThrowsExpectation, message?: string): Promise<unknown> {
-    try {
-      await (typeof thrower === "function" ? thrower() : thrower);
-    } catch (error) {
-      checkThrown(error, expectation, message);
-      return error;
-    }
-    return fail(message, "promise did not reject");
   }
 
   notThrows(fn: () => unknown, message?: string): void {
@@ -162,65 +139,21 @@ export class ExecutionContext {
     }
   }
 
-  async notThrowsAsync(thrower: Promise<unknown> | (() => Promise<unknown>), message?: string): Promise<void> {
-    try {
-      await (typeof thrower === "function" ? thrower() : thrower);
-    } catch (error) {
-      fail(message, `rejected with ${show(error)}`);
-    }
-  }
-
   regex(actual: string, pattern: RegExp, message?: string): void {
     if (!pattern.test(actual)) fail(message, `${show(actual)} does not match ${pattern}`);
   }
 
   log(): void {}
-
-  plan(): void {}
-
-  timeout(): void {}
-
-  teardown(fn: () => void | Promise<void>): void {
-    this.teardowns.push(fn);
-  }
-
-  async runTeardowns(): Promise<void> {
-    for (const fn of this.teardowns.reverse()) await fn();
-  }
 }
 
 const registry: RegisteredTest[] = [];
-let currentFileUrl = "";
-
-/** The runner sets this before importing each test file, so tests know where they came from. */
-export function beginFile(fileUrl: string): void {
-  currentFileUrl = fileUrl;
-}
-
 /** Every test registered since the last call, in registration order. */
 export function collectTests(): RegisteredTest[] {
   return registry.splice(0, registry.length);
 }
 
-function unsupported(name: string): never {
-  throw new Error(`the mutation runner's ava shim has no test.${name}; add it to test/mutation/ava-shim.ts`);
+function test(title: string, run: Implementation): void {
+  registry.push({ title, run });
 }
-
-function register(title: string, run: Implementation): void {
-  registry.push({ title, fileUrl: currentFileUrl, run });
-}
-
-const test = Object.assign(register, {
-  serial: register,
-  skip: (): void => {},
-  todo: (): void => {},
-  only: (): never => unsupported("only"),
-  failing: (): never => unsupported("failing"),
-  before: (): never => unsupported("before"),
-  after: (): never => unsupported("after"),
-  beforeEach: (): never => unsupported("beforeEach"),
-  afterEach: (): never => unsupported("afterEach"),
-  macro: (): never => unsupported("macro"),
-});
 
 export default test;

@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
-import { beginFile, collectTests, ExecutionContext, type RegisteredTest } from "./ava-shim.ts";
+import { collectTests, ExecutionContext, type RegisteredTest } from "./ava-shim.ts";
 import { FAULT_KINDS } from "../../sim/faults.ts";
 import { runSeed } from "../../sim/run.ts";
 
@@ -71,17 +71,17 @@ function simTests(campaign: SimCampaign): SuiteTest[] {
   return tests;
 }
 
+export type SuitePart = "all" | "sim" | "tests";
+
+/** A module is evaluated once per process, so its registrations are kept for later loads. */
+const registeredByUrl = new Map<string, RegisteredTest[]>();
+
 /**
  * Import the test files from `rootDir` (the Stryker sandbox, whose `src` is instrumented) and
  * list every test (or only the simulator's or only the test files', to measure what each kills
  * alone). Unit tests come first: they are cheap and each aims at one rule, so most mutants
  * die before the simulator runs.
  */
-export type SuitePart = "all" | "sim" | "tests";
-
-/** A module is evaluated once per process, so its registrations are kept for later loads. */
-const registeredByUrl = new Map<string, RegisteredTest[]>();
-
 export function loadSuite(rootDir: string, campaign: SimCampaign = DEFAULT_SIM_CAMPAIGN, part: SuitePart = "all"): Promise<SuiteTest[]> {
   // Registration is global (test files call the shim's `test` as they load), so loads never overlap.
   const loaded = loadQueue.then(() => loadSuiteNow(rootDir, campaign, part));
@@ -96,7 +96,6 @@ async function loadSuiteNow(rootDir: string, campaign: SimCampaign, part: SuiteP
   const seen = new Map<string, number>();
   for (const file of MUTATION_TEST_FILES) {
     const url = pathToFileURL(`${rootDir}/${file}`).href;
-    beginFile(url);
     if (!registeredByUrl.has(url)) {
       await import(url);
       registeredByUrl.set(url, collectTests());
@@ -111,12 +110,7 @@ async function loadSuiteNow(rootDir: string, campaign: SimCampaign, part: SuiteP
         name: id,
         fileName: file,
         run: async () => {
-          const t = new ExecutionContext(registered.title);
-          try {
-            await registered.run(t);
-          } finally {
-            await t.runTeardowns();
-          }
+          await registered.run(new ExecutionContext(registered.title));
         },
       });
     }
@@ -130,7 +124,7 @@ async function loadSuiteNow(rootDir: string, campaign: SimCampaign, part: SuiteP
 }
 
 export interface RunHooks {
-  /** Called before and after each test (Stryker's per-test coverage and hit counting use it). */
+  /** Called before and after each test (Stryker's per-test coverage uses them). */
   readonly beforeEach?: (test: SuiteTest) => void;
   readonly afterEach?: (test: SuiteTest) => void;
   /** Stop at the first failure. */
