@@ -86,6 +86,17 @@ class ReadIndexWithoutConfirmation extends RaftNode {
   }
 }
 
+/**
+ * Issue 14 defect 1 reverted: accepts a membership change while the new leader's own noop is
+ * uncommitted (only an uncommitted change in its log blocks it), so a change from a deposed
+ * leader and one from the new leader can commit off different bases (Ongaro, raft-dev 2015).
+ */
+class ConfChangeBeforeTermCommit extends RaftNode {
+  protected override confChangeAllowedInTerm(): boolean {
+    return true;
+  }
+}
+
 const mutant = (name: string, description: string, Node: typeof RaftNode): RaftMutant => ({
   name, description, make: (config, persisted, rng) => new Node(config, persisted, rng),
 });
@@ -97,4 +108,5 @@ export const raftMutants: readonly RaftMutant[] = [
   mutant("leader-ignores-higher-term", "a leader does not step down on a higher term", LeaderIgnoresHigherTerm),
   mutant("truncate-committed-on-stale-append", "a follower truncates committed entries on a stale AppendEntries", TruncateCommittedOnStaleAppend),
   mutant("read-index-without-confirmation", "serves a ReadIndex read without confirming leadership", ReadIndexWithoutConfirmation),
+  mutant("conf-change-before-term-commit", "accepts a membership change before the leader committed an entry of its term", ConfChangeBeforeTermCommit),
 ];

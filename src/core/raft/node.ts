@@ -14,6 +14,7 @@
  * - handleAppendEntries(msg) / appendFromLeader(prevIndex, prevTerm, entries, commit)
  *                                         stale appends and log truncation (never below commit)
  * - confirmReadIndex(request)             a ReadIndex read waits for a quorum heartbeat round
+ * - confChangeAllowedInTerm()             no membership change before the leader committed in its term
  * - hardStateForReady()                   term and vote reach the Ready, so they are persisted
  *                                         before the vote response that depends on them is sent
  */
@@ -219,6 +220,14 @@ export class RaftNode {
     if (this.pendingConfIndex > this.log.commit) {
       return { ok: false, reason: "confChangePending", leader: this.leader };
     }
+    if (!this.confChangeAllowedInTerm()) {
+      this.mark("conf change waits for first commit of term");
+      return {
+        ok: false, reason: "confChangePending", leader: this.leader,
+        detail: `leader ${this.id} has not yet committed an entry of its term ${this.term} (commit ${this.log.commit} is from term ${this.log.term(this.log.commit) ?? "?"}): ` +
+          "until it does, a change from an earlier leader may still commit, and two one-server changes off different bases can produce disjoint majorities",
+      };
+    }
     const invalid = checkConfChange(this.confs.current(), cc);
     if (invalid !== null) return { ok: false, reason: "invalidConfChange", leader: this.leader, detail: invalid };
     const entry = this.appendEntry("config", encodeConfEntry(cc, applyConfChange(this.confs.current(), cc)));
@@ -393,6 +402,17 @@ export class RaftNode {
     this.pendingConfIndex = this.log.lastIndex();
     this.appendElectionNoop();
     this.broadcastAppend();
+  }
+
+  /**
+   * A leader may propose a membership change only once it has committed an entry of its own term
+   * (Raft thesis errata, Ongaro on raft-dev 2015; hashicorp/raft refuses likewise). Before that,
+   * an uncommitted change of a deposed leader may still commit on a configuration this leader has
+   * never seen, and a second one-server change off the older base yields two majorities that do
+   * not overlap.
+   */
+  protected confChangeAllowedInTerm(): boolean {
+    return this.committedInTerm();
   }
 
   /** The noop is what lets a new leader commit earlier terms' entries (Figure 8) and serve reads. */
