@@ -1,0 +1,189 @@
+/**
+ * Calls handlers on other servers' RPC ports. One connection per server, opened on the first
+ * call and reopened by the next call after it drops; calls on it are told apart by sequence
+ * number, so answers may come back in any order and a long blocking query holds up nothing.
+ * Every call ends: with the answer, the handler's error, or an RpcError for a timeout, a refused
+ * or dropped connection, or the client closing.
+ */
+import net from "node:net";
+import { splitHostPort } from "../gossip-bind.ts";
+import { decodeResponse, encodePayload } from "./codec.ts";
+import { FramedSocket, silentLogger, type Logger } from "./conn.ts";
+import { RpcError, RpcStatus } from "./errors.ts";
+import { FrameError, FrameKind, StreamType, framePayloadBytesDefault, type DecodedMessage } from "./frame.ts";
+
+export interface RpcClientOptions {
+  readonly logger?: Logger;
+  /** A dial not answered within this long fails the calls waiting on it. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Used when a call gives none. Default 30 s. */
+  readonly defaultTimeoutMs?: number;
+  /** Piece size of what we send, and the largest frame accepted. Default 1 MiB. */
+  readonly framePayloadBytesMax?: number;
+  /** Largest response reassembled. Default 64 MiB. */
+  readonly messageBytesMax?: number;
+}
+
+export interface CallOptions {
+  /** The call fails with an RpcError (status 504, kind "timeout") after this long. */
+  readonly timeoutMs?: number;
+  /** Aborting fails the call (kind "cancelled") and tells the server to abort its handler. */
+  readonly signal?: AbortSignal;
+}
+
+interface PendingCall {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: RpcError) => void;
+  readonly timer: NodeJS.Timeout;
+  readonly cleanup: () => void;
+}
+
+/** One connection to one server, with the calls waiting on it. */
+class ServerConn {
+  readonly pending = new Map<number, PendingCall>();
+  readonly socket: net.Socket;
+  readonly framed: FramedSocket;
+  /** Whether the dial succeeded: a call failing before it never reached the server. */
+  open = false;
+  private nextSeq = 1;
+
+  constructor(readonly addr: string, private readonly client: RpcClient, private readonly options: Required<RpcClientOptions>) {
+    const { host, port } = splitHostPort(addr);
+    this.socket = net.connect({ host, port });
+    this.socket.setNoDelay(true);
+    this.socket.setKeepAlive(true, 10_000);
+    this.socket.setTimeout(options.connectTimeoutMs, () => this.framed.close(`connect timed out after ${options.connectTimeoutMs} ms`, "info"));
+    this.socket.once("connect", () => {
+      this.open = true;
+      this.socket.setTimeout(0);
+    });
+    // The stream type goes first; node buffers writes made while connecting.
+    this.socket.write(new Uint8Array([StreamType.rpc]));
+    const limits = { framePayloadBytesMax: options.framePayloadBytesMax, messageBytesMax: options.messageBytesMax };
+    this.framed = new FramedSocket(this.socket, { limits, framePayloadBytes: options.framePayloadBytesMax, logger: options.logger, stream: "rpc-out" });
+    this.framed.start({ onMessage: (m) => this.onMessage(m), onClose: (reason) => this.onClose(reason) });
+  }
+
+  takeSeq(): number {
+    return this.nextSeq++;
+  }
+
+  private onMessage(message: DecodedMessage): void {
+    if (message.kind !== FrameKind.response) throw new FrameError("unexpected-frame", `frame kind 0x${message.kind.toString(16)} from an RPC server`);
+    const response = decodeResponse(message.payload);
+    const call = this.pending.get(response.seq);
+    // A late answer to a call that timed out or was cancelled.
+    if (call === undefined) return;
+    this.pending.delete(response.seq);
+    call.cleanup();
+    if (response.error !== undefined) call.reject(new RpcError(response.error.status, response.error.message, "remote"));
+    else call.resolve(response.result);
+  }
+
+  private onClose(reason: string): void {
+    this.client.forget(this);
+    const error = this.open
+      ? new RpcError(RpcStatus.unavailable, `connection to server ${this.addr} lost: ${reason}`, "disconnected")
+      : new RpcError(RpcStatus.unavailable, `cannot reach server ${this.addr}: ${reason}`, "unreachable");
+    for (const call of this.pending.values()) {
+      call.cleanup();
+      call.reject(error);
+    }
+    this.pending.clear();
+  }
+}
+
+export class RpcClient {
+  private readonly options: Required<RpcClientOptions>;
+  private readonly conns = new Map<string, ServerConn>();
+  private closed = false;
+
+  constructor(options: RpcClientOptions = {}) {
+    this.options = {
+      logger: options.logger ?? silentLogger,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
+      framePayloadBytesMax: options.framePayloadBytesMax ?? framePayloadBytesDefault,
+      messageBytesMax: options.messageBytesMax ?? 64 * 1024 * 1024,
+    };
+  }
+
+  /** Servers with an open or opening connection. */
+  get connectedServers(): string[] {
+    return [...this.conns.keys()];
+  }
+
+  /**
+   * Calls `method` on the server at `addr` ("ip:port") with `body` (any MessagePack-encodable
+   * value: plain objects, arrays, strings, numbers, booleans, null, Uint8Array; `undefined` fields
+   * are dropped and an undefined result arrives as null). Rejects with RpcError.
+   */
+  call(addr: string, method: string, body: unknown, options: CallOptions = {}): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? this.options.defaultTimeoutMs;
+    if (this.closed) return Promise.reject(new RpcError(RpcStatus.unavailable, "RPC client is closed", "closed"));
+    if (options.signal?.aborted) return Promise.reject(new RpcError(RpcStatus.timeout, `call ${method} cancelled before it was sent`, "cancelled"));
+    let conn: ServerConn;
+    try {
+      conn = this.connFor(addr);
+    } catch (e) {
+      return Promise.reject(new RpcError(RpcStatus.badRequest, (e as Error).message, "unreachable"));
+    }
+    const seq = conn.takeSeq();
+    let payload: Uint8Array;
+    try {
+      payload = encodePayload({ seq, method, body, timeoutMs });
+    } catch (e) {
+      return Promise.reject(new RpcError(RpcStatus.badRequest, `body of ${method} not encodable: ${(e as Error).message}`, "encode"));
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      const abandon = (error: RpcError) => {
+        if (conn.pending.get(seq) !== call) return;
+        conn.pending.delete(seq);
+        call.cleanup();
+        // The server may still be running the handler: tell it to stop.
+        conn.framed.send(FrameKind.cancel, encodePayload({ seq }));
+        reject(error);
+      };
+      const onAbort = () => abandon(new RpcError(RpcStatus.timeout, `call ${method} to ${addr} cancelled`, "cancelled"));
+      const timer = setTimeout(() => abandon(new RpcError(RpcStatus.timeout, `call ${method} to ${addr} timed out after ${timeoutMs} ms`, "timeout")), timeoutMs);
+      const call: PendingCall = {
+        resolve, reject, timer,
+        cleanup: () => {
+          clearTimeout(timer);
+          options.signal?.removeEventListener("abort", onAbort);
+        },
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      conn.pending.set(seq, call);
+      conn.framed.send(FrameKind.request, payload);
+    });
+  }
+
+  /** Fails every waiting call (kind "closed") and closes every connection. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const conn of [...this.conns.values()]) {
+      for (const call of conn.pending.values()) {
+        call.cleanup();
+        call.reject(new RpcError(RpcStatus.unavailable, "RPC client closed", "closed"));
+      }
+      conn.pending.clear();
+      conn.framed.close("client closed", "debug");
+    }
+    this.conns.clear();
+  }
+
+  /** @internal a connection is gone; the next call to its server dials again. */
+  forget(conn: ServerConn): void {
+    if (this.conns.get(conn.addr) === conn) this.conns.delete(conn.addr);
+  }
+
+  private connFor(addr: string): ServerConn {
+    const existing = this.conns.get(addr);
+    if (existing !== undefined && !existing.framed.isClosed) return existing;
+    const conn = new ServerConn(addr, this, this.options);
+    this.conns.set(addr, conn);
+    return conn;
+  }
+}
