@@ -15,7 +15,7 @@ const ioModules = [
 ].flatMap((m) => [m, `node:${m}`, `${m}/*`, `node:${m}/*`]);
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "coverage/**", ".stryker-tmp*/**", "reports/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", ".stryker-tmp*/**", "reports/**"] },
   {
     files: ["**/*.ts"],
     languageOptions: { parser: tseslint.parser },

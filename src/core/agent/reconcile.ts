@@ -1,0 +1,101 @@
+/**
+ * The leader's reconciliation of the LAN gossip pool into the catalog (Consul's leader.go
+ * `reconcileMember`/`reconcileReaped`): each live member is a registered node with a passing
+ * `serfHealth` check, a failed one keeps its node with `serfHealth` critical, a member that left
+ * (or was reaped) is deregistered with everything on it. It proposes a write only where the
+ * catalog differs from that, so a steady cluster reconciles with zero Raft writes.
+ */
+import type { Command } from "../catalog/commands.ts";
+import type { CheckRecord, NodeRecord } from "../catalog/types.ts";
+
+export const serfCheckId = "serfHealth";
+export const serfCheckName = "Serf Health Status";
+export const serfAliveOutput = "Agent alive and reachable";
+export const serfFailedOutput = "Agent not live or unreachable";
+
+export type PoolStatus = "alive" | "leaving" | "left" | "failed";
+
+/** A LAN member as the leader sees it, with Consul's tags already read. */
+export interface PoolMember {
+  readonly name: string;
+  readonly addr: string;
+  readonly status: PoolStatus;
+  /** Consul's `id` tag: the node ID. */
+  readonly nodeId: string;
+  readonly meta?: Readonly<Record<string, string>>;
+}
+
+/** What the catalog holds for one node, as far as reconciliation cares. */
+export interface CatalogNodeView {
+  readonly node: NodeRecord;
+  readonly serfHealth: Pick<CheckRecord, "Status" | "Output"> | null;
+}
+
+type CatalogWrite = Omit<Extract<Command, { op: "catalog.register" }>, "v" | "nowMs"> | Omit<Extract<Command, { op: "catalog.deregister" }>, "v" | "nowMs">;
+
+export function serfHealthCheck(status: "passing" | "critical"): NonNullable<Extract<Command, { op: "catalog.register" }>["Check"]> {
+  return {
+    CheckID: serfCheckId, Name: serfCheckName, Status: status,
+    Output: status === "passing" ? serfAliveOutput : serfFailedOutput, Notes: "", Type: "",
+  };
+}
+
+/**
+ * The writes that bring one member's catalog entry in line with its gossip status; none when it
+ * already is. `existing` is null when the catalog has no such node.
+ */
+export function reconcileMember(member: PoolMember, existing: CatalogNodeView | null, datacenter: string): CatalogWrite[] {
+  switch (member.status) {
+    case "alive": {
+      const upToDate = existing !== null &&
+        existing.node.Address === member.addr &&
+        (member.nodeId === "" || existing.node.ID === member.nodeId) &&
+        existing.serfHealth?.Status === "passing";
+      if (upToDate) return [];
+      return [{
+        op: "catalog.register", Node: member.name, ID: member.nodeId || undefined, Address: member.addr, Datacenter: datacenter,
+        ...(existing === null && member.meta !== undefined ? { NodeMeta: { ...member.meta } } : {}),
+        ...(existing !== null ? { NodeMeta: { ...existing.node.Meta }, TaggedAddresses: { ...existing.node.TaggedAddresses } } : {}),
+        Check: serfHealthCheck("passing"),
+      }];
+    }
+    case "failed": {
+      if (existing !== null && existing.serfHealth?.Status === "critical") return [];
+      return [{
+        op: "catalog.register", Node: member.name, ID: member.nodeId || undefined,
+        Address: existing?.node.Address ?? member.addr, Datacenter: datacenter,
+        ...(existing !== null ? { NodeMeta: { ...existing.node.Meta }, TaggedAddresses: { ...existing.node.TaggedAddresses } } : {}),
+        Check: serfHealthCheck("critical"),
+      }];
+    }
+    case "left":
+      return existing === null ? [] : [{ op: "catalog.deregister", Node: member.name }];
+    case "leaving":
+      // Still alive until its leave completes; nothing to change yet.
+      return [];
+  }
+}
+
+/**
+ * The whole pool at once (on winning an election, and periodically): every member reconciled,
+ * and every catalog node that carries a serfHealth check but is no longer a member (reaped while
+ * no leader was watching) deregistered. Nodes registered without serfHealth (external services
+ * through /v1/catalog/register) are left alone, as in Consul.
+ */
+export function reconcileAll(
+  members: readonly PoolMember[],
+  catalogNodes: ReadonlyMap<string, CatalogNodeView>,
+  datacenter: string,
+): CatalogWrite[] {
+  const writes: CatalogWrite[] = [];
+  const known = new Set<string>();
+  for (const member of members) {
+    known.add(member.name);
+    writes.push(...reconcileMember(member, catalogNodes.get(member.name) ?? null, datacenter));
+  }
+  for (const [name, view] of catalogNodes) {
+    if (known.has(name) || view.serfHealth === null) continue;
+    writes.push({ op: "catalog.deregister", Node: name });
+  }
+  return writes;
+}
