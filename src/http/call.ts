@@ -1,0 +1,149 @@
+/**
+ * One HTTP request as the handlers see it: its decoded path parameter, query parameters, token,
+ * body readers with Consul's limits, and the ways to answer (JSON with `?pretty`, plain text,
+ * raw bytes, the blocking-query headers).
+ */
+import type { Context } from "koa";
+import { ApiError, type ReadMeta, type ReadOptions, type WriteOptions } from "../agent/api.ts";
+import { badRequest, extractToken, Params, readOptions } from "./params.ts";
+
+/** Consul's kv_max_value_size default. */
+export const kvValueMaxBytes = 512 * 1024;
+/** JSON bodies (registrations, sessions, txn, check updates). */
+export const jsonBodyMaxBytes = 4 * 1024 * 1024;
+/** Snapshot archives restored through PUT /v1/snapshot. */
+export const snapshotMaxBytes = 1024 * 1024 * 1024;
+/** How far past a limit a body is still read (and counted) before the connection is dropped. */
+const drainMaxBytes = 64 * 1024 * 1024;
+
+export function tooLarge(sizeBytes: number, maxBytes: number): ApiError {
+  return new ApiError(413, `Request body(${sizeBytes} bytes) too large, max size: ${maxBytes} bytes`);
+}
+
+export class Call {
+  readonly params: Params;
+  readonly token: string | undefined;
+  readonly pretty: boolean;
+
+  constructor(
+    readonly ctx: Context,
+    /** The rest of the path after the route's prefix, percent-decoded ("" for exact routes). */
+    readonly arg: string,
+    query: URLSearchParams,
+  ) {
+    this.params = new Params(query);
+    this.token = extractToken(this.params, ctx.req.headers);
+    this.pretty = this.params.has("pretty");
+  }
+
+  get method(): string {
+    return this.ctx.method;
+  }
+
+  /** The path argument, or a 400 naming what is missing (`Missing service name`). */
+  required(what: string): string {
+    if (this.arg === "") throw badRequest(`Missing ${what}`);
+    return this.arg;
+  }
+
+  readOptions(withFilter = true): ReadOptions {
+    return readOptions(this.params, this.token, withFilter);
+  }
+
+  writeOptions(): WriteOptions {
+    const dc = this.params.dc();
+    return { ...(dc === undefined ? {} : { dc }), ...(this.token === undefined ? {} : { token: this.token }) };
+  }
+
+  // --- Bodies ---
+
+  /** The raw body, refused with Consul's 413 above `maxBytes` (by Content-Length when given). */
+  async body(maxBytes: number): Promise<Uint8Array> {
+    const declared = Number(this.ctx.req.headers["content-length"] ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      this.ctx.set("Connection", "close");
+      throw tooLarge(declared, maxBytes);
+    }
+    const chunks: Buffer[] = [];
+    let sizeBytes = 0;
+    for await (const chunk of this.ctx.req as AsyncIterable<Buffer>) {
+      sizeBytes += chunk.length;
+      if (sizeBytes <= maxBytes) chunks.push(chunk);
+      else if (sizeBytes > drainMaxBytes) break;
+    }
+    if (sizeBytes > maxBytes) {
+      this.ctx.set("Connection", "close");
+      throw tooLarge(sizeBytes, maxBytes);
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, sizeBytes);
+  }
+
+  /** The body parsed as JSON; an empty body is `undefined`; malformed JSON is a 400 naming the problem. */
+  async json(maxBytes = jsonBodyMaxBytes): Promise<unknown> {
+    const bytes = await this.body(maxBytes);
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+    if (text.trim() === "") return undefined;
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw badRequest(`Request decode failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** The body as a JSON object (keys later read case-insensitively); an empty body is `{}`. */
+  async jsonObject(what: string, maxBytes = jsonBodyMaxBytes): Promise<Record<string, unknown>> {
+    const body = await this.json(maxBytes);
+    if (body === undefined || body === null) return {};
+    if (typeof body !== "object" || Array.isArray(body)) throw badRequest(`Request decode failed: ${what} must be a JSON object`);
+    return body as Record<string, unknown>;
+  }
+
+  // --- Answers ---
+
+  /** The blocking-query headers; X-Consul-Index is never 0 (clients busy-loop on 0). */
+  meta(meta: ReadMeta): void {
+    const res = this.ctx.res;
+    res.setHeader("X-Consul-Index", String(Math.max(1, Math.floor(meta.index))));
+    res.setHeader("X-Consul-KnownLeader", meta.knownLeader ? "true" : "false");
+    res.setHeader("X-Consul-LastContact", String(Math.max(0, Math.round(meta.lastContactMs))));
+    res.setHeader("X-Consul-Effective-Consistency", meta.consistency === "default" ? "leader" : meta.consistency);
+  }
+
+  /** A JSON answer; `?pretty` indents by four spaces as Go's MarshalIndent does. */
+  send(value: unknown, status = 200, binary = false): void {
+    const replacer = binary ? bytesAsBase64 : undefined;
+    const text = this.pretty ? JSON.stringify(value ?? null, replacer, 4) + "\n" : JSON.stringify(value ?? null, replacer);
+    this.ctx.status = status;
+    this.ctx.type = "application/json";
+    this.ctx.body = text;
+  }
+
+  text(body: string, status = 200, type = "text/plain; charset=utf-8"): void {
+    this.ctx.status = status;
+    this.ctx.type = type;
+    this.ctx.body = body;
+  }
+
+  bytes(body: Uint8Array, type: string): void {
+    this.ctx.status = 200;
+    this.ctx.type = type;
+    this.ctx.body = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  }
+
+  /** A status with an empty body (a KV miss is a 404 with no body but with the index headers). */
+  empty(status: number): void {
+    this.ctx.status = status;
+    this.ctx.body = "";
+  }
+}
+
+/** JSON.stringify replacer: bytes (KV values in txn answers, event payloads) as base64. */
+function bytesAsBase64(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
+  return value;
+}
+
+export function base64(bytes: Uint8Array | null): string | null {
+  if (bytes === null) return null;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
