@@ -1,0 +1,189 @@
+/**
+ * The DNS server's sockets: one UDP socket and one TCP listener on the same port (Consul's 8600).
+ * TCP carries RFC 1035 4.2.2 frames (a 2-byte length before each message), several queries per
+ * connection, answered as each completes; a connection idle for `tcpIdleTimeoutMs`, or one that
+ * sends a frame that is not DNS, is closed; beyond `tcpConnectionsMax` new connections are refused.
+ *
+ *   const dns = await startDnsServer({ host: "127.0.0.1", port: 8600, handler });
+ *   ...
+ *   await dns.close();
+ */
+import dgram from "node:dgram";
+import net from "node:net";
+import type { DnsHandler } from "./handler.ts";
+
+export interface DnsServerLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface DnsServerOptions {
+  readonly host: string;
+  /** 0 picks a free port, the same for UDP and TCP when it can. */
+  readonly port: number;
+  readonly handler: DnsHandler;
+  readonly logger?: DnsServerLogger;
+  /** miekg/dns (Consul's server) closes idle TCP connections after 8 s. */
+  readonly tcpIdleTimeoutMs?: number;
+  readonly tcpConnectionsMax?: number;
+  /** Queries in flight on one TCP connection; beyond it the connection stops being read. */
+  readonly tcpPipelineMax?: number;
+}
+
+export interface DnsServer {
+  readonly udpPort: number;
+  readonly tcpPort: number;
+  close(): Promise<void>;
+}
+
+export class DnsPortError extends Error {
+  override name = "DnsPortError";
+}
+
+function portError(error: NodeJS.ErrnoException, host: string, port: number, protocol: "udp" | "tcp"): Error {
+  if (error.code === "EADDRINUSE") {
+    return new DnsPortError(`DNS port ${port} (${protocol}) on ${host} is already in use: stop the other server or choose another port with -dns-port`);
+  }
+  if (error.code === "EACCES") {
+    return new DnsPortError(`DNS port ${port} (${protocol}) on ${host} needs privileges: choose a port above 1023 with -dns-port`);
+  }
+  return new DnsPortError(`DNS server cannot listen on ${host}:${port} (${protocol}): ${error.message}`);
+}
+
+function bindUdp(host: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type: net.isIPv6(host) ? "udp6" : "udp4" });
+    const onError = (error: Error): void => {
+      socket.close();
+      reject(portError(error, host, port, "udp"));
+    };
+    socket.once("error", onError);
+    socket.bind(port, host, () => {
+      socket.off("error", onError);
+      resolve(socket);
+    });
+  });
+}
+
+function listenTcp(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(portError(error, host, port, "tcp"));
+    server.once("error", onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}
+
+function serveUdp(socket: dgram.Socket, handler: DnsHandler, logger: DnsServerLogger | undefined): void {
+  socket.on("message", (message, remote) => {
+    handler(message, "udp").then((answer) => {
+      if (answer === null) return;
+      socket.send(answer, remote.port, remote.address, (error) => {
+        if (error) logger?.warn(`dns: cannot answer ${remote.address}:${remote.port} over UDP: ${error.message}`);
+      });
+    }, (error: unknown) => logger?.warn(`dns: handler failed: ${String(error)}`));
+  });
+  socket.on("error", (error) => logger?.warn(`dns: UDP socket error: ${error.message}`));
+}
+
+interface TcpLimits {
+  readonly idleMs: number;
+  readonly pipelineMax: number;
+}
+
+function serveTcpConnection(socket: net.Socket, handler: DnsHandler, limits: TcpLimits, logger: DnsServerLogger | undefined): void {
+  let buffered = Buffer.alloc(0);
+  let inFlight = 0;
+  let ended = false;
+  socket.setNoDelay(true);
+  socket.setTimeout(limits.idleMs, () => socket.destroy());
+  socket.on("error", () => socket.destroy());
+  socket.on("end", () => {
+    ended = true;
+    if (inFlight === 0) socket.end();
+  });
+  const answerFrame = (frame: Buffer): void => {
+    inFlight++;
+    if (inFlight >= limits.pipelineMax) socket.pause();
+    handler(frame, "tcp").then((answer) => {
+      if (answer === null) {
+        socket.destroy(); // not DNS: nothing sensible can follow on this stream
+        return;
+      }
+      if (socket.destroyed) return;
+      const header = Buffer.alloc(2);
+      header.writeUInt16BE(answer.length, 0);
+      socket.write(Buffer.concat([header, answer]));
+    }, (error: unknown) => {
+      logger?.warn(`dns: handler failed: ${String(error)}`);
+      socket.destroy();
+    }).finally(() => {
+      inFlight--;
+      if (socket.isPaused() && inFlight < limits.pipelineMax) socket.resume();
+      if (ended && inFlight === 0 && !socket.destroyed) socket.end();
+    });
+  };
+  socket.on("data", (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 2) {
+      const length = buffered.readUInt16BE(0);
+      if (buffered.length < 2 + length) break;
+      const frame = buffered.subarray(2, 2 + length);
+      buffered = buffered.subarray(2 + length);
+      answerFrame(Buffer.from(frame));
+    }
+  });
+}
+
+async function bindBoth(host: string, port: number, tcp: net.Server): Promise<dgram.Socket> {
+  // With port 0, find a port free for both protocols, so `dig -p N` and `dig +tcp -p N` meet the same server.
+  for (let attempt = 0; ; attempt++) {
+    const udp = await bindUdp(host, port);
+    try {
+      await listenTcp(tcp, host, udp.address().port);
+      return udp;
+    } catch (error) {
+      udp.close();
+      if (port !== 0 || attempt >= 20) throw error;
+    }
+  }
+}
+
+export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  const { host, port, handler, logger } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DnsPortError(`DNS port ${String(port)} is not 0-65535 (-dns-port)`);
+  const limits: TcpLimits = { idleMs: options.tcpIdleTimeoutMs ?? 8_000, pipelineMax: options.tcpPipelineMax ?? 64 };
+  const connections = new Set<net.Socket>();
+  const tcp = net.createServer((socket) => {
+    connections.add(socket);
+    socket.on("close", () => connections.delete(socket));
+    serveTcpConnection(socket, handler, limits, logger);
+  });
+  tcp.maxConnections = options.tcpConnectionsMax ?? 1024;
+  const udp = await bindBoth(host, port, tcp);
+  serveUdp(udp, handler, logger);
+  tcp.on("error", (error) => logger?.warn(`dns: TCP listener error: ${error.message}`));
+  const udpPort = udp.address().port;
+  const tcpPort = (tcp.address() as net.AddressInfo).port;
+  logger?.info(`Started DNS server ${host}:${udpPort} (udp)`);
+  logger?.info(`Started DNS server ${host}:${tcpPort} (tcp)`);
+  let closed: Promise<void> | null = null;
+  return {
+    udpPort,
+    tcpPort,
+    close(): Promise<void> {
+      closed ??= new Promise<void>((resolve) => {
+        for (const socket of connections) socket.destroy();
+        let pending = 2;
+        const done = (): void => {
+          if (--pending === 0) resolve();
+        };
+        tcp.close(() => done());
+        udp.close(() => done());
+      });
+      return closed;
+    },
+  };
+}
