@@ -96,6 +96,8 @@ class Model {
   kv = new Map<string, KvEntry>();
   tombs = new Map<string, number>();
   kvTable = 0;
+  /** Highest tombstone index reaped so far: a prefix's index never reports less. */
+  reapedMax = 0;
   sessions = new Map<string, MSession>();
   lockDelay = new Map<string, number>();
   /** view name -> [last JSON, index at which it last changed]. */
@@ -164,17 +166,17 @@ class Model {
     let hi = 0;
     for (const e of this.kv.values()) if (e.Key.startsWith(prefix)) hi = Math.max(hi, e.ModifyIndex);
     for (const [k, i] of this.tombs) if (k.startsWith(prefix)) hi = Math.max(hi, i);
-    return hi || this.kvTable;
+    return hi === 0 ? this.kvTable : Math.max(hi, this.reapedMax);
   }
   /** One KV verb: ["done", entries] | ["refused", what] | ["error", status, what]. */
   kvOp(op: KvOp): ["done", KvEntry[]] | ["refused", string] | ["error", number, string] {
     const old = this.kv.get(op.Key);
     const idx = op.Index ?? 0;
     switch (op.Verb) {
-      case "set": return ["done", [this.put(op.Key, op.Value ?? null, op.Flags ?? 0, "keep")]];
+      case "set": return ["done", [this.put(op.Key, op.Value ?? null, op.Flags ?? 0, "keep", 0)]];
       case "cas":
         if ((idx === 0 && old) || (idx !== 0 && old?.ModifyIndex !== idx)) return ["refused", `failed to set key "${op.Key}", index is stale`];
-        return ["done", [this.put(op.Key, op.Value ?? null, op.Flags ?? 0, "keep")]];
+        return ["done", [this.put(op.Key, op.Value ?? null, op.Flags ?? 0, "keep", 0)]];
       case "delete": this.del(op.Key); return ["done", []];
       case "delete-tree": for (const k of [...this.kv.keys()]) if (k.startsWith(op.Key)) this.del(k); return ["done", []];
       case "delete-cas":
@@ -329,7 +331,7 @@ function modelApply(m: Model, op: Op, txnOps: KvOp[]): ApplyResult {
     }
     case "reap": {
       let reaped = 0;
-      for (const [k, i] of [...m.tombs]) if (i <= m.index - op.back) { m.tombs.delete(k); reaped++; }
+      for (const [k, i] of [...m.tombs]) if (i <= m.index - op.back) { m.tombs.delete(k); m.reapedMax = Math.max(m.reapedMax, i); reaped++; }
       if (reaped > 0) m.kvTable = m.index;
       return { ok: true, value: reaped };
     }
@@ -338,7 +340,7 @@ function modelApply(m: Model, op: Op, txnOps: KvOp[]): ApplyResult {
 }
 
 function modelTxn(m: Model, ops: KvOp[]): ApplyResult {
-  const saved = { kv: new Map(m.kv), tombs: new Map(m.tombs), kvTable: m.kvTable };
+  const saved = { kv: new Map(m.kv), tombs: new Map(m.tombs), kvTable: m.kvTable, reapedMax: m.reapedMax };
   const results: { KV: KvEntry }[] = [];
   const errors: { OpIndex: number; What: string }[] = [];
   ops.forEach((op, i) => {

@@ -1,6 +1,6 @@
 import test from "ava";
 import { Script } from "./harness.ts";
-import { aggregatedStatus } from "./imports.ts";
+import { aggregatedStatus, nodeMaintenanceCheckId, serviceMaintenanceCheckPrefix, type CheckStatus } from "./imports.ts";
 
 function cluster(): Script {
   const s = new Script();
@@ -63,11 +63,22 @@ test("health state: one state, or any", (t) => {
   t.deepEqual(s.catalog.healthState("critical").value, []);
 });
 
-test("aggregated status: critical beats warning beats passing; maintenance counts as critical", (t) => {
+test("aggregated status: critical beats warning beats passing; no checks is passing", (t) => {
   t.is(aggregatedStatus([]), "passing");
   t.is(aggregatedStatus([{ Status: "passing" }, { Status: "warning" }]), "warning");
   t.is(aggregatedStatus([{ Status: "warning" }, { Status: "critical" }, { Status: "passing" }]), "critical");
-  t.is(aggregatedStatus([{ Status: "passing" }, { Status: "maintenance" }]), "critical");
+});
+
+test("aggregated status: the maintenance check IDs make it maintenance, whatever their status (Consul's api)", (t) => {
+  const check = (CheckID: string, Status: CheckStatus) => ({ CheckID, Status });
+  t.is(aggregatedStatus([check("serfHealth", "passing"), check("_node_maintenance", "critical")]), "maintenance");
+  t.is(aggregatedStatus([check("service:web", "critical"), check("_service_maintenance:web", "critical")]), "maintenance");
+  t.is(aggregatedStatus([check("_service_maintenance:web", "passing")]), "maintenance", "the ID decides, not the status");
+  t.is(aggregatedStatus([check("node_maintenance", "critical")]), "critical", "only the exact ID counts");
+  t.is(aggregatedStatus([check("x:_service_maintenance:web", "warning")]), "warning", "the prefix must lead");
+  t.is(aggregatedStatus([check("serfHealth", "passing"), check("x", "maintenance")]), "maintenance", "a maintenance status counts too");
+  t.is(nodeMaintenanceCheckId, "_node_maintenance");
+  t.is(serviceMaintenanceCheckPrefix, "_service_maintenance:");
 });
 
 test("catalog node: the node and its services by ID; a missing node is null", (t) => {

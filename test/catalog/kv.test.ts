@@ -1,5 +1,6 @@
 import test from "ava";
 import { Script } from "./harness.ts";
+import { Catalog } from "./imports.ts";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -59,7 +60,7 @@ test("kv delete of a missing key touches nothing", (t) => {
   t.is(s.catalog.kvList("").index, 1);
 });
 
-test("tombstone reap: drops tombstones up to an index, then the prefix falls back to live entries", (t) => {
+test("tombstone reap: drops tombstones up to an index, and the prefix index never slides back", (t) => {
   const s = new Script();
   s.set("p/a", "1");
   s.set("p/b", "1");
@@ -68,7 +69,18 @@ test("tombstone reap: drops tombstones up to an index, then the prefix falls bac
   t.is(s.catalog.stats().tombstones, 1);
   t.is(s.ok({ op: "tombstone.reap", Index: 3 }), 1);
   t.is(s.catalog.stats().tombstones, 0);
-  t.is(s.catalog.kvList("p/").index, 1);
+  // Consul would fall back to p/a's index 1 here; a client passing back 3 would see the index
+  // go backwards. The reaped tombstone's index stays the prefix's floor.
+  t.is(s.catalog.kvList("p/").index, 3);
+  t.is(s.catalog.kvKeys("p/").index, 3);
+  s.set("p/a", "2");
+  t.is(s.catalog.kvList("p/").index, s.index, "a later write moves it on");
+  const restored = new Catalog();
+  restored.restore(s.catalog.snapshot());
+  s.ok({ op: "kv", Verb: "delete", Key: "p/a" });
+  s.ok({ op: "tombstone.reap", Index: s.index });
+  t.is(s.catalog.kvList("p/").index, s.index, "no entries left: the table index");
+  t.is(restored.kvList("p/").index, 5, "the floor survives a snapshot");
 });
 
 test("kv keys with a separator roll up sub-folders", (t) => {

@@ -33,6 +33,17 @@ test("session create: TTL outside [10s, 24h] is Consul's 500 text", (t) => {
   s.session("s1", "n1", { TTL: "86400s" });
 });
 
+test("session create: an unparseable TTL is Consul's 500 `Session TTL '<v>' invalid: ...`", (t) => {
+  const s = withNode();
+  t.deepEqual(s.err({ op: "session.create", ID: "s1", Node: "n1", TTL: "soon" }), {
+    status: 500, message: `Session TTL 'soon' invalid: time: invalid duration "soon"`,
+  });
+  // Go's time.ParseDuration words the other failures its own way.
+  t.is(s.err({ op: "session.create", ID: "s1", Node: "n1", TTL: "15" }).message, `Session TTL '15' invalid: time: missing unit in duration "15"`);
+  t.is(s.err({ op: "session.create", ID: "s1", Node: "n1", TTL: "15q" }).message, `Session TTL '15q' invalid: time: unknown unit "q" in duration "15q"`);
+  t.is(s.catalog.sessionList().value.length, 0, "nothing was created");
+});
+
 test("session create: missing node, missing check and critical check are refused", (t) => {
   const s = withNode();
   t.is(s.err({ op: "session.create", ID: "s1", Node: "nope" }).message, "Missing node registration");
@@ -71,12 +82,30 @@ test("acquire: an unknown session is a 500 naming it", (t) => {
   t.deepEqual(error, { status: 500, message: 'invalid session "ghost"' });
 });
 
-test("plain set on a held key keeps the holder", (t) => {
+test("plain set on a held key keeps the holder and resets LockIndex to 0 (Consul's kvsSetTxn)", (t) => {
   const s = withNode();
   s.session("s1", "n1");
   s.lock("k", "s1");
-  s.set("k", "overwritten");
   t.like(s.catalog.kvGet("k").value, { Session: "s1", LockIndex: 1 });
+  s.set("k", "overwritten");
+  t.like(s.catalog.kvGet("k").value, { Session: "s1", LockIndex: 0, ModifyIndex: s.index });
+  // The holder re-acquiring keeps the (reset) LockIndex; releasing keeps it too.
+  t.is(s.lock("k", "s1"), true);
+  t.is(s.catalog.kvGet("k").value!.LockIndex, 0);
+  t.is(s.unlock("k", "s1"), true);
+  t.like(s.catalog.kvGet("k").value, { Session: undefined, LockIndex: 0 });
+});
+
+test("cas on a held key resets LockIndex to 0 as well; an identical set writes nothing", (t) => {
+  const s = withNode();
+  s.session("s1", "n1");
+  s.lock("k", "s1", "v");
+  const held = s.catalog.kvGet("k").value!;
+  t.is(s.ok({ op: "kv", Verb: "cas", Key: "k", Index: held.ModifyIndex, Value: new TextEncoder().encode("v") }), true);
+  t.like(s.catalog.kvGet("k").value, { Session: "s1", LockIndex: 0, ModifyIndex: s.index });
+  const at = s.index;
+  s.set("k", "v");
+  t.is(s.catalog.kvGet("k").value!.ModifyIndex, at, "same value, flags, session and LockIndex: no write");
 });
 
 test("lock-delay: after invalidation an acquire stamped inside the window fails, after it succeeds", (t) => {

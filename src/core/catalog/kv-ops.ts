@@ -40,7 +40,8 @@ function lockDelayed(state: CatalogState, key: string, nowMs: number): boolean {
 
 export function runKvOp(state: CatalogState, op: KvOp): Outcome {
   switch (op.Verb) {
-    case "set": return setEntry(state, op, "keep");
+    // A plain set or cas writes LockIndex 0, as Consul's kvsSetTxn stores the request's entry.
+    case "set": return setEntry(state, op, "keep", 0);
     case "cas": return casEntry(state, op);
     case "lock": return lockEntry(state, op);
     case "unlock": return unlockEntry(state, op);
@@ -60,14 +61,16 @@ export function runKvOp(state: CatalogState, op: KvOp): Outcome {
 }
 
 /**
- * Consul's kvsSetTxn: CreateIndex and LockIndex carry over; the session carries over unless the
- * verb sets it (`session` given); an unchanged entry keeps its ModifyIndex and wakes nobody.
+ * Consul's kvsSetTxn: CreateIndex carries over; the session carries over unless the verb sets it
+ * (`session` given); LockIndex is what the verb says: lock and unlock compute it, while a plain
+ * set or cas stores the request's (always 0 here), so a PUT on a held key resets LockIndex to 0
+ * while the key stays held. An unchanged entry keeps its ModifyIndex and wakes nobody.
  */
-function setEntry(state: CatalogState, op: KvOp, session: "keep" | string | undefined, lockIndex?: number): Outcome {
+function setEntry(state: CatalogState, op: KvOp, session: "keep" | string | undefined, lockIndex: number): Outcome {
   const existing = state.kv.get(op.Key);
   const holder = session === "keep" ? existing?.Session : session;
   const next: KvEntry = {
-    LockIndex: lockIndex ?? existing?.LockIndex ?? 0, Key: op.Key, Flags: op.Flags ?? 0, Value: op.Value ?? null,
+    LockIndex: lockIndex, Key: op.Key, Flags: op.Flags ?? 0, Value: op.Value ?? null,
     ...(holder === undefined ? {} : { Session: holder }), CreateIndex: existing?.CreateIndex ?? state.index, ModifyIndex: state.index,
   };
   if (existing !== undefined && sameEntry(existing, next)) return done([existing]);
@@ -87,7 +90,7 @@ function casEntry(state: CatalogState, op: KvOp): Outcome {
   const stale: Outcome = { kind: "refused", what: `failed to set key "${op.Key}", index is stale` };
   if (index === 0 && existing !== undefined) return stale;
   if (index !== 0 && (existing === undefined || existing.ModifyIndex !== index)) return stale;
-  return setEntry(state, op, "keep");
+  return setEntry(state, op, "keep", 0);
 }
 
 function lockEntry(state: CatalogState, op: KvOp): Outcome {
@@ -108,7 +111,7 @@ function unlockEntry(state: CatalogState, op: KvOp): Outcome {
   if (existing === undefined || existing.Session !== op.Session) {
     return { kind: "refused", what: `failed to unlock key "${op.Key}", lock isn't held, or is held by another session` };
   }
-  return setEntry(state, op, undefined);
+  return setEntry(state, op, undefined, existing.LockIndex);
 }
 
 function deleteKey(state: CatalogState, key: string): Outcome {

@@ -28,6 +28,12 @@ export class KvStore {
   private journalTableIndex = 0;
   /** Highest index that wrote, deleted or reaped in this table. */
   tableIndex: RaftIndex = 0;
+  /**
+   * The highest tombstone index ever reaped. A prefix's index never reports less, so reaping
+   * the tombstone that set a prefix's index cannot slide that index back (Consul's can: its
+   * clients must reset on a decrease; ours never see one). Invariant: reapedIndexMax <= tableIndex.
+   */
+  reapedIndexMax: RaftIndex = 0;
 
   get size(): number {
     return this.entries.size;
@@ -80,14 +86,15 @@ export class KvStore {
 
   /**
    * Consul's kvsListTxn index: the highest ModifyIndex or tombstone under the prefix, or the
-   * table index when there is none (or the prefix is empty: listing everything).
+   * table index when there is none (or the prefix is empty: listing everything); never below
+   * the highest reaped tombstone, so it only grows along the log.
    */
   prefixIndex(prefix: string): RaftIndex {
     if (prefix === "") return this.tableIndex;
     let highest = 0;
     for (const entry of this.withPrefix(prefix)) highest = Math.max(highest, entry.ModifyIndex);
     for (const key of this.tombstoneOrder.withPrefix(prefix)) highest = Math.max(highest, this.tombstones.get(key)!);
-    return highest === 0 ? this.tableIndex : highest;
+    return highest === 0 ? this.tableIndex : Math.max(highest, this.reapedIndexMax);
   }
 
   /** Keys held by `session`, in key order (so invalidation is deterministic). */
@@ -102,6 +109,7 @@ export class KvStore {
       if (at > upTo) continue;
       this.tombstones.delete(key);
       this.tombstoneOrder.delete(key);
+      this.reapedIndexMax = Math.max(this.reapedIndexMax, at);
       reaped++;
     }
     if (reaped > 0) this.tableIndex = Math.max(this.tableIndex, index);
@@ -157,6 +165,7 @@ export class KvStore {
     this.tombstoneOrder.invariants();
     assert(this.order.size === this.entries.size, () => `kv: order ${this.order.size} != entries ${this.entries.size}`);
     assert(this.tombstoneOrder.size === this.tombstones.size, () => `kv: tombstone order ${this.tombstoneOrder.size} != ${this.tombstones.size}`);
+    assert(this.reapedIndexMax <= this.tableIndex, () => `kv: reaped index ${this.reapedIndexMax} > table ${this.tableIndex}`);
     let held = 0;
     for (const entry of this.entries.values()) {
       assert(entry.ModifyIndex <= this.tableIndex, () => `kv ${entry.Key}: ModifyIndex ${entry.ModifyIndex} > table ${this.tableIndex}`);

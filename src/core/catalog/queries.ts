@@ -57,6 +57,37 @@ function tagsMatch(service: ServiceRecord, tags: readonly string[] | undefined):
   return tags.every((tag) => have.has(tag.toLowerCase()));
 }
 
+/**
+ * The scopes each blocking query watches. A query's index is by construction the highest index
+ * over exactly these scopes (`indexOver`), so a client passing back the index it got waits until
+ * one of them moves, and every write that wakes the query moves its index.
+ */
+export const queryScopes = {
+  catalogNodes: (): WatchScope[] => [{ kind: "table", table: "nodes" }],
+  /** With a node-meta filter the answer also depends on the nodes' Meta. */
+  catalogServices: (nodeMeta?: Readonly<Record<string, string>>): WatchScope[] =>
+    nodeMeta === undefined ? [{ kind: "table", table: "services" }] : [{ kind: "table", table: "services" }, { kind: "table", table: "nodes" }],
+  catalogService: (name: string): WatchScope[] => [{ kind: "service", name }],
+  catalogNode: (name: string): WatchScope[] => [{ kind: "node", name }],
+  healthNode: (name: string): WatchScope[] => [{ kind: "node", name }],
+  healthChecks: (service: string): WatchScope[] => [{ kind: "service", name: service }],
+  healthService: (name: string): WatchScope[] => [{ kind: "service", name }],
+  healthState: (nodeMeta?: Readonly<Record<string, string>>): WatchScope[] =>
+    nodeMeta === undefined ? [{ kind: "table", table: "checks" }] : [{ kind: "table", table: "checks" }, { kind: "table", table: "nodes" }],
+  kvGet: (key: string): WatchScope[] => [{ kind: "kvKey", key }],
+  kvList: (prefix: string): WatchScope[] => [{ kind: "kvPrefix", prefix }],
+  kvKeys: (prefix: string): WatchScope[] => [{ kind: "kvPrefix", prefix }],
+  sessionInfo: (): WatchScope[] => [{ kind: "table", table: "sessions" }],
+  sessionList: (): WatchScope[] => [{ kind: "table", table: "sessions" }],
+} as const;
+
+/** The highest index over `scopes`: what a query watching them reports (before the 0 -> 1 rule). */
+export function indexOver(state: CatalogState, scopes: readonly WatchScope[]): RaftIndex {
+  let highest = 0;
+  for (const scope of scopes) highest = Math.max(highest, scopeIndex(state, scope));
+  return highest;
+}
+
 /** The index of a scope, as its blocking query reports it. */
 export function scopeIndex(state: CatalogState, scope: WatchScope): RaftIndex {
   switch (scope.kind) {
@@ -79,7 +110,7 @@ function serviceIndexOf(state: CatalogState, name: string): RaftIndex {
 
 export function catalogNodes(state: CatalogState, nodeMeta?: Record<string, string>): QueryResult<NodeRecord[]> {
   const nodes = [...state.nodes.values()].filter((node) => metaMatches(node, nodeMeta));
-  return answer(state.tableIndex("nodes"), nodes.sort((a, b) => byFolded(a.Node, b.Node)).map(copyNode));
+  return answer(indexOver(state, queryScopes.catalogNodes()), nodes.sort((a, b) => byFolded(a.Node, b.Node)).map(copyNode));
 }
 
 /** `/v1/catalog/services`: name -> distinct tags (sorted, for deterministic answers). */
@@ -95,7 +126,7 @@ export function catalogServices(state: CatalogState, nodeMeta?: Record<string, s
   }
   const value: Record<string, string[]> = {};
   for (const name of [...tagsByName.keys()].sort(byString)) value[name] = [...tagsByName.get(name)!].sort(byString);
-  return answer(state.tableIndex("services"), value);
+  return answer(indexOver(state, queryScopes.catalogServices(nodeMeta)), value);
 }
 
 /** Instances of a service, ordered by node then service ID, filtered by tags and node meta. */
@@ -123,11 +154,12 @@ export function catalogService(state: CatalogState, name: string, filter: Servic
     ServicePort: service.Port, ServiceEnableTagOverride: service.EnableTagOverride,
     CreateIndex: service.CreateIndex, ModifyIndex: service.ModifyIndex,
   }));
-  return answer(serviceIndexOf(state, name), value);
+  return answer(indexOver(state, queryScopes.catalogService(name)), value);
 }
 
 export function catalogNode(state: CatalogState, name: string): QueryResult<NodeServices | null> {
-  const index = Math.max(state.tableIndex("nodes"), state.tableIndex("services"));
+  // The node's own scope: it moves on its record, its services and its checks.
+  const index = indexOver(state, queryScopes.catalogNode(name));
   const node = state.nodes.get(name);
   if (node === undefined) return answer(index, null);
   const services: Record<string, ServiceRecord> = {};
@@ -143,7 +175,7 @@ function nodeChecks(state: CatalogState, node: string): CheckRecord[] {
 }
 
 export function healthNode(state: CatalogState, node: string): QueryResult<CheckRecord[]> {
-  return answer(state.tableIndex("checks"), nodeChecks(state, node).map(copyCheck));
+  return answer(indexOver(state, queryScopes.healthNode(node)), nodeChecks(state, node).map(copyCheck));
 }
 
 export function healthChecks(state: CatalogState, service: string, filter: ServiceFilter = {}): QueryResult<CheckRecord[]> {
@@ -151,7 +183,7 @@ export function healthChecks(state: CatalogState, service: string, filter: Servi
   for (const [node, instance] of instances(state, service, { nodeMeta: filter.nodeMeta })) {
     for (const check of checksOf(state, node.Node, instance.ID, false)) checks.push(copyCheck(check));
   }
-  return answer(state.tableIndex("checks"), checks);
+  return answer(indexOver(state, queryScopes.healthChecks(service)), checks);
 }
 
 const byCheckId = (a: CheckRecord, b: CheckRecord): number => byFolded(a.CheckID, b.CheckID);
@@ -177,7 +209,7 @@ export function healthService(state: CatalogState, name: string, filter: Service
     if (filter.passing === true && checks.some((check) => check.Status !== "passing")) continue;
     value.push({ Node: copyNode(node), Service: copyService(service), Checks: checks.map(copyCheck) });
   }
-  return answer(serviceIndexOf(state, name), value);
+  return answer(indexOver(state, queryScopes.healthService(name)), value);
 }
 
 /** `/v1/health/state/:state`; "any" lists every check. */
@@ -187,15 +219,30 @@ export function healthState(state: CatalogState, status: CheckStatus | "any", no
     if (!metaMatches(state.nodes.get(node)!, nodeMeta)) continue;
     for (const check of nodeChecks(state, node)) if (status === "any" || check.Status === status) checks.push(copyCheck(check));
   }
-  return answer(state.tableIndex("checks"), checks);
+  return answer(indexOver(state, queryScopes.healthState(nodeMeta)), checks);
 }
 
-const statusRank: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2, maintenance: 2 };
+const statusRank: Record<CheckStatus, number> = { passing: 0, warning: 1, critical: 2, maintenance: 3 };
+const statusByRank: readonly CheckStatus[] = ["passing", "warning", "critical", "maintenance"];
 
-/** Critical beats warning beats passing; maintenance counts as critical; no checks is passing. */
-export function aggregatedStatus(checks: readonly Pick<CheckRecord, "Status">[]): "passing" | "warning" | "critical" {
-  const worst = checks.reduce((rank, check) => Math.max(rank, statusRank[check.Status]), 0);
-  return worst === 2 ? "critical" : worst === 1 ? "warning" : "passing";
+/** Consul's node and service maintenance checks (api.NodeMaint, api.ServiceMaintPrefix). */
+export const nodeMaintenanceCheckId = "_node_maintenance";
+export const serviceMaintenanceCheckPrefix = "_service_maintenance:";
+
+/**
+ * Consul's `HealthChecks.AggregatedStatus`: any maintenance check (by its ID,
+ * `_node_maintenance` or `_service_maintenance:<id>`, whatever its status) makes it
+ * `maintenance`; else critical beats warning beats passing; no checks is passing. A check whose
+ * Status is itself `maintenance` counts as maintenance too (Consul answers "" for it).
+ */
+export function aggregatedStatus(checks: readonly (Pick<CheckRecord, "Status"> & { CheckID?: string })[]): CheckStatus {
+  let worst = 0;
+  for (const check of checks) {
+    const id = check.CheckID ?? "";
+    const maintenance = id === nodeMaintenanceCheckId || id.startsWith(serviceMaintenanceCheckPrefix);
+    worst = Math.max(worst, maintenance ? statusRank.maintenance : statusRank[check.Status]);
+  }
+  return statusByRank[worst]!;
 }
 
 function copyEntry(entry: KvEntry): KvEntry {
@@ -205,11 +252,11 @@ function copyEntry(entry: KvEntry): KvEntry {
 /** A single key answers with its own ModifyIndex; a missing one with the KV table's index. */
 export function kvGet(state: CatalogState, key: string): QueryResult<KvEntry | null> {
   const entry = state.kv.get(key);
-  return answer(entry?.ModifyIndex ?? state.kv.tableIndex, entry === undefined ? null : copyEntry(entry));
+  return answer(indexOver(state, queryScopes.kvGet(key)), entry === undefined ? null : copyEntry(entry));
 }
 
 export function kvList(state: CatalogState, prefix: string): QueryResult<KvEntry[]> {
-  return answer(state.kv.prefixIndex(prefix), [...state.kv.withPrefix(prefix)].map(copyEntry));
+  return answer(indexOver(state, queryScopes.kvList(prefix)), [...state.kv.withPrefix(prefix)].map(copyEntry));
 }
 
 /** `?keys[&separator=/]`: keys under the prefix, each cut just after the first separator past it. */
@@ -223,7 +270,7 @@ export function kvKeys(state: CatalogState, prefix: string, separator = ""): Que
     }
     if (keys[keys.length - 1] !== key) keys.push(key);
   }
-  return answer(state.kv.prefixIndex(prefix), keys);
+  return answer(indexOver(state, queryScopes.kvKeys(prefix)), keys);
 }
 
 function copySession(record: SessionRecord): SessionRecord {
@@ -232,10 +279,10 @@ function copySession(record: SessionRecord): SessionRecord {
 
 export function sessionInfo(state: CatalogState, id: string): QueryResult<SessionRecord[]> {
   const session = state.sessions.get(id);
-  return answer(state.tableIndex("sessions"), session === undefined ? [] : [copySession(session.record)]);
+  return answer(indexOver(state, queryScopes.sessionInfo()), session === undefined ? [] : [copySession(session.record)]);
 }
 
 export function sessionList(state: CatalogState, node?: string): QueryResult<SessionRecord[]> {
   const ids = node === undefined ? [...state.sessions.keys()] : [...(state.sessionsByNode.get(node) ?? [])];
-  return answer(state.tableIndex("sessions"), ids.sort(byString).map((id) => copySession(state.sessions.get(id)!.record)));
+  return answer(indexOver(state, queryScopes.sessionList()), ids.sort(byString).map((id) => copySession(state.sessions.get(id)!.record)));
 }

@@ -18,7 +18,8 @@ function fail(status: 400 | 404 | 500, message: string): ApplyResult {
 export function validateSessionTtl(state: CatalogState, ttl: string | undefined): { ttlMs: number } | { error: ApplyResult } {
   if (ttl === undefined || ttl === "") return { ttlMs: 0 };
   const ttlMs = parseGoDurationMs(ttl);
-  if (ttlMs === null) return { error: fail(400, `Request decode failed: time: invalid duration "${ttl}"`) };
+  // Consul's Session.Apply: `Session TTL '%s' invalid: %v` around Go's time.ParseDuration error.
+  if (ttlMs === null) return { error: fail(500, `Session TTL '${ttl}' invalid: ${goDurationError(ttl)}`) };
   const { sessionTtlMinMs: minMs, sessionTtlMaxMs: maxMs } = state.config;
   if (ttlMs !== 0 && (ttlMs < minMs || ttlMs > maxMs)) {
     // Consul prints the Duration with %d: nanoseconds.
@@ -26,6 +27,15 @@ export function validateSessionTtl(state: CatalogState, ttl: string | undefined)
     return { error: fail(500, `Invalid Session TTL '${ns}', must be between [${formatGoDuration(minMs)}=${formatGoDuration(maxMs)}]`) };
   }
   return { ttlMs };
+}
+
+/** The text of Go's time.ParseDuration error for a string it refuses. */
+function goDurationError(text: string): string {
+  const quoted = JSON.stringify(text);
+  if (/^[-+]?(\d+\.?\d*|\.\d+)$/.test(text)) return `time: missing unit in duration ${quoted}`;
+  const unit = /^[-+]?(?:\d+\.?\d*|\.\d+)([^\d.]+)/.exec(text)?.[1];
+  if (unit !== undefined && !["ns", "us", "µs", "μs", "ms", "s", "m", "h"].includes(unit)) return `time: unknown unit ${JSON.stringify(unit)} in duration ${quoted}`;
+  return `time: invalid duration ${quoted}`;
 }
 
 export function createSession(state: CatalogState, cmd: CreateCommand, nowMs: number): ApplyResult {

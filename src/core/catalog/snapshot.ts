@@ -23,6 +23,8 @@ interface SnapshotData {
   checks: CheckRecord[];
   kv: KvEntry[];
   tombstones: [string, RaftIndex][];
+  /** Absent in snapshots written before it existed (read as 0). */
+  kvReapedIndexMax?: RaftIndex;
   sessions: SessionState[];
   lockDelays: [string, number][];
 }
@@ -52,6 +54,7 @@ export function encodeSnapshot(state: CatalogState): Uint8Array {
     checks,
     kv: state.kv.allEntries(),
     tombstones: state.kv.allTombstones(),
+    kvReapedIndexMax: state.kv.reapedIndexMax,
     sessions: sortedEntries(state.sessions).map(([, session]) => session),
     lockDelays: sortedEntries(state.lockDelayUntilMs),
   };
@@ -79,6 +82,7 @@ export function decodeSnapshot(bytes: Uint8Array, config: CatalogConfig): Catalo
   for (const entry of data.kv) state.kv.restoreEntry(canonicalEntry(entry));
   for (const [key, index] of data.tombstones) state.kv.restoreTombstone(key, index);
   state.kv.tableIndex = data.tableIndexes.kv;
+  state.kv.reapedIndexMax = data.kvReapedIndexMax ?? 0;
   for (const session of data.sessions) restoreSession(state, session);
   for (const [key, untilMs] of data.lockDelays) state.lockDelayUntilMs.set(key, untilMs);
   return state;
