@@ -8,9 +8,13 @@ import type { KvEntry, KvVerb } from "../../core/catalog/index.ts";
 import { base64, kvValueMaxBytes, type Call } from "../call.ts";
 import { badRequest } from "../params.ts";
 
-/** A KV entry as Consul's JSON carries it: Value in base64 (or null), Session only while held. */
+/**
+ * A KV entry as Consul's JSON carries it: Value in base64, or null when empty (Consul stores an
+ * empty body as a nil slice), Session only while held.
+ */
 export function kvJson(entry: KvEntry): Record<string, unknown> {
-  const out: Record<string, unknown> = { LockIndex: entry.LockIndex, Key: entry.Key, Flags: entry.Flags, Value: base64(entry.Value) };
+  const value = entry.Value === null || entry.Value.length === 0 ? null : base64(entry.Value);
+  const out: Record<string, unknown> = { LockIndex: entry.LockIndex, Key: entry.Key, Flags: entry.Flags, Value: value };
   if (entry.Session !== undefined) out.Session = entry.Session;
   out.CreateIndex = entry.CreateIndex;
   out.ModifyIndex = entry.ModifyIndex;
