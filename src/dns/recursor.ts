@@ -67,7 +67,7 @@ function exchangeTcp(recursor: RecursorAddress, query: Buffer, timeoutMs: number
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: recursor.host, port: recursor.port });
     const timer = setTimeout(() => finish(new Error(`no answer over TCP within ${timeoutMs} ms`)), timeoutMs);
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     let done = false;
     function finish(error: Error | null, message?: Buffer): void {
       if (done) return;

@@ -94,7 +94,7 @@ interface TcpLimits {
 }
 
 function serveTcpConnection(socket: net.Socket, handler: DnsHandler, limits: TcpLimits, logger: DnsServerLogger | undefined): void {
-  let buffered = Buffer.alloc(0);
+  let buffered: Buffer = Buffer.alloc(0);
   let inFlight = 0;
   let ended = false;
   socket.setNoDelay(true);

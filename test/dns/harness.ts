@@ -169,7 +169,7 @@ export async function tcpExchange(port: number, frames: readonly Buffer[], expec
   try {
     return await new Promise<Buffer[]>((resolve, reject) => {
       const answers: Buffer[] = [];
-      let buffered = Buffer.alloc(0);
+      let buffered: Buffer = Buffer.alloc(0);
       const timer = setTimeout(() => resolve(answers), timeoutMs);
       socket.on("error", reject);
       socket.on("close", () => {
