@@ -25,6 +25,8 @@ export interface FramedSocketOptions {
   readonly logger: Logger;
   /** "raft-in", "rpc-in", "rpc-out", ...: names the stream in log lines. */
   readonly stream: string;
+  /** The peer's address for log lines (default: the socket's remote address, unknown before connecting). */
+  readonly remote?: string;
 }
 
 export class FramedSocket {
@@ -36,7 +38,7 @@ export class FramedSocket {
 
   constructor(private readonly socket: net.Socket, private readonly options: FramedSocketOptions) {
     this.decoder = new FrameDecoder(options.limits);
-    this.remote = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+    this.remote = options.remote ?? `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   }
 
   get isClosed(): boolean {

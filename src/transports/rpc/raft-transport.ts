@@ -180,7 +180,7 @@ export class RaftTcpTransport implements Transport<Message> {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     let openedAtMs: number | null = null;
-    const conn = new FramedSocket(socket, { limits: this.server.raftLimits(), framePayloadBytes: this.server.framePayloadBytes, logger: this.logger, stream: "raft-out" });
+    const conn = new FramedSocket(socket, { limits: this.server.raftLimits(), framePayloadBytes: this.server.framePayloadBytes, logger: this.logger, stream: "raft-out", remote: peer.addr });
     peer.conn = conn;
     socket.setTimeout(this.connectTimeoutMs, () => conn.close(`connect to ${peer.addr} timed out after ${this.connectTimeoutMs} ms`, "debug"));
     socket.once("connect", () => {
