@@ -3,6 +3,10 @@
  * the rest of the (decoded) path is the handler's argument, so KV keys, service names and IDs
  * may hold slashes as in Consul. A known path with another method is a 405 naming the allowed
  * ones; anything else is Consul's 404.
+ *
+ * GET is also accepted where Consul before 1.0 accepted it and python-consul 0.7 (Debian's
+ * python3-consul) still sends it: agent join, force-leave, service and check deregister, and the
+ * TTL check updates.
  */
 import type { AgentBackend } from "../agent/api.ts";
 import type { Call } from "./call.ts";
@@ -21,8 +25,10 @@ const table: [Method, string, Handler][] = [
   ["GET", "/v1/agent/self", agent.agentSelf],
   ["GET", "/v1/agent/members", agent.agentMembers],
   ["PUT", "/v1/agent/join/*", agent.agentJoin],
+  ["GET", "/v1/agent/join/*", agent.agentJoin],
   ["PUT", "/v1/agent/leave", agent.agentLeave],
   ["PUT", "/v1/agent/force-leave/*", agent.agentForceLeave],
+  ["GET", "/v1/agent/force-leave/*", agent.agentForceLeave],
   ["PUT", "/v1/agent/reload", agent.agentReload],
   ["PUT", "/v1/agent/maintenance", agent.agentMaintenance],
   ["GET", "/v1/agent/services", agent.agentServices],
@@ -30,12 +36,17 @@ const table: [Method, string, Handler][] = [
   ["GET", "/v1/agent/checks", agent.agentChecks],
   ["PUT", "/v1/agent/service/register", agent.agentServiceRegister],
   ["PUT", "/v1/agent/service/deregister/*", agent.agentServiceDeregister],
+  ["GET", "/v1/agent/service/deregister/*", agent.agentServiceDeregister],
   ["PUT", "/v1/agent/service/maintenance/*", agent.agentServiceMaintenance],
   ["PUT", "/v1/agent/check/register", agent.agentCheckRegister],
   ["PUT", "/v1/agent/check/deregister/*", agent.agentCheckDeregister],
+  ["GET", "/v1/agent/check/deregister/*", agent.agentCheckDeregister],
   ["PUT", "/v1/agent/check/pass/*", agent.agentCheckTtl("passing")],
+  ["GET", "/v1/agent/check/pass/*", agent.agentCheckTtl("passing")],
   ["PUT", "/v1/agent/check/warn/*", agent.agentCheckTtl("warning")],
+  ["GET", "/v1/agent/check/warn/*", agent.agentCheckTtl("warning")],
   ["PUT", "/v1/agent/check/fail/*", agent.agentCheckTtl("critical")],
+  ["GET", "/v1/agent/check/fail/*", agent.agentCheckTtl("critical")],
   ["PUT", "/v1/agent/check/update/*", agent.agentCheckUpdate],
   ["GET", "/v1/agent/health/service/name/*", agent.agentHealthByName],
   ["GET", "/v1/agent/health/service/id/*", agent.agentHealthById],
