@@ -7,7 +7,8 @@
  * false, and their negations and `is empty` true, as go-bexpr does for missing map keys.
  * Values are compared in the selected field's type: `Port == 80` compares numbers,
  * `EnableTagOverride == true` booleans, and lists and maps are searched by `in`/`contains`
- * (elements and keys respectively; strings by substring).
+ * (elements and keys respectively; strings by substring). `==` on a list holds when any
+ * element equals the value (Consul refuses `==` on a list field; this is the generous reading).
  */
 import { FilterError } from "./error.ts";
 import type { FilterNode, MatchOp } from "./parser.ts";
@@ -101,8 +102,10 @@ function scalarEquals(field: unknown, text: string): boolean {
   return false;
 }
 
+/** A list (a list field, or a field collected through a list) equals a value when any element does. */
 function equals(field: Selected, text: string): boolean {
   if (field === missing) return false;
+  if (Array.isArray(field)) return field.some((element) => scalarEquals(element, text));
   return scalarEquals(field, text);
 }
 
