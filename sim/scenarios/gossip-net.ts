@@ -36,7 +36,7 @@ export function decodeIn(payload: Payload): readonly MemberlistMessage[] {
     } else {
       const d = decodeStream(buf);
       if (d === null) throw new Error("wire: a stream message did not decode whole");
-      out.push(d.msg);
+      if (d.msg !== null) out.push(d.msg);
     }
   }
   return out;

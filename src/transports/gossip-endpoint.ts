@@ -4,9 +4,9 @@
  * core.receive(); after each, the core's outputs are drained: packets are encoded and sent, events
  * handed to the listener. The core never sees a socket or a clock.
  */
-import type { GossipEvent, Member, OutPacket, Via } from "../core/gossip/events.ts";
+import type { GossipCounters, GossipEvent, Member, OutPacket, Via } from "../core/gossip/events.ts";
 import type { MemberlistMessage } from "../core/gossip/messages.ts";
-import { GossipSockets, type GossipSocketsOptions, splitHostPort } from "./gossip-sockets.ts";
+import { type GossipSocketCounters, GossipSockets, type GossipSocketsOptions, splitHostPort } from "./gossip-sockets.ts";
 
 /** What the endpoint needs from the gossip core (src/core/gossip): the caller-owns-I/O surface. */
 export interface GossipCore {
@@ -19,6 +19,14 @@ export interface GossipCore {
   members(): readonly Member[];
   /** A stream to `to` could not be opened. */
   unreachable?(to: string): void;
+  /** What the core dropped or refused (GossipNode has them). */
+  readonly counters?: GossipCounters;
+}
+
+/** Every counter of a member, as plain objects the agent's metrics read (they only grow). */
+export interface GossipMetrics {
+  readonly sockets: GossipSocketCounters;
+  readonly core: GossipCounters | null;
 }
 
 export interface GossipEndpointOptions extends GossipSocketsOptions {
@@ -76,6 +84,16 @@ export class GossipEndpoint {
     return this.sockets.counters;
   }
 
+  /** Socket counters (bytes, packets, drops by reason, refused push/pulls) and the core's. */
+  get metrics(): GossipMetrics {
+    return { sockets: this.sockets.counters, core: this.core.counters ?? null };
+  }
+
+  /** Drop-log lines written and folded into later lines (rate limiting), for tests. */
+  get logStats(): { logged: number; suppressed: number } {
+    return this.sockets.logStats;
+  }
+
   onEvent(listener: GossipListener): void {
     this.listeners.push(listener);
   }
@@ -130,7 +148,7 @@ export class GossipEndpoint {
     const { packets, events } = this.core.drain();
     for (const p of packets) {
       if (this.options.trace) for (const m of p.msgs) this.options.trace("out", p.to, p.via, m);
-      this.sockets.send(p.to, p.msgs, p.via);
+      this.sockets.send(p.to, p.msgs, p.via, p.crc === undefined ? {} : { crc: p.crc });
     }
     for (const e of events) {
       if (e.type === "left") this.onLeft?.();

@@ -10,7 +10,10 @@ import { GossipNode } from "../core/gossip/node.ts";
 import type { Tags } from "../core/gossip/messages.ts";
 import { mulberry32 } from "../core/util/rng.ts";
 import type { BoundGossipSockets } from "./gossip-bind.ts";
+import type { StreamLimits } from "../core/gossip/wire/stream-decoder.ts";
 import { GossipEndpoint, type GossipTrace } from "./gossip-endpoint.ts";
+import type { GossipKeyring } from "./gossip-keyring.ts";
+import type { GossipLogger } from "./gossip-log.ts";
 import { splitHostPort } from "./gossip-sockets.ts";
 
 export interface GossipMemberOptions {
@@ -22,10 +25,22 @@ export interface GossipMemberOptions {
   readonly config?: GossipConfig;
   /** Seed for the core's randomness; default from the OS. Tests pass one to make probe order repeatable. */
   readonly seed?: number;
-  /** LZW-compress what we send, as memberlist does by default. */
+  /** LZW-compress what we send; on by default, as memberlist's EnableCompression. */
   readonly compress?: boolean;
-  /** CRC32 on UDP packets (every memberlist since protocol 5 reads it). */
+  /**
+   * CRC32 on every UDP packet (true) or none (false). Unset (the default), memberlist's rule: gossip
+   * and probe-with-suspect packets to peers speaking protocol 5 carry one.
+   */
   readonly crc?: boolean;
+  /** Gossip encryption (memberlist's AES-GCM keyring): GossipKeyring.fromBase64(key, [older keys]). */
+  readonly keyring?: GossipKeyring;
+  /** memberlist's Label: only packets and streams with the same label are accepted. */
+  readonly label?: string;
+  /** Drops (rate-limited, with the sender and reason), refused push/pulls and remote errors go here. */
+  readonly logger?: GossipLogger;
+  /** Bounds on incoming streams (memberlist's defaults); pushPullConcurrencyMax caps concurrent push/pulls. */
+  readonly streamLimits?: Partial<StreamLimits>;
+  readonly pushPullConcurrencyMax?: number;
   /** Sockets already bound at `bind` (gossip-bind.ts), to take over with what arrived meanwhile. */
   readonly bound?: BoundGossipSockets;
   readonly trace?: GossipTrace;
@@ -64,8 +79,13 @@ export async function startGossipMember(options: GossipMemberOptions): Promise<G
     tickMs: config.tickMs,
     tcpTimeoutMs: config.tcpTimeoutMs,
     udpPacketBytes: config.udpBufferBytes,
-    compress: options.compress ?? false,
-    crc: options.crc ?? false,
+    compress: options.compress ?? true,
+    ...(options.crc === undefined ? {} : { crc: options.crc }),
+    ...(options.keyring ? { keyring: options.keyring } : {}),
+    ...(options.label ? { label: options.label } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}),
+    ...(options.pushPullConcurrencyMax ? { pushPullConcurrencyMax: options.pushPullConcurrencyMax } : {}),
     createCore: (bound) => new GossipNode(
       config,
       { name: options.name, addr, port: bound.port, tags: options.tags ?? {} },

@@ -76,7 +76,7 @@ test("golden push/pull: serf's compressed TCP reply holds its node state, tags a
   if (found === null) return t.fail("stream incomplete");
   t.is(found.byteLength, raw.length);
   const msg = found.msg;
-  if (msg.type !== "pushPull") return t.fail(`got ${msg.type}`);
+  if (msg?.type !== "pushPull") return t.fail(`got ${msg?.type}`);
   t.true(msg.Join);
   t.deepEqual(msg.Nodes, [{ Name: "s1", Addr: localhost, Port: 17946, Meta: s1Alive.Meta, Incarnation: 1, State: 0, Vsn: [1, 5, 2, 2, 5, 5] }]);
   t.deepEqual(decodeTags(msg.Nodes[0]!.Meta), { role: "web", dc: "dc9" });

@@ -13,6 +13,11 @@ export interface OutPacket {
   readonly to: string;
   readonly msgs: readonly MemberlistMessage[];
   readonly via: Via;
+  /**
+   * UDP only: frame with a CRC32. memberlist adds one to gossip and to its probe-with-suspect when
+   * the recipient speaks protocol 5 (Vsn[1] >= 5), and to nothing else it sends.
+   */
+  readonly crc?: boolean;
 }
 
 export type MemberStatus = "alive" | "leaving" | "left" | "failed";

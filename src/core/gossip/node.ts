@@ -44,6 +44,8 @@ const compoundPartBytes = 2;
 /** Room for the CRC header (5 bytes), a label and estimate error (size.ts is an estimate). */
 const packetMarginBytes = 48;
 const emptyBytes = new Uint8Array(0);
+/** memberlist frames packets to a peer with a CRC32 when the peer's protocol max is at least this. */
+const crcProtocolMin = 5;
 
 interface ProbeState {
   readonly id: number;
@@ -438,11 +440,11 @@ export class GossipNode {
    * A UDP packet with broadcasts piggybacked in the room left, as memberlist's sendMsg does:
    * memberlist's own queue first, then Serf's.
    */
-  private sendUdp(to: string, msgs: MemberlistMessage[]): void {
+  private sendUdp(to: string, msgs: MemberlistMessage[], crc = false): void {
     let used = compoundHeaderBytes + packetMarginBytes;
     for (const m of msgs) used += messageBytes(m) + compoundPartBytes;
     for (const m of this.takeBroadcasts(this.config.udpBufferBytes - used)) msgs.push(m);
-    this.packets.push({ to, msgs, via: "udp" });
+    this.packets.push(crc ? { to, msgs, via: "udp", crc } : { to, msgs, via: "udp" });
   }
 
   private takeBroadcasts(availBytes: number): MemberlistMessage[] {
@@ -519,6 +521,7 @@ export class GossipNode {
     if (this.t.state[id] === MlState.suspect && this.config.lifeguard) {
       // Buddy system: tell a suspect it is suspected, in the probe itself, so it can refute at once.
       msgs.push({ type: "suspect", Incarnation: this.t.incarnation[id]!, Node: info.Node, From: this.name });
+      return this.sendUdp(addrOf(info), msgs, info.Vsn[1] >= crcProtocolMin);
     }
     this.sendUdp(addrOf(info), msgs);
   }
@@ -787,7 +790,8 @@ export class GossipNode {
     for (const id of targets) {
       const msgs = this.takeBroadcasts(this.config.udpBufferBytes - compoundHeaderBytes - packetMarginBytes);
       if (msgs.length === 0) return;
-      this.packets.push({ to: addrOf(this.infoOf(id)), msgs, via: "udp" });
+      const info = this.infoOf(id);
+      this.packets.push({ to: addrOf(info), msgs, via: "udp", crc: info.Vsn[1] >= crcProtocolMin });
     }
   }
 
@@ -838,7 +842,9 @@ export class GossipNode {
         const id = this.t.known(n.Name);
         // Fast path: nothing new about a member we already know at this incarnation or later.
         if (id !== undefined && id !== this.selfId && n.Incarnation <= this.t.incarnation[id]!) continue;
-        this.aliveNode({ type: "alive", Incarnation: n.Incarnation, Node: n.Name, Addr: n.Addr, Port: n.Port, Meta: n.Meta, Vsn: n.Vsn });
+        // memberlist's readRemoteState: a port of 0 (protocol < 2 peers) means our own bind port.
+        const port = n.Port === 0 ? this.selfAlive.Port : n.Port;
+        this.aliveNode({ type: "alive", Incarnation: n.Incarnation, Node: n.Name, Addr: n.Addr, Port: port, Meta: n.Meta, Vsn: n.Vsn });
       } else if (n.State === NodeStateType.left) {
         this.deadNode({ type: "dead", Incarnation: n.Incarnation, Node: n.Name, From: n.Name });
       } else if (n.State === NodeStateType.dead || n.State === NodeStateType.suspect) {

@@ -12,7 +12,11 @@ export type WireErrorReason =
   | "unknown-type"
   | "unsupported"
   | "bad-compression"
-  | "bad-label";
+  | "bad-label"
+  /** Encrypted, and none of our keys opens it (memberlist: "no installed keys could decrypt the message"). */
+  | "key-mismatch"
+  /** We have a keyring and the peer sent plaintext (memberlist GossipVerifyIncoming). */
+  | "not-encrypted";
 
 export class WireError extends Error {
   override name = "WireError";

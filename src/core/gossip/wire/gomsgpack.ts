@@ -219,6 +219,38 @@ function itemEnd(bytes: Uint8Array, view: DataView, pos: number, depth: number):
   return end !== null && end <= bytes.length ? end : null;
 }
 
+/**
+ * Finds where one msgpack value ends in bytes that arrive piece by piece, resuming where the last
+ * call stopped: a count of values still to skip replaces recursion, so a value cut short by a chunk
+ * boundary is never scanned twice, and nesting depth costs nothing.
+ */
+export class MsgpackSkipper {
+  /** Values still to skip: a container's header adds its children. */
+  private remaining = 1;
+
+  /** `pos` is where the next header starts; once past the buffered bytes, a lower bound on the value's end. */
+  constructor(public pos: number) {}
+
+  /** The offset just past the value, once `bytes[0, end)` holds all of it; null while it needs more. */
+  advance(bytes: Uint8Array, end: number): number | null {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, end);
+    const window = bytes.subarray(0, end);
+    while (this.remaining > 0) {
+      if (this.pos >= end) return null;
+      const head = headerOf(window, view, this.pos);
+      if (head === null) return null;
+      this.remaining += head.children - 1;
+      this.pos += head.headerBytes + head.payloadBytes;
+    }
+    return this.pos <= end ? this.pos : null;
+  }
+
+  /** The buffer's bytes moved by `delta`. */
+  shift(delta: number): void {
+    this.pos += delta;
+  }
+}
+
 interface ItemHeader {
   readonly headerBytes: number;
   readonly payloadBytes: number;

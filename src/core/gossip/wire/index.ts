@@ -36,7 +36,7 @@ export function throughWire(
     return msgs.map((m) => {
       const bytes = encodeStream(m, { flavor: options.flavor });
       const found = decodeStream(bytes);
-      assert(found !== null && found.byteLength === bytes.length, `stream codec lost a ${m.type} message`);
+      assert(found !== null && found.byteLength === bytes.length && found.msg !== null, `stream codec lost a ${m.type} message`);
       return found.msg;
     });
   }

@@ -2,13 +2,14 @@
  * UDP packet framing as memberlist does it (net.go ingestPacket/handleCommand/rawSendMsgPacket,
  * util.go compound and compression helpers, label.go):
  *
- *   [244 label header: 244, len, label]? [encryption (type 10 / version byte): not yet]
+ *   [244 label header: 244, len, label]? [encrypted: version, nonce, ciphertext, tag of the rest]?
  *   [hasCrc: 12, CRC32-IEEE of the rest, 4 bytes big-endian]?
  *   message | compound: 7, count u8, count × u16 BE lengths, bodies | compress: 9, {Algo, Buf}
  *
  * Compound parts and compressed payloads are themselves messages, handled recursively. Encryption
- * (AES-GCM, memberlist security.go) will wrap the bytes after the label header, so it slots in
- * between the label and CRC steps of `decodePacket` and `encodePackets`.
+ * (AES-GCM, memberlist security.go) wraps everything after the label header, with the label as
+ * authenticated data; a packet carries no type byte for it. The cipher is a function the transport
+ * passes in, so the core stays free of node:crypto.
  */
 import { MemberlistMsgType } from "../messages.ts";
 import { crc32 } from "../../util/crc32.ts";
@@ -21,10 +22,19 @@ import { type PacketMessage, decodeMessage, encodeMessage } from "./memberlist-c
 export const udpPacketBytesDefault = 1400;
 /** The largest datagram we accept (memberlist reads into a 64 KiB buffer). */
 export const udpReceiveBytesMax = 65536;
-/** A compressed payload may not inflate beyond this (decompression bombs); memberlist's is larger, for TCP. */
+/**
+ * A compressed datagram may not inflate beyond this. memberlist shares its 40 MiB stream limit with
+ * packets; we do not, on purpose: no memberlist sends a datagram that inflates past UDPBufferSize
+ * (1,400 bytes), while a 64 KiB LZW bomb inflated to 40 MiB would hold our single event loop for
+ * a good part of a second (Go decodes each packet on its own goroutine), long enough to miss acks.
+ */
 export const decompressedPacketBytesMax = 1024 * 1024;
 const compoundPartsMax = 255;
 const compoundPartBytesMax = 0xffff;
+/**
+ * memberlist recurses without a limit. What it sends nests at most compress → compound → part, so
+ * 4 levels refuse nothing real, and bound what one datagram can make us inflate (4 × 1 MiB).
+ */
 const nestingMax = 4;
 const labelBytesMax = 255;
 const lzwAlgo = 0;
@@ -33,6 +43,11 @@ export interface PacketDecodeOptions {
   /** The pool's label; a packet with another label is refused (memberlist config.Label). */
   readonly label?: string;
   readonly packetBytesMax?: number;
+  /**
+   * With a keyring: opens the bytes after the label (`aad` = the label's bytes); throws WireError
+   * "key-mismatch" when no key fits. memberlist (GossipVerifyIncoming) then drops the packet.
+   */
+  readonly decrypt?: (payload: Uint8Array, aad: Uint8Array) => Uint8Array;
 }
 
 export interface DecodedPacket {
@@ -49,7 +64,8 @@ export function decodePacket(packet: Uint8Array, options: PacketDecodeOptions = 
   if (label === null) wireFail("truncated", "label header runs past the packet");
   if (label !== (options.label ?? "")) wireFail("bad-label", `packet label ${JSON.stringify(label)} is not ours`);
   const out: DecodedPacket = { msgs: [], partErrors: [] };
-  handleCommand(checkCrc(rest), 0, out);
+  const plain = options.decrypt ? options.decrypt(rest, new TextEncoder().encode(label)) : rest;
+  handleCommand(checkCrc(plain), 0, out);
   return out;
 }
 
@@ -137,6 +153,10 @@ export interface PacketEncodeOptions {
   readonly compress?: boolean;
   readonly label?: string;
   readonly flavor?: GoMsgpackFlavor;
+  /** With a keyring: seals the framed packet (`aad` = the label's bytes); adds `encryptOverheadBytes`. */
+  readonly encrypt?: (plain: Uint8Array, aad: Uint8Array) => Uint8Array;
+  /** Bytes encryption adds (memberlist encryptOverhead: 29 for version 1). */
+  readonly encryptOverheadBytes?: number;
 }
 
 /**
@@ -145,7 +165,7 @@ export interface PacketEncodeOptions {
  */
 export function encodePackets(msgs: readonly PacketMessage[], options: PacketEncodeOptions = {}): Uint8Array[] {
   const bytesMax = options.packetBytesMax ?? udpPacketBytesDefault;
-  const overheadBytes = labelOverhead(options.label) + (options.crc ? 5 : 0);
+  const overheadBytes = labelOverhead(options.label) + (options.crc ? 5 : 0) + (options.encrypt ? options.encryptOverheadBytes ?? 29 : 0);
   const budgetBytes = bytesMax - overheadBytes;
   const groups: Uint8Array[][] = [];
   let group: Uint8Array[] = [];
@@ -174,23 +194,22 @@ export function compound(parts: readonly Uint8Array[]): Uint8Array {
   return w.finish();
 }
 
+/** memberlist's rawSendMsgPacket: compress if smaller, CRC, encrypt, then the label in front. */
 function frame(msg: Uint8Array, options: PacketEncodeOptions): Uint8Array {
   let out = msg;
   if (options.compress) {
     const compressed = compressMessage(msg, options.flavor);
     if (compressed.length < msg.length) out = compressed;
   }
-  const w = new GoMsgpackWriter();
-  if (options.label) {
-    const label = new TextEncoder().encode(options.label);
-    if (label.length > labelBytesMax) wireFail("bad-label", `label of ${label.length} bytes`);
-    w.byte(MemberlistMsgType.hasLabel).byte(label.length).raw(label);
-  }
   if (options.crc) {
     const sum = crc32(out);
-    w.byte(MemberlistMsgType.hasCrc).byte(sum >>> 24).byte(sum >>> 16).byte(sum >>> 8).byte(sum);
+    out = new GoMsgpackWriter().byte(MemberlistMsgType.hasCrc).byte(sum >>> 24).byte(sum >>> 16).byte(sum >>> 8).byte(sum).raw(out).finish();
   }
-  return w.raw(out).finish();
+  const label = new TextEncoder().encode(options.label ?? "");
+  if (label.length > labelBytesMax) wireFail("bad-label", `label of ${label.length} bytes`);
+  if (options.encrypt) out = options.encrypt(out, label);
+  if (label.length === 0) return out;
+  return new GoMsgpackWriter().byte(MemberlistMsgType.hasLabel).byte(label.length).raw(label).raw(out).finish();
 }
 
 function labelOverhead(label: string | undefined): number {
