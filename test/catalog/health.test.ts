@@ -98,3 +98,18 @@ test("ordering follows Consul's lowercased indexes: nodes, then checks by CheckI
   t.deepEqual(s.catalog.healthService("web").value.map((e) => e.Node.Node), ["a", "B"]);
   t.deepEqual(s.catalog.healthService("web").value[1]!.Checks.map((c) => c.CheckID), ["alive", "serfHealth"]);
 });
+
+test("nodeServicesAndChecks: the node's full records for anti-entropy, services by ID, checks by CheckID", (t) => {
+  const s = cluster();
+  const got = s.catalog.nodeServicesAndChecks("n1");
+  t.is(got.index, s.catalog.catalogNode("n1").index);
+  const value = got.value!;
+  t.is(value.Node.Node, "n1");
+  t.deepEqual(value.Services.map((svc) => svc.ID), ["web-a", "web-b"]);
+  t.deepEqual(value.Checks.map((c) => c.CheckID), [...value.Checks.map((c) => c.CheckID)].sort());
+  t.true(value.Checks.some((c) => c.CheckID === "serfHealth" && c.ServiceID === ""), "node checks included");
+  t.true(value.Checks.some((c) => c.ServiceID === "web-a"), "service checks included");
+  value.Services[0]!.Tags.push("mutated");
+  t.false(s.catalog.nodeServicesAndChecks("n1").value!.Services[0]!.Tags.includes("mutated"), "copies, not the live records");
+  t.is(s.catalog.nodeServicesAndChecks("zz").value, null);
+});

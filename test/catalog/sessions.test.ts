@@ -1,6 +1,6 @@
 import test from "ava";
 import { Script } from "./harness.ts";
-import { newSessionId } from "./imports.ts";
+import { Catalog, encodeCommand, newSessionId } from "./imports.ts";
 import { mulberry32 } from "../../src/core/util/rng.ts";
 
 function withNode(): Script {
@@ -181,6 +181,48 @@ test("TTL: expiredSessions reports a session at 2 x TTL after its last renew; ex
   t.is(s.ok({ op: "session.expire", ID: "s1" }), true);
   t.deepEqual(s.catalog.sessionList().value, []);
   t.is(s.catalog.kvGet("leader").value!.Session, undefined);
+});
+
+test("TTL across a failover: the new leader's resetSessionTimers gives every TTL session a fresh 2 x TTL", (t) => {
+  // The old leader's log: s1 (TTL 15 s) renewed at t0, then the leader dies; the client's renews
+  // fail until a new leader is elected 31 s later.
+  const s = withNode();
+  s.session("s1", "n1", { TTL: "15s", Checks: [] });
+  s.session("s2", "n1", { TTL: "15s", Checks: [] });
+  s.session("plain", "n1", { Checks: [] });
+  s.lock("leader", "s1");
+  const t0 = s.nowMs;
+  const successor = new Catalog();
+  successor.restore(s.catalog.snapshot());
+  t.is(successor.sessionTimersResetAtMs, 0);
+  t.deepEqual(successor.expiredSessions(t0 + 31_000), ["s1", "s2"], "without the reset, the first sweep expires both");
+  successor.resetSessionTimers(t0 + 31_000);
+  t.is(successor.sessionTimersResetAtMs, t0 + 31_000);
+  t.deepEqual(successor.expiredSessions(t0 + 31_000), [], "a fresh 2 x TTL from the takeover");
+  t.is(successor.nextSessionDeadlineMs(), t0 + 31_000 + 30_000);
+  t.deepEqual(successor.expiredSessions(t0 + 60_999), []);
+  t.deepEqual(successor.expiredSessions(t0 + 61_000), ["s1", "s2"], "then clients that never renewed do expire");
+  // A renew after the takeover counts from its own time.
+  s.advance(40_000);
+  const renew = encodeCommand({ v: 1, op: "session.renew", nowMs: s.nowMs, ID: "s1" });
+  successor.applyBytes(renew, s.index + 1);
+  t.deepEqual(successor.expiredSessions(t0 + 61_000), ["s2"]);
+  t.deepEqual(successor.expiredSessions(t0 + 70_000), ["s2", "s1"].sort());
+  // The reset is leader memory: a snapshot restore keeps it, and the log never sees it.
+  const snapshotBefore = successor.snapshot();
+  successor.restore(snapshotBefore);
+  t.is(successor.sessionTimersResetAtMs, t0 + 31_000);
+  t.deepEqual([...successor.snapshot()], [...snapshotBefore]);
+  t.throws(() => successor.resetSessionTimers(Number.NaN), { message: /not a finite time/ });
+});
+
+test("TTL: the expire command re-checks against the log alone, so a takeover never blocks a due expiry", (t) => {
+  const s = withNode();
+  s.session("s1", "n1", { TTL: "10s", Checks: [] });
+  s.catalog.resetSessionTimers(s.nowMs + 5_000);
+  s.advance(20_000);
+  t.deepEqual(s.catalog.expiredSessions(s.nowMs), [], "this leader's timer runs until takeover + 20 s");
+  t.is(s.ok({ op: "session.expire", ID: "s1" }), true, "but an expire already proposed is judged by the log's renew time");
 });
 
 test("renew: an unknown session is a 404 with Consul's text", (t) => {

@@ -29,6 +29,13 @@
  * the leader also stamps `nowMs` on every command and runs `expiredSessions(nowMs)` on a timer,
  * proposing `session.expire` for each ID it returns.
  *
+ * Session timers across failovers (Consul's initializeSessionTimers): the moment a server wins
+ * an election, before its first expiry sweep, its owner calls `resetSessionTimers(nowMs)` on its
+ * catalog. Every TTL session then gets a fresh TTL x multiplier from that moment, so clients
+ * whose renewals failed while there was no leader are not expired on the new leader's first
+ * sweep. The reset is leader-local memory, not replicated and not in snapshots; call it again on
+ * every election won (the agent: when Raft's soft state turns to leader).
+ *
  * Invariant: appliedIndex only grows, and every record's indexes are <= appliedIndex.
  */
 import { assert } from "../util/assert.ts";
@@ -54,8 +61,10 @@ export interface CatalogCounters {
 }
 
 export class Catalog {
-  private state: CatalogState;
+  protected state: CatalogState;
   private readonly hub = new WatchHub();
+  /** Leader-local: the takeover time given to `resetSessionTimers` (0: never led). */
+  protected sessionTimersFromMs = 0;
   readonly counters: CatalogCounters = { applied: 0, refused: 0, malformed: 0, woken: 0 };
 
   constructor(readonly config: CatalogConfig = defaultCatalogConfig()) {
@@ -153,16 +162,33 @@ export class Catalog {
     this.counters.woken += this.hub.notifyAll(this.state.appliedIndex);
   }
 
-  /** For the leader's session timers: TTL sessions past TTL x multiplier at `nowMs`. */
+  /**
+   * A new leader's takeover: from `nowMs` on, no TTL session expires before `nowMs` + TTL x
+   * multiplier, whatever its last renew in the log says. Leader-local (survives `restore`).
+   */
+  resetSessionTimers(nowMs: number): void {
+    assert(Number.isFinite(nowMs), () => `resetSessionTimers: nowMs ${nowMs} is not a finite time`);
+    this.sessionTimersFromMs = nowMs;
+  }
+
+  /** The time of the last `resetSessionTimers`, or 0 if this catalog never led. */
+  get sessionTimersResetAtMs(): number {
+    return this.sessionTimersFromMs;
+  }
+
+  /**
+   * For the leader's session timers: TTL sessions past TTL x multiplier at `nowMs`, counted from
+   * their last renew or from the takeover (`resetSessionTimers`), whichever is later.
+   */
   expiredSessions(nowMs: number): string[] {
-    return expiredSessionIds(this.state, nowMs);
+    return expiredSessionIds(this.state, nowMs, this.sessionTimersFromMs);
   }
 
   /** The earliest TTL deadline, so the leader can schedule its next expiry check; null if none. */
   nextSessionDeadlineMs(): number | null {
     let earliest: number | null = null;
     for (const session of this.state.sessions.values()) {
-      const deadline = sessionDeadlineMs(this.state, session);
+      const deadline = sessionDeadlineMs(this.state, session, this.sessionTimersFromMs);
       if (deadline !== null && (earliest === null || deadline < earliest)) earliest = deadline;
     }
     return earliest;
@@ -201,6 +227,8 @@ export class Catalog {
   catalogService(name: string, filter?: q.ServiceFilter) { return q.catalogService(this.state, name, filter); }
   catalogNode(name: string) { return q.catalogNode(this.state, name); }
   healthNode(name: string) { return q.healthNode(this.state, name); }
+  /** Anti-entropy: the node's record, services and checks in full (null if unknown). */
+  nodeServicesAndChecks(name: string) { return q.nodeServicesAndChecks(this.state, name); }
   healthChecks(service: string, filter?: q.ServiceFilter) { return q.healthChecks(this.state, service, filter); }
   healthService(name: string, filter?: q.ServiceFilter) { return q.healthService(this.state, name, filter); }
   healthState(status: CheckStatus | "any", nodeMeta?: Record<string, string>) { return q.healthState(this.state, status, nodeMeta); }

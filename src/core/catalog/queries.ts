@@ -168,6 +168,27 @@ export function catalogNode(state: CatalogState, name: string): QueryResult<Node
   return answer(index, { Node: copyNode(node), Services: services });
 }
 
+/**
+ * For the agent's anti-entropy diff: the node's record and every service and check on it, as
+ * full records (copies), services by ID and checks by CheckID; null when the node is unknown.
+ * Watches the node's scope, like `catalogNode`.
+ */
+export function nodeServicesAndChecks(state: CatalogState, name: string): QueryResult<NodeServicesAndChecks | null> {
+  const index = indexOver(state, queryScopes.catalogNode(name));
+  const node = state.nodes.get(name);
+  if (node === undefined) return answer(index, null);
+  const onNode = state.services.get(name) ?? new Map<string, ServiceRecord>();
+  const services = [...onNode.keys()].sort(byString).map((id) => copyService(onNode.get(id)!));
+  const checks = [...(state.checks.get(name)?.values() ?? [])].sort((a, b) => byString(a.CheckID, b.CheckID)).map(copyCheck);
+  return answer(index, { Node: copyNode(node), Services: services, Checks: checks });
+}
+
+export interface NodeServicesAndChecks {
+  Node: NodeRecord;
+  Services: ServiceRecord[];
+  Checks: CheckRecord[];
+}
+
 function nodeChecks(state: CatalogState, node: string): CheckRecord[] {
   const onNode = state.checks.get(node);
   if (onNode === undefined) return [];

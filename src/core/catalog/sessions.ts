@@ -75,10 +75,13 @@ export function renewSession(state: CatalogState, id: string, nowMs: number): Ap
   return { ok: true, value: [{ ...session.record }] };
 }
 
-/** When the leader must destroy a TTL session: TTL x multiplier after its last renew. */
-export function sessionDeadlineMs(state: CatalogState, session: SessionState): number | null {
+/**
+ * When the leader must destroy a TTL session: TTL x multiplier after its last renew, or after
+ * `timersFromMs` (the leader's takeover, Consul's initializeSessionTimers) if that is later.
+ */
+export function sessionDeadlineMs(state: CatalogState, session: SessionState, timersFromMs = 0): number | null {
   if (session.ttlMs === 0) return null;
-  return session.renewedAtMs + session.ttlMs * state.config.sessionTtlMultiplier;
+  return Math.max(session.renewedAtMs, timersFromMs) + session.ttlMs * state.config.sessionTtlMultiplier;
 }
 
 /** Applied only while still expired at the command's time: a renew may have raced the timer. */
@@ -133,10 +136,10 @@ export function invalidateSessionsOfNode(state: CatalogState, node: string, nowM
 }
 
 /** The TTL sessions whose deadline has passed at `nowMs`, in ID order, for the leader's timer. */
-export function expiredSessionIds(state: CatalogState, nowMs: number): string[] {
+export function expiredSessionIds(state: CatalogState, nowMs: number, timersFromMs = 0): string[] {
   const expired: string[] = [];
   for (const [id, session] of state.sessions) {
-    const deadlineMs = sessionDeadlineMs(state, session);
+    const deadlineMs = sessionDeadlineMs(state, session, timersFromMs);
     if (deadlineMs !== null && nowMs >= deadlineMs) expired.push(id);
   }
   return expired.sort();
