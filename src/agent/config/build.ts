@@ -72,8 +72,10 @@ export const devFragment: Fragment = {
   ui_config: { enabled: true },
   performance: { raft_multiplier: 1 },
   ports: { grpc: 8502 },
-  gossip_lan: { gossip_interval: 100, probe_interval: 100, probe_timeout: 100, suspicion_mult: 3, retransmit_mult: 2 },
-  gossip_wan: { gossip_interval: 100, probe_interval: 100, probe_timeout: 100, suspicion_mult: 3, retransmit_mult: 2 },
+  // Consul's dev mode probes every 100 ms with a 100 ms timeout; Praetor's gossip core wants the
+  // timeout strictly shorter than the interval, so dev probes every 200 ms with a 100 ms timeout.
+  gossip_lan: { gossip_interval: 100, probe_interval: 200, probe_timeout: 100, suspicion_mult: 3, retransmit_mult: 2 },
+  gossip_wan: { gossip_interval: 100, probe_interval: 200, probe_timeout: 100, suspicion_mult: 3, retransmit_mult: 2 },
 };
 
 export interface BuildInput {
@@ -391,10 +393,10 @@ function buildGossip(v: View, pool: "gossip_lan" | "gossip_wan"): GossipPoolConf
     suspicionMult: v.num(`${pool}.suspicion_mult`),
     retransmitMult: v.num(`${pool}.retransmit_mult`),
   };
-  if (config.probeTimeoutMs > config.probeIntervalMs) {
-    throw new ConfigError(`${pool}.probe_timeout (${config.probeTimeoutMs} ms) must not exceed ${pool}.probe_interval (${config.probeIntervalMs} ms)`);
+  if (config.probeTimeoutMs >= config.probeIntervalMs) {
+    throw new ConfigError(`${pool}.probe_timeout (${formatDurationMs(config.probeTimeoutMs)}) must be shorter than ${pool}.probe_interval (${formatDurationMs(config.probeIntervalMs)})`);
   }
-  for (const [key, value] of [["gossip_interval", config.gossipIntervalMs], ["probe_interval", config.probeIntervalMs], ["suspicion_mult", config.suspicionMult]] as const) {
+  for (const [key, value] of [["gossip_interval", config.gossipIntervalMs], ["probe_timeout", config.probeTimeoutMs], ["suspicion_mult", config.suspicionMult]] as const) {
     if (value <= 0) throw new ConfigError(`${pool}.${key} must be positive, got ${value}`);
   }
   return config;

@@ -1,0 +1,78 @@
+/**
+ * `praetor <command> [args]`: the command table and dispatch. Each command's module is imported
+ * only when it runs, so `praetor version` loads this file and version.ts and nothing else.
+ */
+import type { Command } from "./command.ts";
+import type { CliIo } from "./io.ts";
+import { versionText } from "./version.ts";
+
+interface Entry {
+  readonly synopsis: string;
+  /** Loads the command (or, for a group such as `operator raft`, nothing: its subcommands are listed). */
+  readonly load?: () => Promise<Command>;
+}
+
+/** Every command, by its words. Groups ("operator", "operator raft") only list what is under them. */
+const commands: Readonly<Record<string, Entry>> = {
+  agent: { synopsis: "Runs a Praetor agent", load: async () => (await import("./commands/agent.ts")).agentCommand },
+  "force-leave": { synopsis: 'Forces a member of the cluster to enter the "left" state', load: async () => (await import("./commands/cluster.ts")).forceLeaveCommand },
+  info: { synopsis: "Provides debugging information for operators.", load: async () => (await import("./commands/cluster.ts")).infoCommand },
+  join: { synopsis: "Tell Praetor agent to join cluster", load: async () => (await import("./commands/cluster.ts")).joinCommand },
+  keygen: { synopsis: "Generates a new encryption key", load: async () => (await import("./commands/keygen.ts")).keygenCommand },
+  leave: { synopsis: "Gracefully leaves the Praetor cluster and shuts down", load: async () => (await import("./commands/cluster.ts")).leaveCommand },
+  members: { synopsis: "Lists the members of a Praetor cluster", load: async () => (await import("./commands/members.ts")).membersCommand },
+  monitor: { synopsis: "Stream logs from a Praetor agent", load: async () => (await import("./commands/cluster.ts")).monitorCommand },
+  operator: { synopsis: "Provides cluster-level tools for Praetor operators" },
+  "operator raft": { synopsis: "Provides cluster-level tools for Praetor operators" },
+  "operator raft list-peers": { synopsis: "Display the current Raft peer configuration", load: async () => (await import("./commands/operator.ts")).listPeersCommand },
+  "operator raft remove-peer": { synopsis: "Remove a Praetor server from the Raft configuration", load: async () => (await import("./commands/operator.ts")).removePeerCommand },
+  "operator raft transfer-leader": { synopsis: "Transfer raft leadership to another node", load: async () => (await import("./commands/operator.ts")).transferLeaderCommand },
+  reload: { synopsis: "Triggers the agent to reload configuration files", load: async () => (await import("./commands/cluster.ts")).reloadCommand },
+  validate: { synopsis: "Validate config files/directories", load: async () => (await import("./commands/validate.ts")).validateCommand },
+  version: { synopsis: "Prints the Praetor version" },
+};
+
+function topLevelUsage(): string {
+  const names = Object.keys(commands).filter((n) => !n.includes(" ")).sort();
+  const width = Math.max(...names.map((n) => n.length)) + 4;
+  const lines = names.map((n) => `    ${n.padEnd(width)}${commands[n]!.synopsis}`);
+  return `Usage: praetor [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n${lines.join("\n")}\n`;
+}
+
+function groupUsage(group: string): string {
+  const prefix = `${group} `;
+  const subs = Object.keys(commands).filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes(" ")).sort();
+  const width = Math.max(...subs.map((n) => n.length - prefix.length)) + 4;
+  const lines = subs.map((n) => `    ${n.slice(prefix.length).padEnd(width)}${commands[n]!.synopsis}`);
+  return `Usage: praetor ${group} <subcommand> [options] [args]\n\n  ${commands[group]!.synopsis}\n\nSubcommands:\n${lines.join("\n")}\n`;
+}
+
+/** Runs the command line (without "node" and the script) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const first = argv[0];
+  if (first === undefined || first === "-h" || first === "-help" || first === "--help" || first === "help") {
+    (first === undefined ? io.stderr : io.stdout)(topLevelUsage());
+    return first === undefined ? 1 : 0;
+  }
+  if (first === "version" || first === "-v" || first === "-version" || first === "--version") {
+    io.stdout(versionText());
+    return 0;
+  }
+  // The longest run of words that names a command: "operator raft list-peers" before "operator".
+  let words = 1;
+  while (words < argv.length && commands[argv.slice(0, words + 1).join(" ")] !== undefined) words++;
+  const name = argv.slice(0, words).join(" ");
+  const entry = commands[name];
+  if (entry === undefined) {
+    io.stderr(`Unknown command: ${JSON.stringify(first)}\n\n${topLevelUsage()}`);
+    return 1;
+  }
+  const rest = argv.slice(words);
+  if (entry.load === undefined) {
+    const asksHelp = rest.length === 0 || ["-h", "-help", "--help"].includes(rest[0]!);
+    (asksHelp ? io.stdout : io.stderr)(rest.length > 0 && !asksHelp ? `Unknown subcommand: ${JSON.stringify(rest[0])}\n\n${groupUsage(name)}` : groupUsage(name));
+    return asksHelp && rest.length > 0 ? 0 : 1;
+  }
+  const [command, { runCommand }] = await Promise.all([entry.load(), import("./command.ts")]);
+  return runCommand(command, name, rest, io);
+}
