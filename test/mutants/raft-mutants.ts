@@ -4,6 +4,7 @@
  * production code carries no bug switches; the simulator must catch every one of these.
  */
 import { RaftNode, type ReadRequest } from "../../src/core/raft/node.ts";
+import type { Progress } from "../../src/core/raft/progress.ts";
 import { quorumValue } from "../../src/core/raft/quorum.ts";
 import type { Entry, HardState, Index, Message, PersistedState, RaftConfig, Term } from "../../src/core/raft/types.ts";
 import type { Rng } from "../../src/core/util/rng.ts";
@@ -97,6 +98,43 @@ class ConfChangeBeforeTermCommit extends RaftNode {
   }
 }
 
+/**
+ * Issue 14 defect 2 reverted: the lease lasts the followers' whole timeout, as the old validator
+ * allowed (leaderLeaseTimeoutMs == heartbeatTimeoutMs), leaving no margin for one tick of phase
+ * offset or any clock drift.
+ */
+class LeaseWithoutMargin extends RaftNode {
+  protected override leaseTicks(): number {
+    return this.ticks.heartbeatTimeoutTicks;
+  }
+}
+
+/**
+ * Issue 14 defect 3 reverted: every ReadIndex read starts its own heartbeat round, and only the
+ * last 64 rounds keep their send tick, so under read load acknowledgements refresh neither the
+ * lease nor check-quorum's contact and a connected leader steps down.
+ */
+class ReadRoundPerRequest extends RaftNode {
+  protected override readRoundNeeded(): boolean {
+    return true;
+  }
+
+  protected override pruneRoundHistory(): void {
+    const newest = Math.max(...this.roundSentTick.keys());
+    this.roundSentTick.delete(newest - 64);
+  }
+}
+
+/**
+ * Issue 14 defect 4 reverted: a follower's last advance moves only when its match grows, so the
+ * first entry after an idle spell finds every caught-up follower "stalled" and re-sends to it.
+ */
+class ProbeAfterIdle extends RaftNode {
+  protected override replicationStalled(pr: Progress, lastIndex: Index): boolean {
+    return pr.state === "replicate" && pr.match < lastIndex && this.nowTick - pr.lastAdvanceTick >= this.ticks.replicationStallTicks;
+  }
+}
+
 const mutant = (name: string, description: string, Node: typeof RaftNode): RaftMutant => ({
   name, description, make: (config, persisted, rng) => new Node(config, persisted, rng),
 });
@@ -108,5 +146,8 @@ export const raftMutants: readonly RaftMutant[] = [
   mutant("leader-ignores-higher-term", "a leader does not step down on a higher term", LeaderIgnoresHigherTerm),
   mutant("truncate-committed-on-stale-append", "a follower truncates committed entries on a stale AppendEntries", TruncateCommittedOnStaleAppend),
   mutant("read-index-without-confirmation", "serves a ReadIndex read without confirming leadership", ReadIndexWithoutConfirmation),
+  mutant("lease-without-margin", "holds the lease for the followers' whole election timeout, no tick or drift margin", LeaseWithoutMargin),
+  mutant("read-round-per-request", "starts a heartbeat round per ReadIndex read and keeps only 64 rounds' send ticks", ReadRoundPerRequest),
+  mutant("probe-after-idle", "drops caught-up followers to probe on the first entry after an idle spell", ProbeAfterIdle),
   mutant("conf-change-before-term-commit", "accepts a membership change before the leader committed an entry of its term", ConfChangeBeforeTermCommit),
 ];

@@ -16,7 +16,7 @@ test("config: invalid values are refused with a message naming the field", (t) =
   const bad: [Partial<ReturnType<typeof defaultRaftConfig>>, RegExp][] = [
     [{ tickMs: 0 }, /tickMs/],
     [{ heartbeatIntervalMs: 1000 }, /heartbeatIntervalMs 1000 must be below heartbeatTimeoutMs/],
-    [{ leaderLeaseTimeoutMs: 2000 }, /leaderLeaseTimeoutMs 2000 must not exceed/],
+    [{ leaderLeaseTimeoutMs: 2000 }, /leaderLeaseTimeoutMs 2000 \(2000 ms in ticks\) must be shorter than the followers' election timeout/],
     [{ maxInflightMsgs: 0 }, /maxInflightMsgs/],
     [{ electionTimeoutMs: 20 }, /electionTimeoutMs 20 is shorter than tickMs/],
     [{ id: "" }, /id must be/],

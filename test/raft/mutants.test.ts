@@ -118,3 +118,59 @@ test("mutant read-index-without-confirmation answers before any heartbeat round"
   t.is(readsWithoutRound(production), 0);
   t.is(readsWithoutRound(mutantNamed("read-index-without-confirmation")), 1);
 });
+
+// ---------------------------------------------------------------- issue 14's planted bugs
+
+/** After 40 idle ticks, one proposal whose appends are still in flight at the next tick: how many followers went back to probe? */
+function probesAfterIdle(make: Make): number {
+  const c = new Harness(["n1", "n2", "n3"], { seed: 72, make });
+  const leader = c.electLeader();
+  c.tick(40);
+  leader.propose(new TextEncoder().encode("after a quiet spell"));
+  c.drain(); // the appends are queued, not yet delivered
+  leader.tick();
+  return leader.marksHit().get("replication stalled: probe") ?? 0;
+}
+
+test("mutant probe-after-idle drops caught-up followers to probe on the first tick after an idle spell (issue 14 defect 4)", (t) => {
+  t.is(probesAfterIdle(production), 0);
+  t.is(probesAfterIdle(mutantNamed("probe-after-idle")), 2);
+});
+
+/** Ticks after a quorum's acknowledgement during which a lease read is served locally. */
+function leaseLengthTicks(make: Make): number {
+  const c = new Harness(["n1", "n2", "n3"], { seed: 73, make });
+  const leader = c.electLeader();
+  c.tick(2);
+  for (const id of ["n1", "n2", "n3"]) if (id !== leader.id) c.isolate(id);
+  let ticks = 0;
+  while (leader.status().leaseValid === true && ticks < 100) {
+    leader.tick();
+    ticks += 1;
+  }
+  return ticks;
+}
+
+test("mutant lease-without-margin keeps its lease for the whole election timeout (issue 14 defect 2)", (t) => {
+  const production_ = leaseLengthTicks(production);
+  const mutant_ = leaseLengthTicks(mutantNamed("lease-without-margin"));
+  t.true(production_ <= 10, `production lease lasted ${production_} ticks`);
+  t.true(mutant_ >= 18, `mutant lease lasted ${mutant_} ticks`);
+});
+
+/** Heartbeat rounds a leader sends for 10 ReadIndex reads arriving together. */
+function roundsForTenReads(make: Make): number {
+  const c = new Harness(["n1", "n2", "n3"], { seed: 74, make });
+  const leader = c.electLeader();
+  c.tick(1);
+  c.drain();
+  c.queue = [];
+  for (let i = 0; i < 10; i++) leader.readIndex(`r${i}`, "readIndex");
+  c.drain();
+  return c.queue.filter((m) => m.type === "heartbeat" && m.to !== leader.id).length / 2;
+}
+
+test("mutant read-round-per-request sends a heartbeat round for every read (issue 14 defect 3)", (t) => {
+  t.is(roundsForTenReads(production), 1);
+  t.is(roundsForTenReads(mutantNamed("read-round-per-request")), 10);
+});

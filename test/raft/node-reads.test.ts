@@ -32,19 +32,24 @@ const heartbeatResp = (from: NodeId, ctx: string | undefined): Message =>
 
 // ---------------------------------------------------------------- lease
 
-test("node reads: an acknowledgement of a round older than the 64 remembered gives no lease, only a read", (t) => {
+test("node reads: reads arriving while a round is in flight join the next round, which goes out once it is confirmed", (t) => {
   const n1 = committedLeader();
   t.false(n1.status().leaseValid, "no heartbeat acknowledged yet");
   for (let i = 1; i <= 65; i++) n1.readIndex(`r${i}`, "readIndex");
-  const heartbeats = flush(n1).filter((m) => m.type === "heartbeat" && m.to === "n2");
-  t.deepEqual(heartbeats.map((m) => m.ctx), Array.from({ length: 65 }, (_, i) => String(i + 1)), "one round per read");
+  t.deepEqual(flush(n1).filter((m) => m.type === "heartbeat" && m.to === "n2").map((m) => m.ctx), ["1"], "one round for the first read only");
   n1.step(heartbeatResp("n2", "1"));
   const rd = n1.ready();
-  t.deepEqual(rd.readStates, [{ index: 1, ctx: "r1" }], "round 1 still confirms the read that waited for it");
+  t.deepEqual(rd.readStates, [{ index: 1, ctx: "r1" }], "round 1 confirms the read that waited for it");
+  t.deepEqual(rd.messages.filter((m) => m.type === "heartbeat").map((m) => `${m.to}:${m.ctx}`), ["n2:2", "n3:2"], "the other 64 go out together");
   n1.advance(rd);
-  t.false(n1.status().leaseValid, "but its send time is forgotten, so it extends no lease");
-  n1.step(heartbeatResp("n2", "2"));
-  t.true(n1.status().leaseValid, "round 2 is remembered: the lease holds");
+  t.true(n1.status().leaseValid, "round 1's acknowledgement holds the lease");
+  n1.step(heartbeatResp("n3", "2"));
+  const after = n1.ready();
+  t.deepEqual(after.messages.filter((m) => m.type === "heartbeat"), [], "no further round");
+  const served = after.readStates;
+  t.is(served.length, 64);
+  t.deepEqual(served.map((r) => r.ctx), Array.from({ length: 64 }, (_, i) => `r${i + 2}`));
+  t.is(n1.marksHit().get("batched read round"), 1);
   t.is(n1.status().droppedMessages, 0);
 });
 

@@ -157,7 +157,9 @@ test("validate: config numbers must be positive integers; durations no shorter t
     [{ maxEntriesPerMsg: 0 }, /^raft config: maxEntriesPerMsg must be a positive integer, got 0$/],
     [{ maxInflightMsgs: 1.5 }, /^raft config: maxInflightMsgs must be a positive integer, got 1.5$/],
     [{ heartbeatIntervalMs: 1001 }, /heartbeatIntervalMs 1001 must be below heartbeatTimeoutMs 1000/],
-    [{ leaderLeaseTimeoutMs: 1001 }, /leaderLeaseTimeoutMs 1001 must not exceed heartbeatTimeoutMs 1000/],
+    [{ leaderLeaseTimeoutMs: 1001 }, /^raft config: leaderLeaseTimeoutMs 1001 \(1000 ms in ticks\) must be shorter than the followers' election timeout/],
+    [{ maxClockDriftPpm: -1 }, /^raft config: maxClockDriftPpm must be an integer in \[0, 500000\), got -1$/],
+    [{ maxClockDriftPpm: 500_000 }, /^raft config: maxClockDriftPpm must be an integer in \[0, 500000\), got 500000$/],
     [{ preVote: "yes" as unknown as boolean }, /^raft config: preVote and checkQuorum must be booleans$/],
     [{ checkQuorum: 1 as unknown as boolean }, /^raft config: preVote and checkQuorum must be booleans$/],
   ];
@@ -170,10 +172,29 @@ test("validate: config boundaries that are allowed", (t) => {
   const fine: Partial<RaftConfig>[] = [
     { heartbeatIntervalMs: 50, leaderLeaseTimeoutMs: 50, electionTimeoutMs: 50 }, // exactly one tick
     { heartbeatIntervalMs: 999 }, // just below the heartbeat timeout
-    { leaderLeaseTimeoutMs: 1000 }, // a lease as long as the heartbeat timeout
+    { leaderLeaseTimeoutMs: 850 }, // 1000 - one tick (50) - drift (2 x 1000 ms x 5 %)
+    { leaderLeaseTimeoutMs: 950, maxClockDriftPpm: 0 }, // no drift: one tick of margin is enough
     { tickMs: 1, maxEntriesPerMsg: 1, maxInflightMsgs: 1, preVote: false, checkQuorum: false },
   ];
   for (const override of fine) t.notThrows(() => validateRaftConfig(config(override)), JSON.stringify(override));
+});
+
+test("validate: a lease must leave one tick plus the drift bound of the followers' timeout, and the error says so (issue 14 defect 2)", (t) => {
+  const refused: [Partial<RaftConfig>, string][] = [
+    [{ leaderLeaseTimeoutMs: 1000 }, "leaderLeaseTimeoutMs 1000 (1000 ms in ticks) must be shorter than the followers' election timeout (heartbeatTimeoutMs 1000, 1000 ms in ticks) by at least one tick (50 ms) plus the drift bound (50000 ppm over both clocks: 100 ms), so at most 850 ms"],
+    [{ leaderLeaseTimeoutMs: 900 }, "so at most 850 ms"],
+    [{ leaderLeaseTimeoutMs: 1000, maxClockDriftPpm: 0 }, "by at least one tick (50 ms) plus the drift bound (0 ppm over both clocks: 0 ms), so at most 950 ms"],
+    [{ leaderLeaseTimeoutMs: 600, maxClockDriftPpm: 200_000 }, "(200000 ppm over both clocks: 400 ms), so at most 550 ms"],
+    // 860 ms rounds to 17 ticks = 850 ms, which fits; 880 rounds to 18 ticks = 900 ms, which does not.
+    [{ leaderLeaseTimeoutMs: 880 }, "leaderLeaseTimeoutMs 880 (900 ms in ticks)"],
+  ];
+  for (const [override, part] of refused) {
+    const error = t.throws(() => validateRaftConfig(config(override)), { instanceOf: RangeError }, JSON.stringify(override));
+    t.true(error.message.includes(part), `${JSON.stringify(override)}: ${error.message}`);
+    t.true(error.message.endsWith("otherwise a deposed leader may serve a lease read after a new leader committed a newer value"), error.message);
+  }
+  t.notThrows(() => validateRaftConfig(config({ leaderLeaseTimeoutMs: 860 })));
+  t.notThrows(() => validateRaftConfig(config({ leaderLeaseTimeoutMs: 550, maxClockDriftPpm: 200_000 })));
 });
 
 test("validate: durations round to whole ticks, at least one; the stall is half the heartbeat timeout, at least two", (t) => {

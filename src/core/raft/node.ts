@@ -15,6 +15,9 @@
  *                                         stale appends and log truncation (never below commit)
  * - confirmReadIndex(request)             a ReadIndex read waits for a quorum heartbeat round
  * - confChangeAllowedInTerm()             no membership change before the leader committed in its term
+ * - leaseTicks()                          how long a quorum's acknowledgement keeps the lease
+ * - readRoundNeeded() / pruneRoundHistory()  ReadIndex batching; which rounds' send ticks are kept
+ * - replicationStalled(pr, lastIndex)     when a replicating follower is presumed to have lost an append
  * - hardStateForReady()                   term and vote reach the Ready, so they are persisted
  *                                         before the vote response that depends on them is sent
  */
@@ -96,9 +99,6 @@ const allowedTransitions: Readonly<Record<Role, readonly Role[]>> = {
   leader: ["follower"],
 };
 
-/** Round sent ticks remembered for lease bookkeeping; older acknowledgements only confirm reads. */
-const roundHistoryMax = 64;
-
 export class RaftNode {
   readonly id: NodeId;
   protected readonly config: RaftConfig;
@@ -133,7 +133,12 @@ export class RaftNode {
   private leadTransferee: NodeId | null = null;
   private transferTriedThisTerm = false;
   private round = 0;
-  private readonly roundSentTick = new Map<number, number>();
+  /**
+   * Send tick of each heartbeat round still young enough to matter (sent less than an election
+   * timeout ago), oldest first: an acknowledgement of any of them refreshes the lease and
+   * check-quorum's contact.
+   */
+  protected readonly roundSentTick = new Map<number, number>();
   private leaderSinceTick = 0;
   private readQueue: PendingRead[] = [];
   private readsAwaitingCommit: ReadRequest[] = [];
@@ -483,13 +488,26 @@ export class RaftNode {
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       const stalledSnapshot = pr.state === "snapshot" && this.nowTick - pr.snapshotSentTick >= this.ticks.heartbeatTimeoutTicks;
-      const stalledReplicate = pr.state === "replicate" && pr.match < lastIndex &&
-        this.nowTick - pr.lastAdvanceTick >= this.ticks.replicationStallTicks;
+      const stalledReplicate = this.replicationStalled(pr, lastIndex);
       if (!stalledSnapshot && !stalledReplicate) continue;
       this.mark(stalledSnapshot ? "snapshot stalled: probe" : "replication stalled: probe");
       pr.becomeProbe();
       this.sendAppend(id);
     }
+  }
+
+  /**
+   * A replicating follower lost an append when it has been behind for the stall time without its
+   * match growing. While it is caught up there is nothing to lose, so the clock restarts: after an
+   * idle spell the first new entry must not look stalled.
+   */
+  protected replicationStalled(pr: Progress, lastIndex: Index): boolean {
+    if (pr.state !== "replicate") return false;
+    if (pr.match >= lastIndex) {
+      pr.lastAdvanceTick = this.nowTick;
+      return false;
+    }
+    return this.nowTick - pr.lastAdvanceTick >= this.ticks.replicationStallTicks;
   }
 
   // ---------------------------------------------------------------- elections
@@ -888,12 +906,23 @@ export class RaftNode {
   private broadcastHeartbeat(): void {
     this.round += 1;
     this.roundSentTick.set(this.round, this.nowTick);
-    this.roundSentTick.delete(this.round - roundHistoryMax);
+    this.pruneRoundHistory();
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
       this.send({ type: "heartbeat", to: id, commit: Math.min(pr.match, this.log.commit), ctx: String(this.round) });
     }
     this.serveConfirmedReads();
+  }
+
+  /**
+   * Forget the send ticks of rounds sent an election timeout ago or earlier: an acknowledgement of
+   * one can neither hold the lease (shorter than that) nor keep check-quorum's contact fresh.
+   */
+  protected pruneRoundHistory(): void {
+    for (const [round, sentTick] of this.roundSentTick) {
+      if (this.nowTick - sentTick < this.ticks.electionTimeoutTicks || round === this.round) break;
+      this.roundSentTick.delete(round);
+    }
   }
 
   private sendTimeoutNow(to: NodeId): void {
@@ -928,7 +957,12 @@ export class RaftNode {
    */
   private leaseValid(): boolean {
     return this.role === "leader" && this.config.checkQuorum && !this.transferTriedThisTerm &&
-      this.committedInTerm() && this.nowTick - this.quorumAckSentTick() < this.ticks.leaderLeaseTicks;
+      this.committedInTerm() && this.nowTick - this.quorumAckSentTick() < this.leaseTicks();
+  }
+
+  /** The lease's length; validateRaftConfig keeps it a tick plus the drift bound below the followers' timeout. */
+  protected leaseTicks(): number {
+    return this.ticks.leaderLeaseTicks;
   }
 
   private onReadRequest(request: ReadRequest): void {
@@ -952,8 +986,19 @@ export class RaftNode {
       this.serveRead(request, this.log.commit);
       return;
     }
+    const roundNeeded = this.readRoundNeeded();
     this.readQueue.push({ ...request, index: this.log.commit, round: this.round + 1 });
-    this.broadcastHeartbeat();
+    if (roundNeeded) this.broadcastHeartbeat();
+  }
+
+  /**
+   * etcd's readOnly batching: a read that arrives while an earlier read's round is still in flight
+   * joins the next round, which goes out when that one is confirmed (or with the next periodic
+   * heartbeat, whichever is first); one round confirms every read queued before it was sent.
+   */
+  protected readRoundNeeded(): boolean {
+    const oldest = this.readQueue[0];
+    return oldest === undefined || oldest.round > this.round;
   }
 
   private serveConfirmedReads(): void {
@@ -966,6 +1011,11 @@ export class RaftNode {
       served += 1;
     }
     this.readQueue.splice(0, served);
+    // Reads that joined while the served round was in flight go out together now.
+    if (served > 0 && this.readQueue.length > 0 && this.readRoundNeeded()) {
+      this.mark("batched read round");
+      this.broadcastHeartbeat();
+    }
   }
 
   protected serveRead(request: ReadRequest, index: Index): void {

@@ -148,6 +148,12 @@ export interface RaftConfig {
   readonly electionTimeoutMs: number;
   /** hashicorp/raft LeaderLeaseTimeout: lease reads and check-quorum use this. */
   readonly leaderLeaseTimeoutMs: number;
+  /**
+   * Bound on how far two servers' clocks may drift apart, in parts per million of elapsed time.
+   * The lease must be shorter than the followers' timeout by one tick plus what this drift can
+   * eat (see validateRaftConfig).
+   */
+  readonly maxClockDriftPpm: number;
   /** Interval between leader heartbeats (hashicorp/raft: heartbeatTimeout / 10). */
   readonly heartbeatIntervalMs: number;
   readonly preVote: boolean;
