@@ -124,6 +124,8 @@ export interface AgentHooks {
   onShutdown?(): void;
   /** SIGHUP or PUT /v1/agent/reload: re-read the configuration; resolve with the new one. */
   reloadConfig?(): Promise<AgentConfig>;
+  /** Log lines for /v1/agent/monitor. */
+  subscribeLogs?(level: string, listener: (line: string) => void): () => void;
 }
 
 export class Agent implements AgentBackend {
@@ -165,7 +167,6 @@ export class Agent implements AgentBackend {
   private preferredServer: string | null = null;
   private readonly eventBuffer: UserEvent[] = [];
   private readonly eventWaiters = new Set<() => void>();
-  private readonly logSubscribers = new Set<{ level: number; fn: (line: string) => void }>();
   private stopped = false;
   private leaving = false;
   readonly counters = { raftWrites: 0, antiEntropyWrites: 0, antiEntropySyncs: 0, reconcileWrites: 0, forwarded: 0 };
@@ -1167,10 +1168,8 @@ export class Agent implements AgentBackend {
   }
 
   monitor(level: string, onLine: (line: string) => void): () => void {
-    const order = ["trace", "debug", "info", "warn", "error"];
-    const entry = { level: Math.max(0, order.indexOf(level.toLowerCase())), fn: onLine };
-    this.logSubscribers.add(entry);
-    return () => this.logSubscribers.delete(entry);
+    if (this.hooks.subscribeLogs === undefined) return () => {};
+    return this.hooks.subscribeLogs(level.toLowerCase() || "info", onLine);
   }
 
   async host(): Promise<Record<string, unknown>> {
