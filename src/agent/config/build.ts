@@ -257,10 +257,10 @@ function buildPorts(v: View): AgentPorts {
 }
 
 function splitAddrs(text: string, key: string): string[] {
+  if (text.includes("{{")) throw new ConfigError(`${key}: go-sockaddr templates like ${JSON.stringify(text)} are not supported; give an IP address`);
   const addrs = text.split(/\s+/).filter((a) => a !== "");
   if (addrs.length === 0) throw new ConfigError(`${key} cannot be empty`);
   for (const addr of addrs) {
-    if (addr.startsWith("{{")) throw new ConfigError(`${key}: go-sockaddr templates like ${JSON.stringify(addr)} are not supported; give an IP address`);
     if (addr.startsWith("unix://")) throw new ConfigError(`${key}: unix sockets (${addr}) are not supported; give an IP address`);
     if (isIP(addr) === 0) throw new ConfigError(`${key}: expected an IP address, got ${JSON.stringify(addr)}`);
   }

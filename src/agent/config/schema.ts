@@ -264,10 +264,10 @@ function decodeValue(value: unknown, spec: Spec, path: string, ctx: DecodeContex
     case "durationMap":
       return decodeMap(value, path, ctx, (v, p) => decodeScalar(v, "duration", p, ctx) as number);
     case "services":
-      return decodeList(value, path, ctx).map((s, i) => decodeService(s, `${path}[${i}]`, ctx));
+      return decodeList(value, path, ctx).map((s, i) => decodeService(s, itemPath(value, path, i), ctx));
     case "checks":
       return decodeList(value, path, ctx).map((c, i) => {
-        if (!isPlainObject(c)) fail(ctx, `${path}[${i}]`, "a check definition object", c);
+        if (!isPlainObject(c)) fail(ctx, itemPath(value, path, i), "a check definition object", c);
         return new RawObject(c, ctx.source);
       });
     case "ignored":
@@ -275,6 +275,11 @@ function decodeValue(value: unknown, spec: Spec, path: string, ctx: DecodeContex
     default:
       return decodeScalar(value, spec, path, ctx);
   }
+}
+
+/** "services[1]" for an item of a list, plain "service" for a lone object. */
+function itemPath(value: unknown, path: string, i: number): string {
+  return Array.isArray(value) ? `${path}[${i}]` : path;
 }
 
 /** `service` is one object, `services` a list; both accept either (HCL blocks decode as lists). */
@@ -374,7 +379,7 @@ function decodeServiceField(out: Record<string, unknown>, key: string, value: un
       return;
     case "check": case "checks":
       for (const [i, c] of decodeList(value, at, ctx).entries()) {
-        if (!isPlainObject(c)) fail(ctx, `${at}[${i}]`, "a check definition object", c);
+        if (!isPlainObject(c)) fail(ctx, itemPath(value, at, i), "a check definition object", c);
         (out.Checks as unknown[]).push(c);
       }
       return;
