@@ -54,12 +54,13 @@ export function encodeRecord(record: WalRecord): Uint8Array {
 export type ReadOutcome =
   | { readonly kind: "record"; readonly record: WalRecord; readonly sizeBytes: number }
   | { readonly kind: "end" }
-  | { readonly kind: "bad"; readonly reason: string };
+  /** `sizeBytes` when the record is complete but fails its checksum (so where the next one would start is known). */
+  | { readonly kind: "bad"; readonly reason: string; readonly sizeBytes?: number };
 
 /**
  * Reads the record at `offset` of a file of `fileBytes` bytes, through `readAt`. A length that
  * runs past the end or above `recordBytesMax`, or a checksum mismatch, is `bad`: the caller
- * treats it as the torn or corrupted tail.
+ * decides whether it is a torn tail (nothing valid after it) or corruption in the middle.
  */
 export function readRecord(
   readAt: (offset: number, length: number) => Uint8Array,
@@ -79,7 +80,9 @@ export function readRecord(
   const body = readAt(offset + 8, 1 + payloadBytes);
   const expected = view.getUint32(4, true);
   const actual = crc32(body);
-  if (actual !== expected) return { kind: "bad", reason: `checksum ${actual.toString(16)} != recorded ${expected.toString(16)}` };
+  if (actual !== expected) {
+    return { kind: "bad", reason: `checksum ${actual.toString(16)} != recorded ${expected.toString(16)}`, sizeBytes: recordHeaderBytes + payloadBytes };
+  }
   const record = recordOf(body[0]!, decode(body.subarray(1)), offset);
   return { kind: "record", record, sizeBytes: recordHeaderBytes + payloadBytes };
 }

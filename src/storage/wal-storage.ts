@@ -8,7 +8,8 @@
  *
  * save(): one record, one append, one sync. load(): replays the current segment and stops at the
  * first record that is short or fails its checksum (a torn or corrupted tail), cuts the file
- * there and syncs the cut, so later appends follow a valid record.
+ * there and syncs the cut, so later appends follow a valid record. A bad record followed by a
+ * valid one is not a tail: load() throws WalCorruptionError naming the file and offset.
  *
  * compact(snapshot): rewrites the live state into the next generation, crash-safe at each step:
  *   1. write `wal-<g+1>.log` (header + base) and sync it;  a crash leaves an orphan, removed by load;
@@ -192,6 +193,7 @@ export class WalStorage implements RaftStorage {
       const outcome = readRecord((o, n) => bytes.subarray(o, o + n), offset, fileBytes, this.config.recordBytesMax);
       if (outcome.kind === "end") break;
       if (outcome.kind === "bad") {
+        checkTornTail(segment.name, bytes, offset, fileBytes, outcome, this.config.recordBytesMax);
         this.dropTail(segment, offset, fileBytes, outcome.reason);
         break;
       }
@@ -208,6 +210,35 @@ export class WalStorage implements RaftStorage {
     segment.truncate(offset);
     segment.sync();
   }
+}
+
+/** A WAL whose damage is not a torn tail: valid records follow a bad one. The server must not start on it. */
+export class WalCorruptionError extends Error {
+  override name = "WalCorruptionError";
+}
+
+/**
+ * Only the last write can be torn: one save is one append (a fresh segment's first append also
+ * carries the header record), and every append is synced before the next. So a record that fails
+ * its checksum while a valid record follows it is corruption of synced data, not a torn tail, and
+ * dropping it would silently drop the valid records after it (etcd refuses to start likewise).
+ * The one exception is the header at offset 0 followed by exactly one record to the end of the
+ * file: both came from the same, unsynced first append.
+ */
+function checkTornTail(
+  file: string, bytes: Uint8Array, offset: number, fileBytes: number,
+  bad: { readonly reason: string; readonly sizeBytes?: number }, recordBytesMax: number,
+): void {
+  if (bad.sizeBytes === undefined) return; // short or over-long: the record runs to the end of the file
+  const nextOffset = offset + bad.sizeBytes;
+  if (nextOffset >= fileBytes) return;
+  const next = readRecord((o, n) => bytes.subarray(o, o + n), nextOffset, fileBytes, recordBytesMax);
+  if (next.kind !== "record") return;
+  if (offset === 0 && nextOffset + next.sizeBytes === fileBytes) return;
+  throw new WalCorruptionError(
+    `${file}: record at offset ${offset} fails its checksum (${bad.reason}) but a valid record follows at offset ${nextOffset}: ` +
+    "the log is corrupted in the middle, not torn at its tail; refusing to start rather than drop the records after it " +
+    "(restore this server's data directory, or remove it and let the server rejoin empty)");
 }
 
 function applyRecord(state: LiveState, record: WalRecord, offset: number, generation: number): LiveState {

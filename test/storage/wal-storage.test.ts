@@ -2,7 +2,7 @@ import test from "ava";
 import { SimDisk } from "../../sim/disk.ts";
 import type { Entry, HardState, PersistedState, Snapshot } from "../../src/core/raft/types.ts";
 import { mulberry32 } from "../../src/core/util/rng.ts";
-import { segmentName, WalStorage } from "../../src/storage/wal-storage.ts";
+import { segmentName, WalCorruptionError, WalStorage } from "../../src/storage/wal-storage.ts";
 
 const entry = (index: number, term: number, text = `cmd${index}@${term}`): Entry => ({
   index,
@@ -166,4 +166,65 @@ test("save and compact before load, and a gap in appended entries, are refused",
 test("initialConf from the config is returned by load", (t) => {
   const wal = new WalStorage(new SimDisk(), { initialConf: { voters: ["n1"], learners: [] } });
   t.deepEqual(wal.load().initialConf, { voters: ["n1"], learners: [] });
+});
+
+/** Flip one byte of a synced segment at `offset` (bit rot, not a crash). */
+function flipSyncedByte(disk: SimDisk, name: string, offset: number): void {
+  const file = disk.open(name);
+  const bytes = file.read(0, file.sizeBytes());
+  bytes[offset] = bytes[offset]! ^ 0x40;
+  file.truncate(0);
+  file.append(bytes);
+  file.sync();
+}
+
+/** Byte offsets of each save's record in a fresh segment: [header+first save ends, second ends, ...]. */
+function saveEnds(disk: SimDisk, wal: WalStorage, saves: number): number[] {
+  const ends: number[] = [];
+  for (let i = 1; i <= saves; i++) {
+    wal.save({ hardState: hard(1, i - 1), entries: [entry(i, 1)] });
+    ends.push(disk.open(segmentName(0)).sizeBytes());
+  }
+  return ends;
+}
+
+test("a checksum failure in the middle of the WAL, with valid records after it, stops load() naming the file and offset", (t) => {
+  const disk = new SimDisk();
+  const { wal } = reopen(disk);
+  const ends = saveEnds(disk, wal, 4);
+  // Corrupt the payload of the second save's record (it starts where the first save ended).
+  flipSyncedByte(disk, segmentName(0), ends[0]! + 12);
+  const error = t.throws(() => reopen(disk), { instanceOf: WalCorruptionError });
+  t.is(error.message.split(":")[0], "wal-0.log");
+  t.true(error.message.includes(`record at offset ${ends[0]} fails its checksum`), error.message);
+  t.true(error.message.includes(`but a valid record follows at offset ${ends[1]}`), error.message);
+  t.true(error.message.includes("not torn at its tail"), error.message);
+  t.is(disk.open(segmentName(0)).sizeBytes(), ends[3], "nothing was cut: the records after the damage are still on disk");
+});
+
+test("a checksum failure in the last record is a torn tail: dropped, and the records before it kept", (t) => {
+  const disk = new SimDisk();
+  const { wal } = reopen(disk);
+  const ends = saveEnds(disk, wal, 4);
+  flipSyncedByte(disk, segmentName(0), ends[2]! + 12);
+  const { wal: reopened, state } = reopen(disk);
+  t.is(indexes(state), "1@1 2@1 3@1");
+  t.regex(reopened.stats.lastDropReason ?? "", new RegExp(`^wal-0.log at ${ends[2]}: checksum`));
+});
+
+test("a bad header in a segment holding only its first append (header + one record) is a torn first write, not corruption", (t) => {
+  const disk = new SimDisk();
+  const { wal } = reopen(disk);
+  saveEnds(disk, wal, 1);
+  flipSyncedByte(disk, segmentName(0), 10);
+  const { state } = reopen(disk);
+  t.is(indexes(state), "");
+});
+
+test("a bad header followed by several valid records is corruption", (t) => {
+  const disk = new SimDisk();
+  const { wal } = reopen(disk);
+  saveEnds(disk, wal, 3);
+  flipSyncedByte(disk, segmentName(0), 10);
+  t.throws(() => reopen(disk), { instanceOf: WalCorruptionError, message: /^wal-0.log: record at offset 0 fails its checksum/ });
 });
