@@ -85,9 +85,10 @@ function strip(node: FilterNode): unknown {
 
 /** The documentation's semantics, written plainly: missing fields fail positive matches. */
 function naive(node: FilterNode, root: unknown): boolean {
-  if (node.kind === "and") return naive(node.left, root) && naive(node.right, root);
-  if (node.kind === "or") return naive(node.left, root) || naive(node.right, root);
-  if (node.kind === "not") return !naive(node.operand, root);
+  if (node.kind !== "match") {
+    if (node.kind === "not") return !naive(node.operand, root);
+    return node.kind === "and" ? naive(node.left, root) && naive(node.right, root) : naive(node.left, root) || naive(node.right, root);
+  }
   let field: unknown = root;
   let found = true;
   for (const part of node.selector) {
