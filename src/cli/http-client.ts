@@ -4,6 +4,7 @@
  * Consul's Go API client words them, so scripts that grep for them keep working.
  */
 import { readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
 import type { FlagSpec, ParsedFlags } from "./flags.ts";
 import { flagBool, flagString } from "./flags.ts";
 
@@ -85,6 +86,17 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
 
+/** A 2xx answer: its status and its body as a stream of chunks (monitor) or as text. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: AsyncIterable<Uint8Array>;
+  text(): Promise<string>;
+}
+
+/**
+ * Requests go through node:http rather than fetch: fetch refuses the "bad ports" of the Fetch
+ * standard (1, 6000, 6665-6669, 10080, ...), and an agent may listen on any of them.
+ */
 export class ApiClient {
   constructor(readonly options: ApiClientOptions) {}
 
@@ -98,22 +110,25 @@ export class ApiClient {
   }
 
   /** Sends the request; a non-2xx answer throws Consul's "Unexpected response code: 500 (body)". */
-  async request(path: string, opts: RequestOptions = {}): Promise<Response> {
+  async request(path: string, opts: RequestOptions = {}): Promise<ApiResponse> {
     const method = opts.method ?? "GET";
     const url = this.url(path, opts.query);
     const headers: Record<string, string> = {};
     if (this.options.token !== undefined) headers["X-Consul-Token"] = this.options.token;
-    let response: Response;
+    let response: IncomingMessage;
     try {
-      response = await fetch(url, { method, headers, ...(opts.body === undefined ? {} : { body: opts.body }), ...(opts.signal === undefined ? {} : { signal: opts.signal }) });
+      response = await send(url, method, headers, opts);
     } catch (e) {
-      throw new ApiRequestError(`${titleCase(method)} "${url}": ${describeFetchError(e, url)}`);
+      if (opts.signal?.aborted === true) throw e;
+      throw new ApiRequestError(`${titleCase(method)} "${url}": ${describeError(e, url)}`);
     }
-    if (response.status < 200 || response.status >= 300) {
-      const body = (await response.text().catch(() => "")).trim();
-      throw new ApiRequestError(`Unexpected response code: ${response.status} (${body})`, response.status);
+    const status = response.statusCode ?? 0;
+    const text = () => readAll(response);
+    if (status < 200 || status >= 300) {
+      const body = (await text().catch(() => "")).trim();
+      throw new ApiRequestError(`Unexpected response code: ${status} (${body})`, status);
     }
-    return response;
+    return { status, body: response, text };
   }
 
   async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
@@ -127,26 +142,41 @@ export class ApiClient {
   }
 }
 
+async function send(url: string, method: string, headers: Record<string, string>, opts: RequestOptions): Promise<IncomingMessage> {
+  const { request } = url.startsWith("https:") ? await import("node:https") : await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, ...(opts.signal === undefined ? {} : { signal: opts.signal }) }, resolve);
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+async function readAll(stream: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 function titleCase(method: string): string {
   return method[0] + method.slice(1).toLowerCase();
 }
 
 /** Go's dial errors for the common cases ("dial tcp 127.0.0.1:8500: connect: connection refused"). */
-function describeFetchError(e: unknown, url: string): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  const host = new URL(url).host;
-  switch (cause?.code) {
+function describeError(e: unknown, url: string): string {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = err.code ?? err.cause?.code;
+  const { host, hostname } = new URL(url);
+  switch (code) {
     case "ECONNREFUSED":
       return `dial tcp ${host}: connect: connection refused`;
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return `dial tcp: lookup ${new URL(url).hostname}: no such host`;
+      return `dial tcp: lookup ${hostname}: no such host`;
     case "ECONNRESET":
       return "read: connection reset by peer";
     case "ETIMEDOUT":
-    case "UND_ERR_CONNECT_TIMEOUT":
       return `dial tcp ${host}: i/o timeout`;
     default:
-      return cause?.message ?? (e instanceof Error ? e.message : String(e));
+      return err.message ?? String(e);
   }
 }

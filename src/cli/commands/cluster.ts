@@ -1,7 +1,7 @@
 /** `join`, `leave`, `force-leave`, `info`, `reload` and `monitor`: Consul's agent commands over the HTTP API. */
 import type { Command } from "../command.ts";
 import { flagBool, flagString, type ParsedFlags } from "../flags.ts";
-import { ApiClient, ApiRequestError, clientFlags, clientOptions } from "../http-client.ts";
+import { ApiClient, ApiRequestError, type ApiResponse, clientFlags, clientOptions } from "../http-client.ts";
 import { type CliIo, println } from "../io.ts";
 
 /** A path segment as Consul's client sends it: escaped, but "host:port" keeps its colon. */
@@ -178,7 +178,7 @@ Usage: praetor monitor [options]
     return withClient(parsed, io, "Error starting monitor", async (client) => {
       const query = { loglevel: (flagString(parsed, "log-level") ?? "INFO").toLowerCase(), ...(flagBool(parsed, "log-json") ? { logjson: "true" } : {}) };
       const signal = io.signal;
-      let response: Response;
+      let response: ApiResponse;
       try {
         response = await client.request("/v1/agent/monitor", { query, signal });
       } catch (e) {
@@ -191,12 +191,12 @@ Usage: praetor monitor [options]
 };
 
 /** Copies the monitor stream to stdout line by line until the agent closes it (exit 1) or we are interrupted (exit 0). */
-async function streamLines(response: Response, io: CliIo, signal: AbortSignal): Promise<number> {
+async function streamLines(response: ApiResponse, io: CliIo, signal: AbortSignal): Promise<number> {
   const decoder = new TextDecoder();
   let pending = "";
   try {
-    for await (const chunk of response.body ?? []) {
-      pending += decoder.decode(chunk as Uint8Array, { stream: true });
+    for await (const chunk of response.body) {
+      pending += decoder.decode(chunk, { stream: true });
       const lines = pending.split("\n");
       pending = lines.pop()!;
       for (const line of lines) println(io.stdout, line);
