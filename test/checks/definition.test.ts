@@ -1,5 +1,5 @@
 import test from "ava";
-import { parseCheckDefinition, type CheckDefinition, type CheckDefinitionContext } from "../../src/core/checks/index.ts";
+import { parseCheckDefinition, parseServiceChecks, type CheckDefinition, type CheckDefinitionContext } from "../../src/core/checks/index.ts";
 
 const api: CheckDefinitionContext = { source: "HTTP API" };
 const inService = (id: string, name = id, index = 0, count = 1): CheckDefinitionContext => ({
@@ -176,4 +176,36 @@ test("null values count as absent (Go clients send zero values, some JSON encode
   const def = parsed({ Name: "x", TTL: "5s", Notes: null, HTTP: null, ServiceID: null });
   t.is(def.notes, "");
   t.is(def.probe.kind, "ttl");
+});
+
+test("service definitions: `check` then `checks`, numbered as Consul numbers them; empty checks dropped", (t) => {
+  const ctx = { source: "config file web.json", serviceId: "web-1", serviceName: "web" };
+  const one = parseServiceChecks({ name: "web", check: { args: ["curl", "localhost:8080"], interval: "10s" } }, ctx);
+  t.true(one.ok && one.definitions.map((d) => d.id).join() === "service:web-1");
+  const many = parseServiceChecks({
+    Checks: [{ tcp: "127.0.0.1:8080", interval: "5s" }, {}, { name: "beat", ttl: "30s" }],
+    Check: { http: "http://127.0.0.1:8080/health", interval: "10s" },
+  }, ctx);
+  t.true(many.ok);
+  if (!many.ok) return;
+  t.deepEqual(many.definitions.map((d) => [d.id, d.name, d.probe.kind, d.serviceId]), [
+    ["service:web-1:1", "Service 'web' check", "http", "web-1"],
+    ["service:web-1:2", "Service 'web' check", "tcp", "web-1"],
+    ["service:web-1:3", "beat", "ttl", "web-1"],
+  ]);
+  const none = parseServiceChecks({ name: "web", check: {} }, ctx);
+  t.true(none.ok && none.definitions.length === 0);
+});
+
+test("service definitions: a bad check names its position and the service; a duplicate ID is refused", (t) => {
+  const ctx = { source: "HTTP API", serviceId: "web", serviceName: "web" };
+  const bad = parseServiceChecks({ checks: [{ ttl: "5s" }, { args: ["true"] }] }, ctx);
+  t.false(bad.ok);
+  if (!bad.ok) t.is(bad.error.message, 'HTTP API: Check is not valid (check 2 of service "web"): Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks');
+  const dup = parseServiceChecks({ checks: [{ id: "x", ttl: "5s" }, { id: "x", ttl: "6s" }] }, ctx);
+  t.false(dup.ok);
+  if (!dup.ok) t.regex(dup.error.message, /defines check ID "x" twice/);
+  const notList = parseServiceChecks({ checks: { ttl: "5s" } }, ctx);
+  t.false(notList.ok);
+  if (!notList.ok) t.regex(notList.error.message, /key "checks": expected a list of check definitions, got an object/);
 });

@@ -4,7 +4,7 @@
  * API), and writes each `onChange` into its local state for anti-entropy.
  */
 export {
-  parseCheckDefinition, CheckDefinitionError, normalizeKey,
+  parseCheckDefinition, parseServiceChecks, CheckDefinitionError, normalizeKey, type ServiceChecksResult,
   type CheckDefinitionContext, type CheckDefinitionResult,
 } from "../../core/checks/definition.ts";
 export type { CheckDefinition, CheckKind, CheckProbe, CheckResultStatus } from "../../core/checks/types.ts";

@@ -337,3 +337,58 @@ function identity(v: Raw, ctx: CheckDefinitionContext): { id: string; name: stri
   }
   return { id: v.id !== undefined && v.id !== "" ? v.id : v.name, name: v.name };
 }
+
+export type ServiceChecksResult =
+  | { readonly ok: true; readonly definitions: readonly CheckDefinition[]; readonly unknownKeys: readonly string[] }
+  | { readonly ok: false; readonly error: CheckDefinitionError };
+
+/** Consul's `CheckType.Empty()`: a check whose every field is a zero value is dropped, not refused. */
+function isEmptyCheck(raw: unknown): boolean {
+  if (raw === null || raw === undefined) return true;
+  if (typeof raw !== "object" || Array.isArray(raw)) return false;
+  return Object.values(raw as Record<string, unknown>).every((v) =>
+    v === null || v === "" || v === 0 || v === false || (Array.isArray(v) && v.length === 0) ||
+    (typeof v === "object" && !Array.isArray(v) && Object.keys(v as object).length === 0));
+}
+
+/**
+ * The checks of one service definition, from its `check` (one) and `checks` (a list) keys in
+ * either spelling, in Consul's order (`check` first) so that defaulted IDs come out as Consul
+ * numbers them: `service:<id>` for a lone check, `service:<id>:1`, `:2` ... for several.
+ */
+export function parseServiceChecks(
+  service: unknown,
+  ctx: { readonly source: string; readonly serviceId: string; readonly serviceName: string },
+): ServiceChecksResult {
+  if (service === null || typeof service !== "object" || Array.isArray(service)) {
+    return { ok: false, error: new CheckDefinitionError(`a service definition must be a JSON object, got ${describe(service)}`, ctx.source) };
+  }
+  const raws: unknown[] = [];
+  for (const [key, value] of Object.entries(service as Record<string, unknown>)) {
+    const normalized = normalizeKey(key);
+    if (normalized === "check" && !isEmptyCheck(value)) raws.unshift(value);
+    if (normalized === "checks" && value !== null && value !== undefined) {
+      if (!Array.isArray(value)) {
+        return { ok: false, error: new CheckDefinitionError(`key "${key}": expected a list of check definitions, got ${describe(value)}`, ctx.source, key) };
+      }
+      raws.push(...value.filter((v) => !isEmptyCheck(v)));
+    }
+  }
+  const definitions: CheckDefinition[] = [];
+  const unknownKeys: string[] = [];
+  for (const [index, raw] of raws.entries()) {
+    const result = parseCheckDefinition(raw, { ...ctx, serviceCheckIndex: index, serviceCheckCount: raws.length });
+    if (!result.ok) {
+      const detail = `Check is not valid (check ${index + 1} of service ${JSON.stringify(ctx.serviceName)}): ${result.error.detail}`;
+      return { ok: false, error: new CheckDefinitionError(detail, ctx.source, result.error.key) };
+    }
+    definitions.push(result.definition);
+    unknownKeys.push(...result.unknownKeys);
+  }
+  const ids = new Set<string>();
+  for (const d of definitions) {
+    if (ids.has(d.id)) return { ok: false, error: new CheckDefinitionError(`service ${JSON.stringify(ctx.serviceName)} defines check ID ${JSON.stringify(d.id)} twice`, ctx.source) };
+    ids.add(d.id);
+  }
+  return { ok: true, definitions, unknownKeys };
+}
