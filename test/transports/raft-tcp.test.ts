@@ -34,7 +34,8 @@ async function endpoint(t: Teardown, port = 0, options: Partial<RaftTcpTransport
 
 const heartbeat = (from: string, to: string, commit: number): Message => ({ type: "heartbeat", from, to, term: 1, commit });
 
-test("three transports exchange Raft messages, each arriving from its sender's address", async (t) => {
+// Serial: it counts dials, and a stall of this process's event loop by another test could time a dial out.
+test.serial("three transports exchange Raft messages, each arriving from its sender's address", async (t) => {
   const nodes = await Promise.all([0, 1, 2].map(() => endpoint(t)));
   for (const a of nodes) {
     for (const b of nodes) {
@@ -55,7 +56,8 @@ test("three transports exchange Raft messages, each arriving from its sender's a
 
 test("a 5 MB snapshot message crosses in 1 MiB frames and is reassembled byte for byte", async (t) => {
   const [a, b] = await Promise.all([endpoint(t), endpoint(t)]);
-  const data = Uint8Array.from({ length: 5 * 1024 * 1024 }, (_, i) => (i * 31 + (i >> 11)) & 0xff);
+  const data = new Uint8Array(5 * 1024 * 1024);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31 + (i >> 11)) & 0xff;
   const snapshot: Message = {
     type: "snapshot", from: a!.transport.localAddr, to: b!.transport.localAddr, term: 4,
     snapshot: { meta: { index: 900, term: 4, conf: { voters: [a!.transport.localAddr, b!.transport.localAddr], learners: [] } }, data },

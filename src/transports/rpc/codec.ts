@@ -4,7 +4,7 @@
  * the Raft message's own validation (`messageProblem`) is the transport's job, since it needs the
  * receiver's address.
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, Encoder } from "@msgpack/msgpack";
 import type { Entry, Message } from "../../core/raft/types.ts";
 import { FrameError } from "./frame.ts";
 
@@ -14,16 +14,26 @@ export const protocolVersion = 1;
 /** An address in a hello is an "ip:port" string; anything longer than this is not one. */
 const addrBytesMax = 256;
 
-const encodeOptions = { ignoreUndefined: true } as const;
+/**
+ * One encoder and decoder for the process: making one per message allocates a 2 KiB buffer each
+ * time, the largest cost of a small RPC. The library clones them when re-entered.
+ */
+let encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder();
+/** An encoder whose buffer grew past this (a snapshot went through it) is replaced, not kept. */
+const encoderBufferBytesMax = 4 * 1024 * 1024;
 
+/** Encodes `value`; the bytes returned are the caller's own. */
 export function encodePayload(value: unknown): Uint8Array {
-  return encode(value, encodeOptions);
+  const bytes = encoder.encode(value);
+  if (bytes.length > encoderBufferBytesMax) encoder = new Encoder({ ignoreUndefined: true });
+  return bytes;
 }
 
 /** Any decoding failure of the library (DecodeError, RangeError on truncation...) becomes a FrameError. */
 export function decodePayload(bytes: Uint8Array, what: string): unknown {
   try {
-    return decode(bytes);
+    return decoder.decode(bytes);
   } catch (e) {
     throw new FrameError("bad-payload", `${what} is not MessagePack: ${(e as Error).message}`);
   }

@@ -207,18 +207,18 @@ export class RpcServer {
   private serveRpc(socket: net.Socket, leading: Uint8Array): void {
     const limits = { framePayloadBytesMax: this.options.framePayloadBytesMax, messageBytesMax: this.options.rpcMessageBytesMax };
     const conn = new FramedSocket(socket, { limits, framePayloadBytes: this.options.framePayloadBytesMax, logger: this.options.logger, stream: "rpc-in" });
-    const inflight = new Map<number, AbortController>();
+    const inflight = new Map<number, Cancellation>();
     conn.start({
       onMessage: (message) => this.onRpcMessage(conn, inflight, message),
       onClose: (reason, protocolError) => {
         if (protocolError) this.counters.rejected++;
-        for (const controller of inflight.values()) controller.abort(new RpcError(RpcStatus.unavailable, `caller's connection closed: ${reason}`, "disconnected"));
+        for (const cancellation of inflight.values()) cancellation.abort(new RpcError(RpcStatus.unavailable, `caller's connection closed: ${reason}`, "disconnected"));
         inflight.clear();
       },
     }, leading);
   }
 
-  private onRpcMessage(conn: FramedSocket, inflight: Map<number, AbortController>, message: DecodedMessage): void {
+  private onRpcMessage(conn: FramedSocket, inflight: Map<number, Cancellation>, message: DecodedMessage): void {
     if (message.kind === FrameKind.cancel) {
       const seq = decodeCancel(message.payload);
       inflight.get(seq)?.abort(new RpcError(RpcStatus.timeout, `request ${seq} cancelled by the caller`, "cancelled"));
@@ -235,11 +235,13 @@ export class RpcServer {
     if (inflight.size >= this.options.inflightPerConnectionMax) {
       return this.respondError(conn, request.seq, { status: RpcStatus.tooManyRequests, message: `more than ${this.options.inflightPerConnectionMax} requests in flight on one connection` });
     }
-    const controller = new AbortController();
-    inflight.set(request.seq, controller);
-    const meta: RpcMeta = { method: request.method, remote: conn.remote, timeoutMs: request.timeoutMs, signal: controller.signal };
+    const cancellation = new Cancellation();
+    inflight.set(request.seq, cancellation);
+    const meta: RpcMeta = { method: request.method, remote: conn.remote, timeoutMs: request.timeoutMs, get signal() {
+      return cancellation.signal;
+    } };
     void this.run(handler, request.body, meta).then((outcome) => {
-      if (inflight.get(request.seq) !== controller) return;
+      if (inflight.get(request.seq) !== cancellation) return;
       inflight.delete(request.seq);
       this.respond(conn, request.seq, outcome);
     });
@@ -266,6 +268,31 @@ export class RpcServer {
 
   private respondError(conn: FramedSocket, seq: number, error: RpcFailure): void {
     conn.send(FrameKind.response, encodePayload({ seq, error }));
+  }
+}
+
+/**
+ * An AbortController made only when a handler asks for its signal: most handlers answer at once
+ * and never look, and a controller per request was a tenth of a small call's cost.
+ */
+class Cancellation {
+  private controller: AbortController | null = null;
+  private reason: unknown = undefined;
+  private aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
   }
 }
 
