@@ -6,13 +6,25 @@
  *   destroy), so sessions get invalidated under held locks;
  * - registers agents, services and checks, with serfHealth sometimes going critical (which
  *   invalidates the sessions bound to it) and sometimes deregistering.
+ * - TTL sessions are renewed as Patroni does, every TTL / 2 (and retried when a renew fails);
+ *   every create and renew goes to the session checker, which judges expiries against them.
+ *
+ * Blocking clients (`blockingClients`) each run one query at a time as a stream: a consistent
+ * read on the server they believe leads, then `?index=<last index>&wait=<drawn>`; the server side
+ * is emulated here the way Consul's blockingQuery runs (query; if the index has not passed the
+ * client's, watch the query's scopes and re-run on wake, waiting again if the index still has not
+ * moved; answer when the wait runs out). Every answer goes to the blocking checker.
  *
  * CAS maps onto the checker's value-based CAS because every write writes a value no other write
  * uses: the key's ModifyIndex equals the one the client read exactly when the value is the one
  * it read.
  */
 import type { ProposeOutcome, ReadOutcome, StateMachine } from "../../src/agent/raft-host.ts";
-import { encodeCommand, type ApplyResult, type Catalog, type Command } from "../../src/core/catalog/index.ts";
+import {
+  encodeCommand, parseGoDurationMs, queryScopes, type ApplyResult, type Catalog, type Command, type QueryResult, type WatchScope,
+} from "../../src/core/catalog/index.ts";
+import type { BlockingChecker } from "../checkers/blocking-checker.ts";
+import type { SessionChecker } from "../checkers/session-checker.ts";
 import type { NodeId } from "../../src/core/raft/types.ts";
 import type { HistoryOp, KvOp, KvResult } from "../checkers/history.ts";
 import type { RaftCluster } from "../raft-cluster.ts";
@@ -28,7 +40,37 @@ export interface CatalogWorkloadConfig {
   readonly thinkMinMs: number;
   readonly thinkMaxMs: number;
   readonly clientLinkMaxMs: number;
+  /** Clients running blocking queries (they do nothing else). */
+  readonly blockingClients: number;
+  /** The `wait` a blocking client draws per call. */
+  readonly blockWaitMinMs: number;
+  readonly blockWaitMaxMs: number;
+  /** TTLs drawn for TTL sessions (Go duration text, within the catalog's TTL bounds). */
+  readonly sessionTtls: readonly string[];
 }
+
+/** The judges the workload reports to. */
+export interface CatalogWorkloadCheckers {
+  readonly blocking: BlockingChecker;
+  readonly sessions: SessionChecker;
+}
+
+/** A blocking query: what it reads, and the scopes the HTTP layer watches for it. */
+export interface BlockingQuery {
+  readonly name: string;
+  readonly scopes: readonly WatchScope[];
+  readonly run: (catalog: Catalog) => QueryResult<unknown>;
+}
+
+/** A blocking answer as the client receives it; `how` is a simulator-only header. */
+interface BlockingReply {
+  readonly index: number;
+  readonly print: string;
+  readonly how: "immediate" | "woken" | "timeout";
+}
+
+/** A server gives up on a waiter woken this many times in a row without its index moving (a spin). */
+const spinWakesMax = 50;
 
 /** What the cluster's state machines expose to the workload. */
 export interface CatalogHolder {
@@ -59,11 +101,16 @@ export class CatalogWorkload {
   private readonly lastSuccessMs: number[];
   private readonly sessionOf: (string | null)[];
   private readonly lastRead: Map<string, { value: string | null; index: number }>[];
+  /** Per client: its session's TTL in ms (0: none) and when it last tried to renew. */
+  private readonly sessionTtlMs: number[];
+  private readonly lastRenewMs: number[];
+  private readonly queries: readonly BlockingQuery[];
+  private readonly streamOf: { id: string; query: BlockingQuery; callsLeft: number }[] = [];
   private seq = 0;
   private running = false;
   readonly counters = {
     kvDone: 0, indeterminate: 0, refused: 0, sessionsCreated: 0, sessionRefusals: 0, acquired: 0,
-    acquireRefused: 0, released: 0, registrations: 0,
+    acquireRefused: 0, released: 0, registrations: 0, renewals: 0, blockingAnswers: 0, spinWakes: 0,
   };
 
   constructor(
@@ -71,16 +118,23 @@ export class CatalogWorkload {
     private readonly rng: WorldRng,
     private readonly cluster: RaftCluster<CatalogHolder & StateMachine<ApplyResult>>,
     readonly config: CatalogWorkloadConfig,
+    private readonly checkers: CatalogWorkloadCheckers,
   ) {
-    this.leaderGuess = Array.from({ length: config.clients }, () => null);
+    // Blocking clients take the slots after the ordinary ones (they share the leader guesses).
+    const slots = config.clients + config.blockingClients;
+    this.leaderGuess = Array.from({ length: slots }, () => null);
     this.lastSuccessMs = Array.from({ length: config.clients }, () => -1);
     this.sessionOf = Array.from({ length: config.clients }, () => null);
     this.lastRead = Array.from({ length: config.clients }, () => new Map());
+    this.sessionTtlMs = Array.from({ length: config.clients }, () => 0);
+    this.lastRenewMs = Array.from({ length: config.clients }, () => 0);
+    this.queries = blockingQueries(config);
   }
 
   start(): void {
     this.running = true;
     for (let client = 0; client < this.config.clients; client++) this.scheduleNext(client);
+    for (let b = 0; b < this.config.blockingClients; b++) this.scheduleBlocking(b);
   }
 
   stop(): void {
@@ -119,20 +173,28 @@ export class CatalogWorkload {
     else this.catalogOp(client);
   }
 
-  /** Sends one request to the client's guess of the leader; `deliver` runs on arrival. */
-  private call<T>(client: number, deliver: (target: NodeId, reply: (o: Outcome<T>) => void) => void, settle: (o: Outcome<T>) => void): void {
-    const target = this.leaderGuess[client] ?? this.rng.pick(this.cluster.nodeIds);
+  /**
+   * Sends one request to the client's guess of the leader; `deliver` runs on arrival. `slot` is
+   * the client's leader-guess slot; ordinary clients draw their next op when it settles.
+   */
+  private call<T>(
+    slot: number, deliver: (target: NodeId, reply: (o: Outcome<T>) => void) => void, settle: (o: Outcome<T>, target: NodeId) => void,
+    extraTimeoutMs = 0,
+  ): void {
+    const target = this.leaderGuess[slot] ?? this.rng.pick(this.cluster.nodeIds);
     let settled = false;
     const finish = (o: Outcome<T>): void => {
       if (settled) return;
       settled = true;
-      if (o.kind === "refused") this.leaderGuess[client] = o.leader ?? this.rng.pick(this.cluster.nodeIds);
-      if (o.kind === "unknown") this.leaderGuess[client] = null;
-      if (o.kind === "done") this.lastSuccessMs[client] = this.world.nowMs;
-      settle(o);
-      this.scheduleNext(client);
+      if (o.kind === "refused") this.leaderGuess[slot] = o.leader ?? this.rng.pick(this.cluster.nodeIds);
+      if (o.kind === "unknown") this.leaderGuess[slot] = null;
+      const ordinary = slot < this.config.clients;
+      if (o.kind === "done" && ordinary) this.lastSuccessMs[slot] = this.world.nowMs;
+      settle(o, target);
+      if (ordinary) this.scheduleNext(slot);
+      else this.scheduleBlocking(slot - this.config.clients);
     };
-    this.world.after(this.config.opTimeoutMs, () => finish({ kind: "unknown" }));
+    this.world.after(this.config.opTimeoutMs + extraTimeoutMs, () => finish({ kind: "unknown" }));
     this.world.after(this.linkDelayMs(), () => {
       if (this.cluster.host(target) === null || settled) return;
       deliver(target, (o) => this.world.after(this.linkDelayMs(), () => finish(o)));
@@ -203,12 +265,15 @@ export class CatalogWorkload {
   private lockOp(client: number): void {
     const session = this.sessionOf[client]!;
     if (session === null) return this.createSession(client);
+    const ttlMs = this.sessionTtlMs[client]!;
+    if (ttlMs > 0 && this.world.nowMs - this.lastRenewMs[client]! >= ttlMs / 2) return this.renew(client, session);
     const key = `lock/l${this.rng.int(0, this.config.lockKeys - 1)}`;
     const roll = this.rng.next();
     const body = roll < 0.55 ? { op: "kv" as const, Verb: "lock" as const, Key: key, Session: session, Value: text.encode(`c${client}`) }
       : roll < 0.8 ? { op: "kv" as const, Verb: "unlock" as const, Key: key, Session: session }
       : roll < 0.93 ? { op: "session.renew" as const, ID: session }
       : { op: "session.destroy" as const, ID: session };
+    if (body.op === "session.renew") return this.renew(client, session);
     this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
       if (o.kind !== "done") return;
       const result = o.value;
@@ -224,23 +289,116 @@ export class CatalogWorkload {
     });
   }
 
-  private createSession(client: number): void {
-    const id = `c${client}-s${this.seq++}`;
-    const bindSerf = this.rng.chance(0.5);
-    const body = {
-      op: "session.create" as const, ID: id, Node: `agent-${this.rng.int(1, this.config.agents)}`,
-      TTL: this.rng.chance(0.4) ? "10s" : "", Behavior: this.rng.chance(0.3) ? "delete" : "release",
-      LockDelayMs: this.rng.pick([0, 500, 3000]), ...(bindSerf ? {} : { NodeChecks: [] as string[] }),
-    };
+  /** Patroni's keep-alive: renew every TTL / 2; a session the server no longer knows is dropped. */
+  private renew(client: number, session: string): void {
+    const callMs = this.world.nowMs;
+    this.lastRenewMs[client] = callMs;
+    this.checkers.sessions.onRenewAttempt(session, callMs);
+    const body = { op: "session.renew" as const, ID: session };
     this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
       if (o.kind !== "done") return;
       if (o.value.ok) {
+        this.checkers.sessions.onRenewOk(session, callMs);
+        this.counters.renewals++;
+      } else if (this.sessionOf[client] === session) {
+        this.sessionOf[client] = null;
+      }
+    });
+  }
+
+  private createSession(client: number): void {
+    const id = `c${client}-s${this.seq++}`;
+    const bindSerf = this.rng.chance(0.5);
+    const ttl = this.rng.chance(0.5) ? this.rng.pick(this.config.sessionTtls) : "";
+    const body = {
+      op: "session.create" as const, ID: id, Node: `agent-${this.rng.int(1, this.config.agents)}`,
+      TTL: ttl, Behavior: this.rng.chance(0.3) ? "delete" : "release",
+      LockDelayMs: this.rng.pick([0, 500, 3000]), ...(bindSerf ? {} : { NodeChecks: [] as string[] }),
+    };
+    const callMs = this.world.nowMs;
+    this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
+      if (o.kind !== "done") return;
+      if (o.value.ok) {
+        const ttlMs = ttl === "" ? 0 : parseGoDurationMs(ttl)!;
         this.sessionOf[client] = id;
+        this.sessionTtlMs[client] = ttlMs;
+        this.lastRenewMs[client] = callMs;
+        this.checkers.sessions.onCreated(id, ttlMs, callMs);
         this.counters.sessionsCreated++;
       } else {
         this.counters.sessionRefusals++;
       }
     });
+  }
+
+  private scheduleBlocking(b: number): void {
+    if (!this.running) return;
+    this.world.after(this.rng.int(0, this.config.thinkMinMs), () => this.blockingCall(b));
+  }
+
+  /** One call of blocking client `b`: its stream's query with the index it was last answered. */
+  private blockingCall(b: number): void {
+    if (!this.running) return;
+    let stream = this.streamOf[b];
+    if (stream === undefined || stream.callsLeft <= 0) {
+      stream = { id: `b${b}.${this.seq++}`, query: this.rng.pick(this.queries), callsLeft: this.rng.int(5, 40) };
+      this.streamOf[b] = stream;
+      this.checkers.blocking.open(stream.id, stream.query.name);
+    }
+    stream.callsLeft--;
+    const { id, query } = stream;
+    const passedIndex = this.checkers.blocking.nextIndex(id);
+    const waitMs = this.rng.int(this.config.blockWaitMinMs, this.config.blockWaitMaxMs);
+    const callMs = this.world.nowMs;
+    type Answer = BlockingReply;
+    this.call<Answer>(this.config.clients + b, (target, reply) => this.serveBlocking(target, query, passedIndex, waitMs, reply), (o, target) => {
+      if (o.kind !== "done") return;
+      this.counters.blockingAnswers++;
+      this.checkers.blocking.onAnswer(id, { passedIndex, waitMs, callMs, returnMs: this.world.nowMs, server: target, ...o.value });
+    }, waitMs);
+  }
+
+  /**
+   * The server's side of a blocking query, as Consul's blockingQuery runs it: a consistent read,
+   * the query, and if its index has not passed the client's, a watch on the query's scopes that
+   * re-runs it on each wake and waits again while the index has not moved (a snapshot restore
+   * wakes everybody), until the wait runs out. A waiter woken `spinWakesMax` times in a row
+   * without progress is answered as it is: a real server would spin there forever.
+   */
+  private serveBlocking(target: NodeId, query: BlockingQuery, passedIndex: number, waitMs: number, reply: (o: Outcome<BlockingReply>) => void): void {
+    this.cluster.withHost(target, (host, sm) => host.read("readIndex", (o: ReadOutcome) => {
+      if (o.kind !== "ready") return reply(o.kind === "rejected" ? refusal(o.leader, target) : { kind: "unknown" });
+      const catalog = sm.catalog;
+      const answer = (how: BlockingReply["how"]): void => {
+        const result = query.run(catalog);
+        reply({ kind: "done", value: { index: result.index, print: fingerprint(result.value), how } });
+      };
+      if (passedIndex === 0 || query.run(catalog).index > passedIndex) return answer("immediate");
+      let finished = false;
+      let cancel = (): void => {};
+      let wakes = 0;
+      const finish = (): void => {
+        finished = true;
+        cancel();
+        answer("woken");
+      };
+      const onWake = (): void => {
+        if (finished) return;
+        if (query.run(catalog).index > passedIndex) return finish();
+        this.counters.spinWakes++;
+        if (++wakes >= spinWakesMax) return finish();
+        cancel = catalog.watch(query.scopes, passedIndex, onWake);
+      };
+      cancel = catalog.watch(query.scopes, passedIndex, onWake);
+      if (finished) return;
+      this.world.after(waitMs, () => {
+        if (finished) return;
+        finished = true;
+        cancel();
+        // A server that crashed (or restarted with a new state machine) never answers.
+        if (this.cluster.stateMachine(target) === sm) answer("timeout");
+      });
+    }));
   }
 
   private catalogOp(client: number): void {
@@ -266,6 +424,36 @@ export class CatalogWorkload {
   private linkDelayMs(): number {
     return this.rng.int(0, this.config.clientLinkMaxMs);
   }
+}
+
+/** The blocking queries clients run, over the names the workload writes. */
+function blockingQueries(config: CatalogWorkloadConfig): BlockingQuery[] {
+  const list: BlockingQuery[] = [
+    { name: "catalog/nodes", scopes: queryScopes.catalogNodes(), run: (c) => c.catalogNodes() },
+    { name: "catalog/services", scopes: queryScopes.catalogServices(), run: (c) => c.catalogServices() },
+    { name: "health/state/any", scopes: queryScopes.healthState(), run: (c) => c.healthState("any") },
+    { name: "session/list", scopes: queryScopes.sessionList(), run: (c) => c.sessionList() },
+    { name: "kv/lock/?recurse", scopes: queryScopes.kvList("lock/"), run: (c) => c.kvList("lock/") },
+    { name: "kv/kv/?recurse", scopes: queryScopes.kvList("kv/"), run: (c) => c.kvList("kv/") },
+    { name: "kv/kv/k0", scopes: queryScopes.kvGet("kv/k0"), run: (c) => c.kvGet("kv/k0") },
+  ];
+  for (let i = 1; i <= config.agents; i++) {
+    const node = `agent-${i}`;
+    list.push({ name: `catalog/node/${node}`, scopes: queryScopes.catalogNode(node), run: (c) => c.catalogNode(node) });
+    list.push({ name: `health/node/${node}`, scopes: queryScopes.healthNode(node), run: (c) => c.healthNode(node) });
+  }
+  for (let i = 1; i <= 3; i++) {
+    const service = `svc-${i}`;
+    list.push({ name: `health/checks/${service}`, scopes: queryScopes.healthChecks(service), run: (c) => c.healthChecks(service) });
+    list.push({ name: `health/service/${service}`, scopes: queryScopes.healthService(service), run: (c) => c.healthService(service) });
+    list.push({ name: `catalog/service/${service}`, scopes: queryScopes.catalogService(service), run: (c) => c.catalogService(service) });
+  }
+  return list;
+}
+
+/** An answer as comparable text (KV values as their bytes). */
+function fingerprint(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? [...v] : v));
 }
 
 /** A server that refuses while naming itself (busy handing over leadership) is no guide. */

@@ -4,10 +4,20 @@
  * network and node faults. Checked on every seed: Raft safety (the cluster's own checker),
  * linearizability of the KV history, lock safety at the state machine and identical snapshots
  * on every server at the same applied index (sim/checkers/catalog-checker.ts), the catalog's
- * own invariants after every apply, and liveness after the faults heal.
+ * own invariants after every apply, and liveness after the faults heal. From the clients' side:
+ * blocking queries never spin, never sleep through a change and never see their index go back
+ * (sim/checkers/blocking-checker.ts), and TTL sessions expire neither before TTL after their last
+ * renew or their leader's takeover, nor later than 2 x TTL plus a bound once their clients stop
+ * (sim/checkers/session-checker.ts; the tail after the liveness phase gives them time to).
+ *
+ * The leader's duties are the agent's: on taking over, `resetSessionTimers(now)`; every second,
+ * expire what `expiredSessions(now)` names and reap old tombstones.
  */
 import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-host.ts";
-import { Catalog, type ApplyResult } from "../../src/core/catalog/index.ts";
+import { Catalog, decodeCommand, defaultCatalogConfig, type ApplyResult, type CatalogConfig } from "../../src/core/catalog/index.ts";
+import { BlockingChecker } from "../checkers/blocking-checker.ts";
+import { SessionChecker } from "../checkers/session-checker.ts";
+import type { NodeFactory } from "../raft-cluster.ts";
 import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
 import { CatalogChecker } from "../checkers/catalog-checker.ts";
 import { checkHistory, runLivenessPhase } from "./raft-liveness.ts";
@@ -35,17 +45,57 @@ const leaderDutyEveryMs = 1_000;
 const tombstoneKeepEntries = 50;
 /** Snapshot hashes are compared at every applied index divisible by this. */
 const hashEvery = 3;
+/**
+ * Session TTLs are short (and the catalog's minimum lowered to match) so that elections and
+ * partitions last several TTLs: a leader's takeover then matters to the sessions it inherits.
+ */
+const catalogConfig: CatalogConfig = defaultCatalogConfig({ sessionTtlMinMs: 1_000 });
+const sessionTtls = ["2s", "3s", "5s"];
+/**
+ * The stated bound on a session outliving its TTL: once its clients stop, a TTL session is gone
+ * by 2 x TTL after its last renew (or its leader's takeover) plus one sweep of the leader's
+ * duties plus this much for the expiry to commit on a healed cluster.
+ */
+const sessionLateBoundMs = leaderDutyEveryMs + 1_000;
 
-/** The catalog as the Raft host's state machine, with the checker wrapped around each apply. */
+export type CatalogFactory = (config: CatalogConfig) => Catalog;
+
+/**
+ * The catalog the scenario runs: the production one, or a planted-bug mutant carried by the node
+ * factory (test/mutants/catalog-mutants.ts attaches `makeCatalog` to the production Raft factory,
+ * since only the node factory crosses worker threads by name).
+ */
+export function catalogFactoryOf(nodeFactory: NodeFactory | undefined): CatalogFactory {
+  const attached = (nodeFactory as { makeCatalog?: CatalogFactory } | undefined)?.makeCatalog;
+  return attached ?? ((config) => new Catalog(config));
+}
+
+/** What the state machines report to the session checker: expiries that invalidated a session. */
+class ExpiryWatch {
+  constructor(private readonly sessions: SessionChecker) {}
+
+  afterApply(entry: Entry, result: ApplyResult, catalog: Catalog): void {
+    if (!result.ok || result.value !== true) return;
+    const decoded = decodeCommand(entry.data);
+    if (!decoded.ok || decoded.command.op !== "session.expire") return;
+    // The log's clock after the apply: when the expiry took effect.
+    this.sessions.onExpired(entry.index, decoded.command.ID, decoded.command.nowMs, catalog.clockMs);
+  }
+}
+
+/** The catalog as the Raft host's state machine, with the checkers wrapped around each apply. */
 class CatalogStateMachine implements StateMachine<ApplyResult> {
-  readonly catalog = new Catalog();
+  readonly catalog: Catalog;
 
-  constructor(private readonly node: NodeId, private readonly checker: CatalogChecker) {}
+  constructor(private readonly node: NodeId, private readonly checker: CatalogChecker, private readonly expiries: ExpiryWatch, makeCatalog: CatalogFactory) {
+    this.catalog = makeCatalog(catalogConfig);
+  }
 
   apply(entry: Entry): ApplyResult {
     const before = this.checker.lockView(this.catalog);
     const result = this.catalog.applyBytes(entry.data, entry.index);
     this.checker.afterApply(this.node, this.catalog, entry.index, before);
+    this.expiries.afterApply(entry, result, this.catalog);
     return result;
   }
 
@@ -82,6 +132,7 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): CatalogSetup {
     workload: {
       clients: rng.int(2, 4), kvKeys: rng.int(2, 3), lockKeys: rng.int(1, 3), agents: rng.int(2, 3),
       opTimeoutMs: 3_000, thinkMinMs: 10, thinkMaxMs: rng.int(100, 400), clientLinkMaxMs: 5,
+      blockingClients: rng.int(1, 3), blockWaitMinMs: 200, blockWaitMaxMs: rng.int(500, 3_000), sessionTtls,
     },
   };
 }
@@ -96,23 +147,26 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
   world.record("seed", { seed: options.seed, scenario: "catalog", setup, faults: schedule.map((f) => f.id) });
   const network = new SimNetwork<Message>(world, world.rng.derive("network"), setup, describeMessage);
   const checker = new CatalogChecker(hashEvery);
+  const checkers = { blocking: new BlockingChecker(), sessions: new SessionChecker(sessionLateBoundMs, setup.workload.clientLinkMaxMs) };
+  const expiries = new ExpiryWatch(checkers.sessions);
+  const makeCatalog = catalogFactoryOf(options.nodeFactory);
   let started = 0;
   const cluster: Cluster = new RaftCluster<CatalogStateMachine>({
     world, rng: world.rng.derive("nodes"), network, nodeIds: setup.nodeIds,
     makeConfig: (id) => simRaftConfig(id, setup.raftLimits), nodeFactory: options.nodeFactory ?? defaultNodeFactory,
     // The cluster starts nodes in order and restarts one at a time; the checker only needs a label.
-    makeStateMachine: () => new CatalogStateMachine(`sm${++started}`, checker),
+    makeStateMachine: () => new CatalogStateMachine(`sm${++started}`, checker, expiries, makeCatalog),
     makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
     driftOf: (id) => setup.drift[id]!,
     hostConfig: defaultRaftHostConfig({ snapshotEveryEntries: setup.snapshotEveryEntries, requestTimeoutTicks: 50 }),
   });
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
-  const workload = new CatalogWorkload(world, world.rng.derive("workload"), cluster, setup.workload);
+  const workload = new CatalogWorkload(world, world.rng.derive("workload"), cluster, setup.workload, checkers);
   const facts: Record<string, number | string> = { nodes: setup.nodeIds.length, faults: schedule.length };
   let outcome: Outcome = "ok";
   let message: string | null = null;
   try {
-    message = runPhases(world, cluster, driver, workload, options.durationMs, schedule, facts);
+    message = runPhases(world, cluster, driver, workload, options.durationMs, schedule, facts, checkers.sessions);
     if (message !== null) outcome = "liveness";
     else message = checkHistory(workload.history(), facts);
     if (message !== null && outcome === "ok") outcome = "safety";
@@ -123,6 +177,8 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
   Object.assign(facts, network.stats, workload.counters, {
     restarts: cluster.restarts, checks: cluster.checker.checks, hashesCompared: checker.hashesCompared,
     lockHandovers: checker.handovers, invalidationReleases: checker.invalidationReleases,
+    blockingWakes: checkers.blocking.wakes, blockingTimeouts: checkers.blocking.timeouts,
+    ttlExpiries: checkers.sessions.expiries,
   });
   world.record("end", { outcome, message: message?.split("\n")[0] ?? null });
   return {
@@ -132,26 +188,75 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
 }
 
 /**
- * What Consul's leader does on its own: destroy sessions whose TTL lapsed (the command re-checks
- * against the log's clock, so a renew that raced it wins) and reap old KV tombstones.
+ * What Consul's leader does on its own. On taking over (a new leader, term or state machine),
+ * before anything else, it resets every session's timer (`resetSessionTimers`, Consul's
+ * initializeSessionTimers). Then, every period: destroy sessions whose TTL lapsed (the command
+ * re-checks against the log's clock, so a renew that raced it wins) and reap old KV tombstones.
  */
-function leaderDuties(world: World, cluster: Cluster, workload: CatalogWorkload, facts: Record<string, number | string>): void {
-  const leader = cluster.leader();
-  if (leader !== null) {
-    const catalog = cluster.stateMachine(leader.id)!.catalog;
-    for (const id of catalog.expiredSessions(world.nowMs)) {
-      facts["expiryProposals"] = Number(facts["expiryProposals"] ?? 0) + 1;
-      workload.propose(leader.id, { op: "session.expire", ID: id }, () => {});
+class LeaderDuties {
+  private current: { id: NodeId; term: number; catalog: Catalog; sinceMs: number } | null = null;
+
+  constructor(
+    private readonly world: World, private readonly cluster: Cluster, private readonly workload: CatalogWorkload,
+    private readonly sessions: SessionChecker, private readonly facts: Record<string, number | string>,
+  ) {}
+
+  start(): void {
+    this.world.after(leaderDutyEveryMs, () => this.run());
+  }
+
+  /** When the current leader took over (null: no leader now). */
+  takeoverMs(): number | null {
+    const leader = this.cluster.leader();
+    const current = this.current;
+    if (leader === null || current === null || leader.id !== current.id || leader.term !== current.term) return null;
+    return current.sinceMs;
+  }
+
+  private run(): void {
+    const leader = this.cluster.leader();
+    if (leader !== null) this.lead(leader.id, leader.term);
+    this.world.after(leaderDutyEveryMs, () => this.run());
+  }
+
+  private lead(id: NodeId, term: number): void {
+    const world = this.world;
+    const catalog = this.cluster.stateMachine(id)!.catalog;
+    const current = this.current;
+    if (current === null || current.id !== id || current.term !== term || current.catalog !== catalog) {
+      catalog.resetSessionTimers(world.nowMs);
+      this.current = { id, term, catalog, sinceMs: world.nowMs };
+      this.facts["takeovers"] = Number(this.facts["takeovers"] ?? 0) + 1;
+    }
+    for (const session of catalog.expiredSessions(world.nowMs)) {
+      this.facts["expiryProposals"] = Number(this.facts["expiryProposals"] ?? 0) + 1;
+      this.sessions.onExpireProposed(session, world.nowMs, `${id}/t${term}`, this.current!.sinceMs);
+      this.workload.propose(id, { op: "session.expire", ID: session }, () => {});
     }
     const reapUpTo = catalog.appliedIndex - tombstoneKeepEntries;
-    if (catalog.stats().tombstones > 0 && reapUpTo > 0) workload.propose(leader.id, { op: "tombstone.reap", Index: reapUpTo }, () => {});
+    if (catalog.stats().tombstones > 0 && reapUpTo > 0) this.workload.propose(id, { op: "tombstone.reap", Index: reapUpTo }, () => {});
   }
-  world.after(leaderDutyEveryMs, () => leaderDuties(world, cluster, workload, facts));
+}
+
+/**
+ * After the liveness phase the clients have stopped: run long enough for every TTL session to
+ * lapse (2 x the longest TTL plus the stated bound), then no TTL session may still be alive.
+ */
+function runSessionTail(world: World, cluster: Cluster, duties: LeaderDuties, sessions: SessionChecker, facts: Record<string, number | string>): string | null {
+  const tailMs = 2 * sessions.ttlMaxMs + sessionLateBoundMs + leaderDutyEveryMs;
+  world.runUntil(world.nowMs + tailMs);
+  facts["sessionTailMs"] = tailMs;
+  const leader = cluster.leader();
+  const takeoverMs = duties.takeoverMs();
+  if (leader === null || takeoverMs === null) return `liveness: no settled leader at the end of the ${tailMs} ms session tail`;
+  const alive = cluster.stateMachine(leader.id)!.catalog.sessionList().value.map((s) => s.ID);
+  sessions.checkNotOutlived(world.nowMs, takeoverMs, alive);
+  return null;
 }
 
 function runPhases(
   world: World, cluster: Cluster, driver: FaultDriver, workload: CatalogWorkload, durationMs: number,
-  schedule: readonly ScheduledFault[], facts: Record<string, number | string>,
+  schedule: readonly ScheduledFault[], facts: Record<string, number | string>, sessions: SessionChecker,
 ): string | null {
   cluster.startAll();
   driver.schedule(schedule);
@@ -161,10 +266,13 @@ function runPhases(
     world.after(logMatchingEveryMs, checkLogs);
   };
   world.after(logMatchingEveryMs, checkLogs);
-  world.after(leaderDutyEveryMs, () => leaderDuties(world, cluster, workload, facts));
+  const duties = new LeaderDuties(world, cluster, workload, sessions, facts);
+  duties.start();
   world.runUntil(durationMs);
   driver.healAll();
-  return runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
+  const liveness = runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
+  if (liveness !== null) return liveness;
+  return runSessionTail(world, cluster, duties, sessions, facts);
 }
 
 export const scenario: Scenario = {
