@@ -358,6 +358,9 @@ export class Agent implements AgentBackend {
       try {
         const peers = await this.rpc.call(peer, "status.peers", {}, { timeoutMs: 2000 }) as string[];
         if (Array.isArray(peers) && peers.length > 0) {
+          // A peer that bootstrapped the same set a moment earlier: the same initial configuration.
+          const same = peers.length === voters.length && [...peers].sort().every((p, i) => p === voters[i]);
+          if (same) break;
           this.log.info("not bootstrapping: a peer is already part of a cluster", { peer, peers });
           this.bootstrapped = true;
           return;
@@ -592,23 +595,28 @@ export class Agent implements AgentBackend {
   }
 
   private async joinLan(addrs: readonly string[]): Promise<number> {
-    const targets = addrs.map((a) => this.withPort(a, this.config.ports.serfLan));
-    await this.joinPool(this.lan, targets);
-    return targets.length;
+    return this.joinPool(this.lan, addrs.map((a) => this.withPort(a, this.config.ports.serfLan)));
   }
 
   private async joinWan(addrs: readonly string[]): Promise<number> {
     if (this.wan === null) throw new ApiError(500, "WAN pool not enabled: only servers join the WAN pool");
-    const targets = addrs.map((a) => this.withPort(a, this.config.ports.serfWan));
-    await this.joinPool(this.wan, targets);
-    return targets.length;
+    return this.joinPool(this.wan, addrs.map((a) => this.withPort(a, this.config.ports.serfWan)));
   }
 
-  private joinPool(endpoint: GossipEndpoint, targets: string[]): Promise<string> {
-    return Promise.race([
-      endpoint.joinAndWait(targets),
-      sleep(10_000).then(() => { throw new Error(`no answer from ${targets.join(", ")} within 10 s`); }),
+  /**
+   * Joins through the first of `targets` that answers. This agent's own address is skipped: an
+   * operator lists every server in retry_join, and "joining" oneself would end the retries in a
+   * pool of one.
+   */
+  private async joinPool(endpoint: GossipEndpoint, targets: string[]): Promise<number> {
+    const self = endpoint.localAddr;
+    const others = targets.filter((t) => t !== self && t !== self.replace(/^0\.0\.0\.0:/, `${this.advertiseAddr}:`));
+    if (others.length === 0) return 0;
+    await Promise.race([
+      endpoint.joinAndWait(others),
+      sleep(10_000).then(() => { throw new Error(`no answer from ${others.join(", ")} within 10 s`); }),
     ]);
+    return others.length;
   }
 
   // ---------------------------------------------------------------- Writes
