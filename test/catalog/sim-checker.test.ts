@@ -1,5 +1,7 @@
 import test from "ava";
+import { BlockingChecker, type BlockingAnswer } from "../../sim/checkers/blocking-checker.ts";
 import { CatalogChecker } from "../../sim/checkers/catalog-checker.ts";
+import { SessionChecker } from "../../sim/checkers/session-checker.ts";
 import { Catalog, encodeCommand, type Command } from "./imports.ts";
 
 /** Applies commands to one catalog with the checker wrapped around each apply, as the scenario does. */
@@ -47,4 +49,109 @@ test("checker: two servers with different state at one index are a safety violat
   const b = checked(checker, "b");
   a.apply({ v: 1, op: "kv", nowMs: 0, Verb: "set", Key: "k", Value: new Uint8Array([1]) });
   t.throws(() => b.apply({ v: 1, op: "kv", nowMs: 0, Verb: "set", Key: "k", Value: new Uint8Array([2]) }), { message: /identical state/ });
+});
+
+// ---- Blocking queries, judged from the client's answers ----
+
+const answer = (fields: Partial<BlockingAnswer> & Pick<BlockingAnswer, "passedIndex" | "index" | "print">): BlockingAnswer => ({
+  waitMs: 1_000, callMs: 0, returnMs: 10, server: "n1", how: fields.passedIndex === 0 ? "immediate" : "woken", ...fields,
+});
+
+test("blocking checker: a stream woken with the index it passed and no change is a spin", (t) => {
+  const checker = new BlockingChecker();
+  checker.open("s", "catalog/node/a");
+  checker.onAnswer("s", answer({ passedIndex: 0, index: 7, print: "x" }));
+  t.is(checker.nextIndex("s"), 7);
+  t.throws(() => checker.onAnswer("s", answer({ passedIndex: 7, index: 7, print: "x" })), {
+    name: "SafetyViolation", message: /catalog\/node\/a .*answered twice with the same index 7 and no change/,
+  });
+});
+
+test("blocking checker: the same answer when the wait ran out is fine; a new index without change is fine", (t) => {
+  const checker = new BlockingChecker();
+  checker.open("s", "q");
+  checker.onAnswer("s", answer({ passedIndex: 0, index: 7, print: "x" }));
+  checker.onAnswer("s", answer({ passedIndex: 7, index: 7, print: "x", how: "timeout", returnMs: 1_005 }));
+  checker.onAnswer("s", answer({ passedIndex: 7, index: 9, print: "x" }));
+  checker.onAnswer("s", answer({ passedIndex: 9, index: 12, print: "y" }));
+  t.is(checker.wakes, 2);
+  t.is(checker.timeouts, 1);
+  t.is(checker.answers, 4);
+});
+
+test("blocking checker: a change seen only when the wait ran out is a missed wake", (t) => {
+  const checker = new BlockingChecker();
+  checker.open("s", "health/node/a");
+  checker.onAnswer("s", answer({ passedIndex: 0, index: 7, print: "x" }));
+  t.throws(() => checker.onAnswer("s", answer({ passedIndex: 7, index: 9, print: "y", how: "timeout" })), {
+    message: /changed during the wait \(index 7 -> 9\) but the waiter was not woken/,
+  });
+});
+
+test("blocking checker: a change under the same index, and an index going back, are violations", (t) => {
+  const hidden = new BlockingChecker();
+  hidden.open("s", "q");
+  hidden.onAnswer("s", answer({ passedIndex: 0, index: 7, print: "x" }));
+  t.throws(() => hidden.onAnswer("s", answer({ passedIndex: 7, index: 7, print: "y", how: "timeout" })), { message: /changed under the same index 7/ });
+  const back = new BlockingChecker();
+  back.open("s", "q");
+  back.onAnswer("s", answer({ passedIndex: 0, index: 7, print: "x" }));
+  t.throws(() => back.onAnswer("s", answer({ passedIndex: 7, index: 5, print: "x", server: "n2" })), { message: /from n2.*index went back from 7 to 5/ });
+});
+
+test("blocking checker: reopening a stream starts it again from index 0", (t) => {
+  const checker = new BlockingChecker();
+  checker.open("s", "q");
+  checker.onAnswer("s", answer({ passedIndex: 0, index: 7, print: "x" }));
+  checker.open("s", "q");
+  t.is(checker.nextIndex("s"), 0);
+  checker.onAnswer("s", answer({ passedIndex: 0, index: 3, print: "z" }));
+  t.throws(() => checker.onAnswer("nope", answer({ passedIndex: 0, index: 1, print: "" })), { message: /unknown stream nope/ });
+});
+
+// ---- Session TTLs, judged against the clients' renewals and the leaders' takeovers ----
+
+test("session checker: an expiry after TTL from both the last renew and the takeover is fine", (t) => {
+  const checker = new SessionChecker(2_000, 5);
+  checker.onCreated("s1", 2_000, 1_000);
+  checker.onRenewAttempt("s1", 3_000);
+  checker.onRenewOk("s1", 3_000);
+  checker.onExpireProposed("s1", 7_000, "n1/t2", 4_000);
+  checker.onExpired(40, "s1", 7_000, 7_000);
+  checker.onExpired(40, "s1", 7_000, 7_000);
+  t.is(checker.expiries, 1, "each Raft index is judged once, whichever server applies it first");
+  t.is(checker.closestMarginMs, 1_000);
+});
+
+test("session checker: an expiry within TTL of the leader's takeover is a violation (defect 6)", (t) => {
+  const checker = new SessionChecker(2_000, 5);
+  checker.onCreated("s1", 2_000, 1_000);
+  // The client's renewals failed for 10 s while there was no leader; n3 took over at 11 s.
+  checker.onRenewAttempt("s1", 6_000);
+  checker.onExpireProposed("s1", 11_500, "n3/t4", 11_000);
+  t.throws(() => checker.onExpired(90, "s1", 11_500, 11_500), {
+    name: "SafetyViolation", message: /s1 \(TTL 2000 ms\) expired by n3\/t4 at 11500 ms, before 13000 ms: its leader n3\/t4 took over at 11000 ms/,
+  });
+});
+
+test("session checker: an expiry within TTL of a successful renew is a violation; unknown expiries too", (t) => {
+  const checker = new SessionChecker(2_000, 5);
+  checker.onCreated("s1", 5_000, 0);
+  checker.onRenewOk("s1", 20_000);
+  checker.onExpireProposed("s1", 24_000, "n1/t1", 0);
+  t.throws(() => checker.onExpired(7, "s1", 24_000, 24_000), { message: /last successful renew was called at 20000 ms/ });
+  checker.onCreated("s2", 5_000, 0);
+  t.throws(() => checker.onExpired(8, "s2", 30_000, 30_000), { message: /no leader proposed/ });
+  checker.onExpired(9, "not-a-ttl-session", 1, 1);
+});
+
+test("session checker: a TTL session alive past 2 x TTL + bound after its clients stopped has outlived its TTL", (t) => {
+  const checker = new SessionChecker(2_000, 5);
+  checker.onCreated("s1", 2_000, 0);
+  checker.onRenewAttempt("s1", 10_000);
+  checker.onCreated("plain", 0, 0);
+  t.is(checker.ttlMaxMs, 2_000);
+  checker.checkNotOutlived(16_005, 1_000, ["s1", "plain"]);
+  checker.checkNotOutlived(17_000, 12_000, ["s1"]);
+  t.throws(() => checker.checkNotOutlived(16_006, 1_000, ["s1"]), { message: /s1 \(TTL 2000 ms\) still alive at 16006 ms, past 16005 ms/ });
 });
