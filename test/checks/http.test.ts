@@ -135,3 +135,12 @@ test("https: a self-signed certificate is critical unless tls_skip_verify", asyn
   t.regex(strict.output, /^Get "https:\/\/127\.0\.0\.1:\d+\/": tls: failed to verify certificate: x509: certificate signed by unknown authority/);
   t.deepEqual(await runHttp(probe(url, { tlsSkipVerify: true }), opts), { status: "passing", output: `HTTP GET ${url}: 200 OK Output: secure` });
 });
+
+test("a header or method Node cannot send is critical with the reason, never a crash", async (t) => {
+  const badHeader = await runHttp(probe("http://127.0.0.1:1/", { header: { "Bad Header\n": ["x"] } }), opts);
+  t.is(badHeader.status, "critical");
+  t.regex(badHeader.output, /^Get "http:\/\/127\.0\.0\.1:1\/": .*Header name must be a valid HTTP token/);
+  const badMethod = await runHttp(probe("http://127.0.0.1:1/", { method: "GET IT" }), opts);
+  t.is(badMethod.status, "critical");
+  t.regex(badMethod.output, /Method must be a valid HTTP token/);
+});

@@ -138,7 +138,9 @@ function describeError(err: unknown, target: URL, options: ProbeOptions): string
     case "ECONNRESET":
       return "EOF";
     default:
-      if (e.code !== undefined && e.code.startsWith("E")) return goSocketError("dial tcp", joinHostPort(host, port), e);
+      // Socket errnos (ECONNREFUSED, EHOSTUNREACH ...) read as Go's dial errors; Node's own
+      // ERR_* codes (a header or method Node refuses to send) keep Node's message.
+      if (e.code !== undefined && /^E[A-Z]+$/.test(e.code)) return goSocketError("dial tcp", joinHostPort(host, port), e);
       return e.message ?? String(err);
   }
 }
