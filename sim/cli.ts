@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { describeFault, parseFaults, type FaultKind } from "./faults.ts";
+import { FAULT_KINDS, describeFault, parseFaults, type FaultKind } from "./faults.ts";
 import { resolveNodeFactory, runCampaign, type CampaignSummary, type NodeFactoryRef } from "./run.ts";
 import { loadScenario } from "./scenarios/index.ts";
 import type { Outcome, ScenarioOptions, SeedResult } from "./scenarios/types.ts";
 import { shrinkSchedule } from "./shrink.ts";
+import { checkerOf } from "./violation.ts";
 
 /** Distinct exit codes, so CI can tell a crash from a liveness failure from a safety violation. */
 const EXIT_CODES: Record<Outcome | "usage", number> = { ok: 0, usage: 1, crash: 2, liveness: 3, safety: 4 };
@@ -20,10 +21,46 @@ interface CliArgs {
   mutant?: string;
 }
 
-function parseArgs(argv: string[]): CliArgs {
+/** What --help lists besides the options: fault kinds, scenarios and planted bugs. */
+interface Catalogue {
+  readonly scenarios: readonly string[];
+  readonly mutants: readonly { name: string; description: string }[];
+}
+
+const mutantsModule = new URL("../test/mutants/raft-mutants.ts", import.meta.url).href;
+
+async function loadCatalogue(): Promise<Catalogue> {
+  const dir = new URL("./scenarios/", import.meta.url);
+  // A scenario module is a file there that exports `scenario` (the rest are its helpers).
+  const scenarios = readdirSync(dir).filter((f) => f.endsWith(".ts"))
+    .filter((f) => f === "kv.ts" || /^export const scenario\b/m.test(readFileSync(new URL(f, dir), "utf8")))
+    .map((f) => f.replace(/\.ts$/, "")).sort((a, b) => (a === "kv" ? -1 : b === "kv" ? 1 : a.localeCompare(b)));
+  let mutants: Catalogue["mutants"] = [];
+  try {
+    mutants = ((await import(mutantsModule)) as { raftMutants: Catalogue["mutants"] }).raftMutants;
+  } catch {
+    // A packaged copy without test/ has no planted bugs to list.
+  }
+  return { scenarios, mutants };
+}
+
+function epilogue(catalogue: Catalogue): string {
+  return [
+    `Fault kinds (--faults): ${FAULT_KINDS.join(", ")}; or all, none`,
+    `Scenarios (--scenario): ${catalogue.scenarios.join(", ")}`,
+    "Planted bugs (--mutant):",
+    ...catalogue.mutants.map((m) => `  ${m.name}: ${m.description}`),
+    "",
+    "Through npm, `npm run -s sim -- --json ...` keeps npm's banner off stdout, so stdout is JSON only.",
+  ].join("\n");
+}
+
+function parseArgs(argv: string[], catalogue: Catalogue): CliArgs {
   return yargs(argv)
     .scriptName("npm run sim --")
     .usage("$0 [--seeds N] [--start S] [--workers W] | --seed S [--trace out.jsonl]")
+    .epilogue(epilogue(catalogue))
+    .wrap(null)
     .option("seeds", { type: "number", default: 1000, describe: "number of seeds in the campaign" })
     .option("start", { type: "number", default: 1, describe: "first seed of the campaign" })
     .option("seed", { type: "number", describe: "replay one seed (prints its trace hash)" })
@@ -40,8 +77,19 @@ function parseArgs(argv: string[]): CliArgs {
     .option("shrink", { type: "boolean", default: true, describe: "shrink the first failing seed's fault schedule" })
     .option("mutant", { type: "string", describe: "run a planted-bug mutant of the Raft core (test/mutants/raft-mutants.ts) instead of the real one" })
     .strict()
+    .check((a) => {
+      if (a.seed === undefined && a.trace !== undefined) throw new Error("--trace needs --seed: a trace is written for one seed");
+      if (a.seed === undefined && a.schedule !== undefined) throw new Error("--schedule needs --seed: fault ids name faults of one seed's schedule");
+      if (a.mutant !== undefined && !catalogue.mutants.some((m) => m.name === a.mutant)) {
+        throw new Error(`unknown mutant "${String(a.mutant)}" (known: ${catalogue.mutants.map((m) => m.name).join(", ") || "none in this copy"})`);
+      }
+      for (const name of ["seeds", "workers", "start"] as const) {
+        if (!Number.isInteger(a[name]) || (a[name] as number) < (name === "seeds" ? 1 : 0)) throw new Error(`--${name} must be a whole number, got ${String(a[name])}`);
+      }
+      return true;
+    })
     .fail((message, error) => {
-      process.stderr.write(`${message ?? error?.message}\n`);
+      process.stderr.write(`${(message ?? error?.message ?? "bad arguments").split("\n")[0]}\n`);
       process.exit(EXIT_CODES.usage);
     })
     .parseSync() as unknown as CliArgs;
@@ -90,22 +138,22 @@ function worstOutcome(outcomes: readonly Outcome[]): Outcome {
 }
 
 async function reportFailure(args: CliArgs, options: ScenarioOptions, failing: SeedResult, log: (line: string) => void): Promise<void> {
-  log(`seed ${failing.seed} failed (${failing.outcome}): ${failing.message ?? ""}`);
+  log(`seed ${failing.seed} failed (${failing.outcome}, ${checkerOf(failing.outcome, failing.message)}): ${failing.message ?? ""}`);
   const scenario = await loadScenario(args.scenario);
   if (args.shrink && failing.scheduleIds.length > 0) {
     const shrunk = shrinkSchedule(scenario, options, failing);
     log(`shrunk fault schedule (${shrunk.scheduleIds.length} of ${failing.scheduleIds.length} faults, ${shrunk.reruns} reruns): still ${shrunk.result.outcome}`);
     for (const id of shrunk.scheduleIds) log(`  ${describeFault(failing.schedule[id]!)}`);
     log(`  -> ${(shrunk.result.message ?? "").split("\n")[0]}`);
-    log(`reproduce (shrunk): ${reproCommand(args, failing.seed, shrunk.scheduleIds)}`);
+    if (shrunk.faults.length !== options.faults.length) log(`  without ${options.faults.filter((k) => !shrunk.faults.includes(k)).join(", ")}: still the same violation`);
+    log(`reproduce (shrunk): ${reproCommand({ ...args, faults: shrunk.faults.join(",") || "none" }, failing.seed, shrunk.scheduleIds)}`);
   }
   log(`reproduce: ${reproCommand(args, failing.seed, options.scheduleIds)}`);
 }
 
 function mutantRef(args: CliArgs): NodeFactoryRef | undefined {
   if (args.mutant === undefined) return undefined;
-  const module = new URL("../test/mutants/raft-mutants.ts", import.meta.url).href;
-  return { module, exportName: "raftMutants", name: args.mutant };
+  return { module: mutantsModule, exportName: "raftMutants", name: args.mutant };
 }
 
 async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): Promise<number> {
@@ -114,7 +162,14 @@ async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): P
   const nodeFactory = ref === undefined ? undefined : await resolveNodeFactory(ref);
   const options: ScenarioOptions = { seed, nodes: args.nodes, durationMs, faults, trace: true, scheduleIds: parseSchedule(args.schedule), nodeFactory };
   const scenario = await loadScenario(args.scenario);
-  const result = scenario.runSeed(options);
+  let result: SeedResult;
+  try {
+    result = scenario.runSeed(options);
+  } catch (error) {
+    // Bad input to one seed (a schedule id out of range): one line, not a stack.
+    process.stderr.write(`${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);
+    return EXIT_CODES.usage;
+  }
   const text = result.trace === null ? "" : result.trace.join("\n") + "\n";
   if (args.trace !== undefined) writeFileSync(args.trace, text);
   const hash = createHash("sha256").update(text).digest("hex");
@@ -165,7 +220,7 @@ async function runMany(args: CliArgs, faults: FaultKind[], durationMs: number): 
 function printSummary(summary: CampaignSummary, log: (line: string) => void): void {
   log(`${summary.scenario}: ${summary.seeds} seeds, ${summary.failed.length} failed (crash ${summary.outcomes.crash}, liveness ${summary.outcomes.liveness}, safety ${summary.outcomes.safety}) in ${(summary.wallMs / 1000).toFixed(1)} s`);
   log(`throughput: ${summary.eventsPerSec} simulated events/s, ${summary.seedsPerMin} seeds/min, ${summary.events} events over ${(summary.simulatedMs / 1000).toFixed(0)} simulated s`);
-  for (const f of summary.failures.slice(0, 20)) log(`  seed ${f.seed}: ${f.outcome}: ${f.message}`);
+  for (const f of summary.failures.slice(0, 20)) log(`  seed ${f.seed}: ${f.outcome} (${checkerOf(f.outcome, f.message)}): ${f.message}`);
   if (summary.failures.length > 20) log(`  ... and ${summary.failures.length - 20} more`);
 }
 
@@ -174,12 +229,12 @@ function jsonSummary(summary: CampaignSummary, args: CliArgs, durationMs: number
     seeds: summary.seeds, failed: summary.failed, eventsPerSec: summary.eventsPerSec, seedsPerMin: summary.seedsPerMin,
     scenario: summary.scenario, start: args.start, shard: args.shard ?? null, durationMs, faults: args.faults,
     outcomes: summary.outcomes, events: summary.events, simulatedMs: summary.simulatedMs, wallMs: summary.wallMs,
-    failures: summary.failures.slice(0, 50),
+    failures: summary.failures.map((f) => ({ seed: f.seed, outcome: f.outcome, checker: checkerOf(f.outcome, f.message), message: f.message })),
   };
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(hideBin(process.argv));
+  const args = parseArgs(hideBin(process.argv), await loadCatalogue());
   // The gossip scenario reads this (worker threads inherit the environment).
   if (args.wire) process.env.PRAETOR_GOSSIP_WIRE = "1";
   let faults: FaultKind[];

@@ -140,7 +140,11 @@ function round3(x: number): number {
 /** Keep only the faults whose ids are listed (a shrunk or hand-written schedule). */
 export function selectFaults(schedule: readonly ScheduledFault[], ids: readonly number[]): ScheduledFault[] {
   const wanted = new Set(ids);
-  for (const id of ids) assert(id >= 0 && id < schedule.length, `fault id ${id} not in schedule of ${schedule.length}`);
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 0 || id >= schedule.length) {
+      throw new RangeError(`fault id ${id} is not in this seed's schedule (${schedule.length === 0 ? "it has no faults" : `ids 0 to ${schedule.length - 1}`})`);
+    }
+  }
   return schedule.filter((f) => wanted.has(f.id));
 }
 

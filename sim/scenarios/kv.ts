@@ -1,5 +1,6 @@
 import type { Message, NodeId } from "../../src/core/raft/types.ts";
 import { defaultRaftHostConfig } from "../../src/agent/raft-host.ts";
+import { defaultRaftConfig } from "../../src/core/raft/config.ts";
 import { checkHistory, runLivenessPhase } from "./raft-liveness.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
@@ -49,8 +50,9 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
   const nodeIds = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
   const withDrift = options.faults.includes("drift");
   const drift: Record<NodeId, number> = {};
-  // Up to 5% fast or slow: inside the margin lease reads assume (lease 500 ms vs election >= 1000 ms).
-  for (const id of nodeIds) drift[id] = withDrift ? Math.round(rng.uniform(0.95, 1.05) * 1000) / 1000 : 1;
+  // Each clock fast or slow by up to the configured drift bound (maxClockDriftPpm), which the lease
+  // margin covers. Drawn whether or not drift is on, so switching it off (shrinking) changes nothing else.
+  for (const id of nodeIds) drift[id] = drawDrift(rng, withDrift);
   const delayMinMs = rng.int(1, 3);
   const setup = {
     nodeIds, spares: [] as NodeId[], drift, delayMinMs, delayMaxMs: delayMinMs + rng.int(2, 25),
@@ -73,8 +75,15 @@ function drawSpares(rng: WorldRng, setup: KvSetup, withDrift: boolean): void {
     const id = `n${setup.nodeIds.length + 1}`;
     setup.nodeIds.push(id);
     setup.spares.push(id);
-    setup.drift[id] = withDrift ? Math.round(rng.uniform(0.95, 1.05) * 1000) / 1000 : 1;
+    setup.drift[id] = drawDrift(rng, withDrift);
   }
+}
+
+/** A clock's tick-period multiplier within the configured drift bound (1 when drift is off). */
+export function drawDrift(rng: WorldRng, withDrift: boolean): number {
+  const bound = defaultRaftConfig("n0").maxClockDriftPpm / 1_000_000;
+  const drawn = Math.round(rng.uniform(1 - bound, 1 + bound) * 1000) / 1000;
+  return withDrift ? drawn : 1;
 }
 
 export function runKvSeed(options: ScenarioOptions): SeedResult {
