@@ -41,7 +41,9 @@ export async function startApi(t: ExecutionContext, options: { uiDir?: string; e
   t.teardown(() => server.close());
   const base = `http://127.0.0.1:${server.port}`;
   const call: Api["call"] = async (method, path, body, headers = {}) => {
-    const payload = body === undefined || typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
+    // fetch refuses a body on GET and HEAD.
+    const bodyless = method === "GET" || method === "HEAD";
+    const payload = bodyless || body === undefined || typeof body === "string" || body instanceof Uint8Array ? (bodyless ? undefined : body) : JSON.stringify(body);
     const res = await fetch(base + path, { method, body: payload as BodyInit | undefined, headers });
     const bytes = new Uint8Array(await res.arrayBuffer());
     const text = Buffer.from(bytes).toString("utf8");
