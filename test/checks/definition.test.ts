@@ -1,5 +1,5 @@
 import test from "ava";
-import { parseCheckDefinition, parseServiceChecks, type CheckDefinition, type CheckDefinitionContext } from "../../src/core/checks/index.ts";
+import { checkRecordFields, parseCheckDefinition, parseServiceChecks, type CheckDefinition, type CheckDefinitionContext } from "../../src/core/checks/index.ts";
 
 const api: CheckDefinitionContext = { source: "HTTP API" };
 const inService = (id: string, name = id, index = 0, count = 1): CheckDefinitionContext => ({
@@ -208,4 +208,10 @@ test("service definitions: a bad check names its position and the service; a dup
   const notList = parseServiceChecks({ checks: { ttl: "5s" } }, ctx);
   t.false(notList.ok);
   if (!notList.ok) t.regex(notList.error.message, /key "checks": expected a list of check definitions, got an object/);
+});
+
+test("record fields as /v1/agent/checks shows them: Type, and Go durations with 0s for unset", (t) => {
+  t.deepEqual(checkRecordFields(parsed({ name: "h", http: "http://x/", interval: "10s", timeout: "1500ms" })), { Type: "http", Interval: "10s", Timeout: "1.5s" });
+  t.deepEqual(checkRecordFields(parsed({ name: "b", ttl: "30s" })), { Type: "ttl", Interval: "0s", Timeout: "0s" });
+  t.deepEqual(checkRecordFields(parsed({ args: ["true"], interval: "1m30s" }, inService("web"))), { Type: "script", Interval: "1m30s", Timeout: "0s" });
 });

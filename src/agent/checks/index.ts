@@ -8,7 +8,7 @@ export {
   type CheckDefinitionContext, type CheckDefinitionResult,
 } from "../../core/checks/definition.ts";
 export type { CheckDefinition, CheckKind, CheckProbe, CheckResultStatus } from "../../core/checks/types.ts";
-export { checkKind } from "../../core/checks/types.ts";
+export { checkKind, checkRecordFields } from "../../core/checks/types.ts";
 export { outputMaxBytesDefault } from "../../core/checks/output.ts";
 export {
   CheckRunner, CheckRunnerError, scriptRefusal,

@@ -161,6 +161,9 @@ export class CheckRunner {
       removed: false, lastTtlOutput: previous?.lastTtlOutput ?? "", aliasDirty: false, deregisterReportedFor: null,
     };
     this.entries.set(def.id, entry);
+    if (intervalKinds.has(def.probe.kind) && def.intervalMs < this.intervalMinMs) {
+      this.config.log?.("warn", `check has interval below minimum: check=${def.id} interval=${def.intervalMs}ms minimum_interval=${this.intervalMinMs}ms`);
+    }
     this.start(entry);
   }
 

@@ -2,6 +2,7 @@
  * A health check as the agent runs it: Consul's CheckDefinition/CheckType, parsed once into one
  * typed value. `probe` says what the check does; everything else is shared by every kind.
  */
+import { formatGoDuration } from "../catalog/codec.ts";
 import type { CheckStatus } from "../catalog/types.ts";
 
 /** The statuses a check can report or be registered with (maintenance is the agent's, not a check's). */
@@ -64,4 +65,12 @@ export interface CheckDefinition {
 
 export function checkKind(def: CheckDefinition): CheckKind {
   return def.probe.kind;
+}
+
+/**
+ * The `Type`, `Interval` and `Timeout` fields Consul shows for a check in `/v1/agent/checks` and
+ * the catalog: the kind's name and Go duration strings ("10s"; "0s" when unset, as Go prints 0).
+ */
+export function checkRecordFields(def: CheckDefinition): { Type: CheckKind; Interval: string; Timeout: string } {
+  return { Type: def.probe.kind, Interval: formatGoDuration(def.intervalMs), Timeout: formatGoDuration(def.timeoutMs) };
 }
