@@ -4,6 +4,7 @@
  * delivery resumes; the queue for a peer that is down keeps only the newest messages; and every
  * kind of bad stream is closed with its reason logged while the transport keeps serving the rest.
  */
+import net from "node:net";
 import test from "ava";
 import type { Message } from "../../src/core/raft/types.ts";
 import { encodeHello, encodePayload, encodeRaftMessage } from "../../src/transports/rpc/codec.ts";
@@ -167,4 +168,30 @@ test("data sent back on an outgoing Raft stream closes it, and the next message 
     return a.transport.counters.dials >= 2;
   }, "a redial");
   t.pass();
+});
+
+test("a peer that stops reading gets new messages dropped once its backlog passes the limit", async (t) => {
+  // A peer that accepts and never reads: the kernel's buffers fill, then our socket's backlog.
+  const stuck = net.createServer((socket) => socket.pause());
+  await new Promise<void>((resolve) => stuck.listen(0, "127.0.0.1", resolve));
+  const sockets: net.Socket[] = [];
+  stuck.on("connection", (socket) => sockets.push(socket));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => stuck.close(() => resolve()));
+  });
+  const to = `127.0.0.1:${(stuck.address() as net.AddressInfo).port}`;
+  const a = await endpoint(t, 0, { writeBufferBytesMax: 1024 * 1024 });
+  await eventually(() => {
+    a.transport.send(to, heartbeat(a.transport.localAddr, to, 0));
+    return a.transport.peerStates()[to] === "open";
+  }, "the connection to open");
+  const entry = { term: 1, index: 1, type: "normal" as const, data: new Uint8Array(256 * 1024) };
+  for (let i = 0; i < 400; i++) {
+    a.transport.send(to, { type: "append", from: a.transport.localAddr, to, term: 1, index: 0, logTerm: 0, commit: 0, entries: [entry] });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const dropped = a.transport.counters.dropped.backpressure ?? 0;
+  t.true(dropped > 0, `dropped ${dropped} of 400 appends of 256 KiB`);
+  t.true(dropped < 400, "the first ones were written");
 });

@@ -4,6 +4,7 @@
  * handler errors, unknown methods, a server that is down or goes away, and bad bytes each end the
  * way the caller was promised, and the server keeps serving everyone else.
  */
+import net from "node:net";
 import test from "ava";
 import { RpcClient } from "../../src/transports/rpc/client.ts";
 import { RpcBindError, RpcError } from "../../src/transports/rpc/errors.ts";
@@ -211,4 +212,29 @@ test("a connection that never names its stream type is closed after the handshak
   const { server, log } = await startServer(t, { handshakeTimeoutMs: 100 });
   t.is(await rawExchange(server.port, new Uint8Array(), { timeoutMs: 2_000 }), "closed");
   t.true(log.reasons().some((r) => /no stream type byte within 100 ms/.test(r)));
+});
+
+test("a server that goes silent without closing is pinged after a timeout, and the connection dropped", async (t) => {
+  // A black hole: it accepts the connection and reads, but never answers (a frozen or partitioned server).
+  const silent = net.createServer((socket) => socket.on("data", () => {}));
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+  let accepted = 0;
+  silent.on("connection", (socket) => {
+    accepted++;
+    t.teardown(() => socket.destroy());
+  });
+  const addr = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  const client = startClient(t, { probeTimeoutMs: 200 });
+  const longCall = client.call(addr, "watch", null, { timeoutMs: 60_000 });
+  t.like(rpcError(await t.throwsAsync(client.call(addr, "echo", 1, { timeoutMs: 100 }))), { kind: "timeout" });
+  const started = Date.now();
+  const longError = rpcError(await t.throwsAsync(longCall));
+  t.like(longError, { kind: "disconnected", status: 503 });
+  t.regex(longError.message, /did not answer a ping within 200 ms/);
+  t.true(Date.now() - started < 2_000, "the long call failed when the ping did, not after its own 60 s");
+  t.deepEqual(client.connectedServers, []);
+  void client.call(addr, "echo", 1, { timeoutMs: 50 }).catch(() => {});
+  await eventually(() => accepted === 2, "the next call to dial a new connection");
+  t.pass();
 });

@@ -10,6 +10,7 @@ import { splitHostPort } from "../gossip-bind.ts";
 import { decodeResponse, encodePayload } from "./codec.ts";
 import { FramedSocket, silentLogger, type Logger } from "./conn.ts";
 import { RpcError, RpcStatus } from "./errors.ts";
+import { pingMethod } from "./server.ts";
 import { FrameError, FrameKind, StreamType, framePayloadBytesDefault, type DecodedMessage } from "./frame.ts";
 
 export interface RpcClientOptions {
@@ -22,6 +23,8 @@ export interface RpcClientOptions {
   readonly framePayloadBytesMax?: number;
   /** Largest response reassembled. Default 64 MiB. */
   readonly messageBytesMax?: number;
+  /** After a call times out, a ping unanswered this long closes the connection. Default 5 s. */
+  readonly probeTimeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -45,6 +48,8 @@ class ServerConn {
   readonly framed: FramedSocket;
   /** Whether the dial succeeded: a call failing before it never reached the server. */
   open = false;
+  /** A ping is checking whether the server still answers. */
+  probing = false;
   private nextSeq = 1;
 
   constructor(readonly addr: string, private readonly client: RpcClient, private readonly options: Required<RpcClientOptions>) {
@@ -105,6 +110,7 @@ export class RpcClient {
       defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
       framePayloadBytesMax: options.framePayloadBytesMax ?? framePayloadBytesDefault,
       messageBytesMax: options.messageBytesMax ?? 64 * 1024 * 1024,
+      probeTimeoutMs: options.probeTimeoutMs ?? 5_000,
     };
   }
 
@@ -128,6 +134,10 @@ export class RpcClient {
     } catch (e) {
       return Promise.reject(new RpcError(RpcStatus.badRequest, (e as Error).message, "unreachable"));
     }
+    return this.callOn(conn, method, body, timeoutMs, options.signal, true);
+  }
+
+  private callOn(conn: ServerConn, method: string, body: unknown, timeoutMs: number, signal: AbortSignal | undefined, probeOnTimeout: boolean): Promise<unknown> {
     const seq = conn.takeSeq();
     let payload: Uint8Array;
     try {
@@ -135,6 +145,7 @@ export class RpcClient {
     } catch (e) {
       return Promise.reject(new RpcError(RpcStatus.badRequest, `body of ${method} not encodable: ${(e as Error).message}`, "encode"));
     }
+    const addr = conn.addr;
     return new Promise<unknown>((resolve, reject) => {
       const abandon = (error: RpcError) => {
         if (conn.pending.get(seq) !== call) return;
@@ -145,18 +156,40 @@ export class RpcClient {
         reject(error);
       };
       const onAbort = () => abandon(new RpcError(RpcStatus.timeout, `call ${method} to ${addr} cancelled`, "cancelled"));
-      const timer = setTimeout(() => abandon(new RpcError(RpcStatus.timeout, `call ${method} to ${addr} timed out after ${timeoutMs} ms`, "timeout")), timeoutMs);
+      const timer = setTimeout(() => {
+        abandon(new RpcError(RpcStatus.timeout, `call ${method} to ${addr} timed out after ${timeoutMs} ms`, "timeout"));
+        if (probeOnTimeout) this.probe(conn);
+      }, timeoutMs);
       const call: PendingCall = {
         resolve, reject, timer,
         cleanup: () => {
           clearTimeout(timer);
-          options.signal?.removeEventListener("abort", onAbort);
+          signal?.removeEventListener("abort", onAbort);
         },
       };
-      options.signal?.addEventListener("abort", onAbort, { once: true });
+      signal?.addEventListener("abort", onAbort, { once: true });
       conn.pending.set(seq, call);
       conn.framed.send(FrameKind.request, payload);
     });
+  }
+
+  /**
+   * A call timed out: maybe its handler was slow, maybe the server vanished without closing the
+   * connection (power loss, a partition), which TCP alone notices only after minutes. Ping it on
+   * the same connection; no answer within `probeTimeoutMs` closes the connection, failing the
+   * calls still waiting on it, and the next call dials afresh.
+   */
+  private probe(conn: ServerConn): void {
+    if (conn.probing || conn.framed.isClosed) return;
+    conn.probing = true;
+    const probeMs = this.options.probeTimeoutMs;
+    this.callOn(conn, pingMethod, null, probeMs, undefined, false).then(
+      () => (conn.probing = false),
+      (e: unknown) => {
+        conn.probing = false;
+        if (e instanceof RpcError && e.kind === "timeout") conn.framed.close(`server did not answer a ping within ${probeMs} ms after a call timed out`, "info");
+      },
+    );
   }
 
   /** Fails every waiting call (kind "closed") and closes every connection. */

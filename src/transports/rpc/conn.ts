@@ -6,7 +6,10 @@
  * a bug above us: logged at error level and the stream closed, never thrown into the event loop.
  */
 import type net from "node:net";
-import { FrameDecoder, FrameError, encodeMessageFrames, type DecodedMessage, type FrameLimits } from "./frame.ts";
+import { FrameDecoder, FrameError, encodeFrame, encodeFrameHeader, messagePieces, type DecodedMessage, type FrameLimits } from "./frame.ts";
+
+/** Frames up to this size are copied into one buffer; larger payloads are written in place. */
+const copyBytesMax = 16 * 1024;
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type Logger = (level: LogLevel, msg: string, fields: Record<string, unknown>) => void;
@@ -71,7 +74,14 @@ export class FramedSocket {
         this.socket.uncork();
       });
     }
-    for (const frame of encodeMessageFrames(kind, payload, this.options.framePayloadBytes)) this.socket.write(frame);
+    for (const [pieceKind, piece] of messagePieces(kind, payload, this.options.framePayloadBytes)) {
+      // A small frame is one copy and one write; a large piece goes out as a view after its header.
+      if (piece.length <= copyBytesMax) this.socket.write(encodeFrame(pieceKind, piece));
+      else {
+        this.socket.write(encodeFrameHeader(pieceKind, piece.length));
+        this.socket.write(piece);
+      }
+    }
     return true;
   }
 

@@ -73,14 +73,20 @@ export interface FrameLimits {
 
 /** Encodes one frame. */
 export function encodeFrame(kind: number, payload: Uint8Array): Uint8Array {
-  if (!Number.isInteger(kind) || kind < 1 || kind > 0xff) throw new RangeError(`frame kind ${kind} not in 1..255`);
   const frame = new Uint8Array(frameHeaderBytes + payload.length);
-  const view = new DataView(frame.buffer);
-  view.setUint32(0, payload.length);
-  frame[4] = frameVersion;
-  frame[5] = kind;
+  frame.set(encodeFrameHeader(kind, payload.length));
   frame.set(payload, frameHeaderBytes);
   return frame;
+}
+
+/** A frame's 6-byte header alone, for writing a large payload after it without copying it. */
+export function encodeFrameHeader(kind: number, payloadBytes: number): Uint8Array {
+  if (!Number.isInteger(kind) || kind < 1 || kind > 0xff) throw new RangeError(`frame kind ${kind} not in 1..255`);
+  const header = new Uint8Array(frameHeaderBytes);
+  new DataView(header.buffer).setUint32(0, payloadBytes);
+  header[4] = frameVersion;
+  header[5] = kind;
+  return header;
 }
 
 /**
@@ -88,16 +94,24 @@ export function encodeFrame(kind: number, payload: Uint8Array): Uint8Array {
  * piece under the message's own kind. An empty message is one empty frame.
  */
 export function encodeMessageFrames(kind: number, payload: Uint8Array, framePayloadBytes = framePayloadBytesDefault): Uint8Array[] {
+  return messagePieces(kind, payload, framePayloadBytes).map(([k, piece]) => encodeFrame(k, piece));
+}
+
+/**
+ * The frames of one message as [kind, piece] pairs, the pieces views of `payload` (no copy):
+ * `part` pieces of `framePayloadBytes`, then the rest under the message's own kind.
+ */
+export function messagePieces(kind: number, payload: Uint8Array, framePayloadBytes: number): [number, Uint8Array][] {
   if (kind === FrameKind.part) throw new RangeError("a message cannot have kind part");
   if (!(framePayloadBytes >= 1)) throw new RangeError(`framePayloadBytes ${framePayloadBytes} < 1`);
-  const frames: Uint8Array[] = [];
+  const pieces: [number, Uint8Array][] = [];
   let offset = 0;
   while (payload.length - offset > framePayloadBytes) {
-    frames.push(encodeFrame(FrameKind.part, payload.subarray(offset, offset + framePayloadBytes)));
+    pieces.push([FrameKind.part, payload.subarray(offset, offset + framePayloadBytes)]);
     offset += framePayloadBytes;
   }
-  frames.push(encodeFrame(kind, payload.subarray(offset)));
-  return frames;
+  pieces.push([kind, payload.subarray(offset)]);
+  return pieces;
 }
 
 /**

@@ -14,6 +14,9 @@ import { FrameError, FrameKind, StreamType, framePayloadBytesDefault, type Decod
 
 export const rpcPortDefault = 8300;
 
+/** Answered by every server with null (Consul's name); clients ping a server that went quiet. */
+export const pingMethod = "Status.Ping";
+
 export interface RpcMeta {
   readonly method: string;
   /** The caller's address as the socket sees it ("ip:port"). */
@@ -92,6 +95,7 @@ export class RpcServer {
     if (!(o.rpcMessageBytesMax >= o.framePayloadBytesMax)) throw new RangeError(`rpcMessageBytesMax ${o.rpcMessageBytesMax} < framePayloadBytesMax ${o.framePayloadBytesMax}`);
     if (!(o.raftMessageBytesMax >= o.framePayloadBytesMax)) throw new RangeError(`raftMessageBytesMax ${o.raftMessageBytesMax} < framePayloadBytesMax ${o.framePayloadBytesMax}`);
     this.tcp = net.createServer((socket) => this.onConnection(socket));
+    this.handle(pingMethod, () => null);
   }
 
   /** Creates a server and binds it; rejects with RpcBindError naming the port on failure. */
