@@ -83,7 +83,7 @@ function readString(text: string, start: number, fail: (m: string) => never): [s
   let out = "";
   let i = start + 1;
   let lines = 0;
-  const escapes: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\", "/": "/" };
+  const escapes: Record<string, string> = { n: "\n", t: "\t", r: "\r", b: "\b", f: "\f", a: "\x07", v: "\v", '"': '"', "\\": "\\", "/": "/" };
   while (i < text.length) {
     const c = text[i]!;
     if (c === '"') return [out, i + 1, lines];
