@@ -1,6 +1,6 @@
 import type { Message, NodeId } from "../src/core/raft/types.ts";
 import type { StateMachine } from "../src/agent/raft-host.ts";
-import type { ScheduledFault } from "./faults.ts";
+import { assertNever, type FaultKind, type ScheduledFault } from "./faults.ts";
 import { isolateLinks, majorityRingLinks, randomHalves, splitLinks, type Link, type SimNetwork } from "./network.ts";
 import type { RaftCluster } from "./raft-cluster.ts";
 import type { WorldRng } from "./world/rng.ts";
@@ -65,9 +65,15 @@ export class FaultDriver {
       case "crash-leader": return fault.trigger === "afterCommit" ? this.crashAfterCommit(key, rng) : this.crash(key, rng, fault.kind);
       case "torn": return this.crash(key, rng, fault.kind);
       case "transfer": return this.transfer(key, rng, fault.leaderLinks === "in");
+      case "isolate":
+      case "isolate-leader":
+      case "halves":
+      case "ring":
+      case "oneway": return this.partition(key, this.linksFor(fault.kind, fault, rng));
+      // Drawn with the topology and run by the membership driver: nothing happens at a time.
       case "drift":
       case "membership": return;
-      default: return this.partition(key, this.linksFor(fault, rng));
+      default: return assertNever(fault.kind);
     }
   }
 
@@ -169,9 +175,9 @@ export class FaultDriver {
     this.cluster.withHost(leader.id, (host) => host.transferLeadership(to));
   }
 
-  private linksFor(fault: ScheduledFault, rng: WorldRng): Link[] {
+  private linksFor(kind: PartitionKind, fault: ScheduledFault, rng: WorldRng): Link[] {
     const nodes = this.cluster.nodeIds;
-    switch (fault.kind) {
+    switch (kind) {
       case "isolate": return isolateLinks(rng.pick(nodes), nodes);
       case "isolate-leader": return isolateLinks(this.cluster.leader()?.id ?? rng.pick(nodes), nodes);
       case "halves": {
@@ -193,7 +199,9 @@ export class FaultDriver {
         const outbound = rng.chance(0.5);
         return peers.map((peer): Link => (outbound ? [node, peer] : [peer, node]));
       }
-      default: return [];
+      default: return assertNever(kind);
     }
   }
 }
+
+type PartitionKind = Extract<FaultKind, "isolate" | "isolate-leader" | "halves" | "ring" | "oneway">;

@@ -35,6 +35,15 @@ export interface ScheduledFault {
   readonly trigger?: "afterVote" | "afterCommit";
 }
 
+/**
+ * The `default:` of a switch over fault kinds: with every kind handled, `kind` has type never here,
+ * so a kind added to FAULT_KINDS and forgotten in a switch fails to compile instead of being
+ * silently ignored at run time.
+ */
+export function assertNever(kind: never): never {
+  throw new Error(`unhandled fault kind ${String(kind)}`);
+}
+
 export function parseFaults(spec: string): FaultKind[] {
   if (spec === "all") return [...FAULT_KINDS];
   if (spec === "none" || spec === "") return [];
@@ -129,7 +138,10 @@ function impairmentOf(rng: WorldRng, kind: FaultKind): { rate?: number; delayMs?
     case "dup": return { rate: round3(rng.uniform(0.05, 0.3)) };
     case "reorder": return { rate: round3(rng.uniform(0.1, 0.5)), delayMs: rng.int(20, 300) };
     case "delay": return { delayMs: rng.int(50, 600) };
-    default: return {};
+    case "isolate": case "isolate-leader": case "halves": case "ring": case "oneway":
+    case "crash": case "crash-leader": case "torn": case "transfer": case "drift": case "membership":
+      return {};
+    default: return assertNever(kind);
   }
 }
 

@@ -5,7 +5,7 @@ import type { Alive } from "../../src/core/gossip/messages.ts";
 import { encodeTags } from "../../src/core/gossip/wire/serf-codec.ts";
 import { GossipNode } from "../../src/core/gossip/node.ts";
 import { GossipChecker } from "../checkers/gossip-checker.ts";
-import { generateSchedule, selectFaults, type ScheduledFault } from "../faults.ts";
+import { assertNever, generateSchedule, selectFaults, type ScheduledFault } from "../faults.ts";
 import { World } from "../world/world.ts";
 import type { WorldRng } from "../world/rng.ts";
 import { Partitions, calm, decodeIn, delayOf, encodeOut, type Conditions, type Payload } from "./gossip-net.ts";
@@ -235,10 +235,16 @@ class GossipSim {
         this.world.after(f.durationMs, () => this.restart(victim, rng));
         return;
       }
-      default:
-        // Clock drift does not apply (ticks are exact here); any other crash variant is a crash.
-        if (f.kind.startsWith("crash")) this.applyFault({ ...f, kind: "crash" }, rng, protectedIdx);
+      case "crash-leader":
+        // Gossip has no leader: any crash variant is a crash.
+        return this.applyFault({ ...f, kind: "crash" }, rng, protectedIdx);
+      case "transfer":
+      case "drift":
+      case "membership":
+        // No leader to transfer; ticks are exact here; members join and leave by gossip's own churn.
         return;
+      default:
+        return assertNever(f.kind);
     }
   }
 
