@@ -219,3 +219,21 @@ test("stop() ends every check: running scripts are killed, no change comes after
   t.deepEqual(runner.list(), []);
   t.throws(() => runner.add(def({ name: "late", ttl: "1s" }), { origin: "local" }), { message: /the check runner has stopped/ });
 });
+
+test("a TTL or interval longer than Node's 24.8-day timer limit waits instead of firing at once", async (t) => {
+  const { runner, changes } = testRunner({ random: () => 0.999 });
+  t.teardown(() => runner.stop());
+  runner.add(def({ name: "monthly", ttl: "720h" }), { origin: "local" });
+  runner.add(def({ name: "rare", tcp: "127.0.0.1:1", interval: "8760h" }), { origin: "local" });
+  await sleep(100);
+  t.deepEqual(changes, []);
+});
+
+test("stop() does not wait for a catalog read that never answers", async (t) => {
+  const { runner } = testRunner({ aliasSource: () => new Promise<never>(() => {}) });
+  runner.add(def({ name: "a", alias_service: "web" }), { origin: "remote" });
+  await sleep(20);
+  const started = Date.now();
+  await runner.stop();
+  t.true(Date.now() - started < 1000);
+});

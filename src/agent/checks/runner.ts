@@ -90,7 +90,7 @@ interface Entry {
   readonly thresholds: CheckThresholds;
   state: CheckState;
   /** The next run (interval checks), the TTL's expiry, or the alias poll. */
-  timer: NodeJS.Timeout | null;
+  timer: Cancel | null;
   /** Aborted on remove/stop: ends a queued or running probe. */
   readonly abort: AbortController;
   running: Promise<void> | null;
@@ -265,7 +265,7 @@ export class CheckRunner {
 
   private retire(entry: Entry): void {
     entry.removed = true;
-    if (entry.timer !== null) clearTimeout(entry.timer);
+    entry.timer?.cancel();
     entry.timer = null;
     entry.abort.abort();
   }
@@ -280,13 +280,13 @@ export class CheckRunner {
 
   private schedule(entry: Entry, delayMs: number): void {
     if (entry.removed) return;
-    entry.timer = setTimeout(() => {
+    entry.timer = after(Math.ceil(delayMs), () => {
       entry.timer = null;
       entry.running = this.runOnce(entry).finally(() => {
         entry.running = null;
         this.schedule(entry, this.intervalOf(entry));
       });
-    }, Math.ceil(delayMs));
+    });
   }
 
   private async runOnce(entry: Entry): Promise<void> {
@@ -333,14 +333,14 @@ export class CheckRunner {
 
   private armTtl(entry: Entry): void {
     if (entry.removed) return;
-    if (entry.timer !== null) clearTimeout(entry.timer);
-    entry.timer = setTimeout(() => {
+    entry.timer?.cancel();
+    entry.timer = after(Math.ceil(entry.def.ttlMs), () => {
       entry.timer = null;
       if (entry.removed) return;
       this.config.log?.("warn", `Check missed TTL, is now critical: check=${entry.def.id}`);
       const output = entry.lastTtlOutput === "" ? "TTL expired" : `TTL expired (last output before timeout follows): ${entry.lastTtlOutput}`;
       this.apply(entry, onDirectResult(entry.state, "critical", output, this.now()));
-    }, Math.ceil(entry.def.ttlMs));
+    });
   }
 
   private async evaluateAlias(entry: Entry): Promise<void> {
@@ -349,7 +349,7 @@ export class CheckRunner {
       entry.aliasDirty = true;
       return;
     }
-    if (entry.timer !== null) clearTimeout(entry.timer);
+    entry.timer?.cancel();
     entry.timer = null;
     const run = this.readAlias(entry);
     entry.running = run;
@@ -360,7 +360,7 @@ export class CheckRunner {
       entry.aliasDirty = false;
       return this.evaluateAlias(entry);
     }
-    entry.timer = setTimeout(() => void this.evaluateAlias(entry), this.aliasPollMs);
+    entry.timer = after(this.aliasPollMs, () => void this.evaluateAlias(entry));
   }
 
   private async readAlias(entry: Entry): Promise<void> {
@@ -369,7 +369,8 @@ export class CheckRunner {
     const source = this.config.aliasSource!;
     let result: { status: CheckResultStatus; output: string };
     try {
-      const view = await source({ node: probe.aliasNode, serviceId: probe.aliasService });
+      const view = await untilAborted(Promise.resolve(source({ node: probe.aliasNode, serviceId: probe.aliasService })), entry.abort.signal);
+      if (view === null) return;
       result = aliasResult({ node: probe.aliasNode, serviceId: probe.aliasService }, view.checks, view.serviceExists);
     } catch (err) {
       result = { status: "critical", output: `Failure checking aliased node or service: ${(err as Error).message}` };
@@ -439,6 +440,35 @@ export function scriptRefusal(checkId: string, origin: CheckOrigin, flags: { ena
     return `Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true (check ${JSON.stringify(checkId)} runs a program; ${why}. Prefer 'enable_local_script_checks', which allows scripts from config files only)`;
   }
   return null;
+}
+
+interface Cancel {
+  cancel(): void;
+}
+
+/** Node's timers hold at most 2^31-1 ms (a longer delay fires after 1 ms!); longer waits are chained. */
+const timerMaxMs = 2 ** 31 - 1;
+
+function after(delayMs: number, fn: () => void): Cancel {
+  let handle: NodeJS.Timeout;
+  const arm = (remainingMs: number): void => {
+    handle = setTimeout(() => (remainingMs > timerMaxMs ? arm(remainingMs - timerMaxMs) : fn()), Math.min(remainingMs, timerMaxMs));
+  };
+  arm(Math.max(0, delayMs));
+  return { cancel: () => clearTimeout(handle) };
+}
+
+/** The promise's value, or null as soon as the signal aborts (a catalog read must not hold up stop()). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(null);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener("abort", onAbort); resolve(value); },
+      (err: unknown) => { signal.removeEventListener("abort", onAbort); reject(err); },
+    );
+  });
 }
 
 function positive(name: string, value: number): number {
