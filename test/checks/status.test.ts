@@ -1,6 +1,6 @@
 import test from "ava";
 import {
-  aliasResult, capturedOutput, criticalForMs, initialCheckState, onDirectResult, onProbeResult, shouldDeregister,
+  aliasResult, capturedOutput, criticalForMs, initialCheckState, onDirectResult, onProbeResult, planCheckSync, shouldDeregister,
   TailBuffer, truncateTtlOutput, type AliasedCheck, type CheckResultStatus, type CheckState, type CheckThresholds,
 } from "../../src/core/checks/index.ts";
 
@@ -137,4 +137,16 @@ test("alias status: the worst of the aliased instance's checks and its node's ch
   for (const [checks, exists, status, output] of rows) t.deepEqual(aliasResult(web, checks, exists), { status, output }, JSON.stringify(checks));
   t.deepEqual(aliasResult({ node: "n2", serviceId: "web" }, [check("n1", "web", "down", "critical"), check("n2", "web", "up", "passing")], true),
     { status: "passing", output: "All checks passing." }, "checks of other nodes are ignored when a node is named");
+});
+
+test("check_update_interval: a status change syncs now, an output-only change waits interval/2 + stagger, once", (t) => {
+  const rng = { next: () => 0.25 };
+  const minutes5 = 300_000;
+  const p = (status: CheckResultStatus, output: string) => ({ status, output });
+  t.deepEqual(planCheckSync(p("passing", "a"), p("passing", "a"), false, minutes5, rng), { kind: "none" });
+  t.deepEqual(planCheckSync(p("passing", "a"), p("critical", "a"), false, minutes5, rng), { kind: "now" });
+  t.deepEqual(planCheckSync(p("passing", "a"), p("critical", "b"), true, minutes5, rng), { kind: "now" }, "a status change does not wait for a pending write-back");
+  t.deepEqual(planCheckSync(p("passing", "a"), p("passing", "b"), false, minutes5, rng), { kind: "defer", afterMs: 150_000 + 75_000 });
+  t.deepEqual(planCheckSync(p("passing", "b"), p("passing", "c"), true, minutes5, rng), { kind: "pending" });
+  t.deepEqual(planCheckSync(p("passing", "a"), p("passing", "b"), false, 0, rng), { kind: "now" }, "0 turns deferral off");
 });

@@ -10,6 +10,7 @@ export {
 export type { CheckDefinition, CheckKind, CheckProbe, CheckResultStatus } from "../../core/checks/types.ts";
 export { checkKind, checkRecordFields } from "../../core/checks/types.ts";
 export { outputMaxBytesDefault } from "../../core/checks/output.ts";
+export { planCheckSync, checkUpdateIntervalMsDefault, type CheckSyncPlan } from "../../core/checks/sync.ts";
 export {
   CheckRunner, CheckRunnerError, scriptRefusal,
   type AliasSource, type AliasView, type CheckChangeListener, type CheckOrigin, type CheckRunnerConfig,

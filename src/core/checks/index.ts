@@ -4,3 +4,4 @@ export * from "./definition.ts";
 export * from "./status.ts";
 export * from "./output.ts";
 export * from "./alias.ts";
+export * from "./sync.ts";
