@@ -120,8 +120,22 @@ function serviceLookup(parts: readonly string[], suffixes: readonly string[]): L
 
 // --- Addresses -------------------------------------------------------------------------------
 
-/** IP text to 4 or 16 bytes (IPv4-mapped IPv6 becomes 4, as Go's To4), or null. */
+// Catalog addresses repeat on every question: parse each once. The arrays are shared, never mutated.
+const parsedIps = new Map<string, Uint8Array | null>();
+const ipTexts = new WeakMap<Uint8Array, string>();
+const parsedIpsMax = 65_536;
+
+/** IP text to 4 or 16 bytes (IPv4-mapped IPv6 becomes 4, as Go's To4), or null. Do not mutate the result. */
 export function ipToBytes(text: string): Uint8Array | null {
+  const known = parsedIps.get(text);
+  if (known !== undefined) return known;
+  if (parsedIps.size >= parsedIpsMax) parsedIps.clear();
+  const bytes = parseIp(text);
+  parsedIps.set(text, bytes);
+  return bytes;
+}
+
+function parseIp(text: string): Uint8Array | null {
   if (isIPv4(text)) return Uint8Array.from(text.split(".").map(Number));
   if (!isIPv6(text)) return null;
   let body = text.replace(/%.*$/, "");
@@ -147,6 +161,12 @@ export function ipToBytes(text: string): Uint8Array | null {
 
 /** 4 or 16 bytes as the text dns-packet encodes. */
 export function bytesToIp(bytes: Uint8Array): string {
+  let text = ipTexts.get(bytes);
+  if (text === undefined) ipTexts.set(bytes, (text = formatIp(bytes)));
+  return text;
+}
+
+function formatIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return [...bytes].join(".");
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));

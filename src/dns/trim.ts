@@ -73,6 +73,11 @@ export function fitResponse(query: Query, draft: Draft, options: FitOptions): Fi
     answers: answers.map((slot) => slot.record), authorities,
     additionals: withGlue ? [...glueFor(answers, draft.glue), ...additionals] : [...additionals],
   });
+  // The common case: the whole answer fits, and no per-record accounting is needed.
+  if (slots.length === draft.answers.length) {
+    const whole = frame(slots, draft.authorities, draft.additionals, true, false);
+    if (responseBytes(query, whole) <= limitBytes) return { parts: whole, droppedAnswers: 0 };
+  }
   const dropped = (kept: number): number => draft.answers.length - kept;
   const flagTc = (kept: number): boolean => options.transport === "udp" && options.enableTruncate && dropped(kept) > 0;
 

@@ -1,0 +1,168 @@
+/**
+ * DNS queries per second for A and SRV questions against Praetor's DNS server (over the real
+ * catalog), measured with Debian's `dnsperf` (4 clients), beside `unbound` serving a static zone of
+ * the same names and records in the same run. Without dnsperf it falls back to a Node client in
+ * this process (which shares the CPU with the server, so it reads low); without unbound it prints
+ * Praetor's figures alone.
+ *
+ *   node --import tsx bench/dns.ts [--seconds 10] [--clients 4] [--instances 3] [--unbound-threads 1]
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import dgram from "node:dgram";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import dnsPacket from "dns-packet";
+import { CatalogBackend } from "../test/dns/harness.ts";
+import { defaultDnsConfig } from "../src/dns/config.ts";
+import { createDnsHandler } from "../src/dns/handler.ts";
+import { startDnsServer } from "../src/dns/server.ts";
+
+const run = promisify(execFile);
+
+function argument(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+const seconds = argument("seconds", 10);
+const clients = argument("clients", 4);
+const instances = argument("instances", 3);
+const unboundThreads = argument("unbound-threads", 1);
+
+interface Instance {
+  readonly node: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+const web: Instance[] = Array.from({ length: instances }, (_, i) => ({ node: `web-${i + 1}`, address: `10.0.1.${i + 1}`, port: 8080 }));
+
+function catalog(): CatalogBackend {
+  const backend = new CatalogBackend("dc1", "server-1");
+  backend.node("server-1", "10.0.0.1");
+  backend.service("server-1", { ID: "consul", Service: "consul", Port: 8300 });
+  for (const instance of web) {
+    backend.node(instance.node, instance.address);
+    backend.service(instance.node, { ID: "web", Service: "web", Tags: ["v1"], Port: instance.port });
+  }
+  return backend;
+}
+
+/** The same names as a static unbound zone: A and SRV answers, the SRV targets' A and TXT records. */
+function unboundConfig(dir: string, port: number): string {
+  const data = [
+    ...web.map((i) => `web.service.consul. 0 IN A ${i.address}`),
+    ...web.map((i) => `web.service.consul. 0 IN SRV 1 1 ${i.port} ${i.node}.node.dc1.consul.`),
+    ...web.map((i) => `${i.node}.node.dc1.consul. 0 IN A ${i.address}`),
+    ...web.map((i) => `${i.node}.node.dc1.consul. 0 IN TXT "consul-network-segment="`),
+  ];
+  return [
+    "server:",
+    `  interface: 127.0.0.1@${port}`,
+    `  num-threads: ${unboundThreads}`,
+    "  do-daemonize: no", "  chroot: \"\"", "  username: \"\"", `  directory: "${dir}"`, `  pidfile: "${dir}/unbound.pid"`,
+    "  use-syslog: no", "  verbosity: 0", "  do-ip6: no", "  access-control: 127.0.0.0/8 allow",
+    "  local-zone: \"consul.\" static",
+    ...data.map((line) => `  local-data: '${line}'`),
+    "",
+  ].join("\n");
+}
+
+async function have(tool: string): Promise<boolean> {
+  try {
+    await run("sh", ["-c", `command -v ${tool}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+async function dnsperf(port: number, question: string, dir: string): Promise<{ qps: number; lost: number }> {
+  const file = join(dir, `${question.replace(/\W/g, "_")}.txt`);
+  writeFileSync(file, `${question}\n`);
+  const { stdout } = await run("dnsperf", ["-s", "127.0.0.1", "-p", String(port), "-d", file, "-c", String(clients), "-l", String(seconds), "-q", "200"], { timeout: (seconds + 30) * 1000 });
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1]);
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
+  return { qps, lost };
+}
+
+/** Fallback: `inFlight` outstanding queries per socket from this process. */
+async function nodeClient(port: number, name: string, type: "A" | "SRV"): Promise<{ qps: number; lost: number }> {
+  const sockets = Array.from({ length: clients }, () => dgram.createSocket("udp4"));
+  const inFlight = 50;
+  let answered = 0;
+  let id = 0;
+  const deadline = Date.now() + seconds * 1000;
+  await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => {
+    const send = (): void => {
+      if (Date.now() >= deadline) return resolve();
+      socket.send(dnsPacket.encode({ id: id++ & 0xffff, type: "query", questions: [{ name, type }] }), port, "127.0.0.1");
+    };
+    socket.on("message", () => {
+      answered++;
+      send();
+    });
+    for (let i = 0; i < inFlight; i++) send();
+  })));
+  for (const socket of sockets) socket.close();
+  return { qps: answered / seconds, lost: 0 };
+}
+
+async function startUnbound(dir: string): Promise<{ port: number; child: ChildProcess } | null> {
+  if (!(await have("unbound"))) return null;
+  const port = await freePort();
+  const config = join(dir, "unbound.conf");
+  writeFileSync(config, unboundConfig(dir, port));
+  const child = spawn("unbound", ["-d", "-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      const { stdout } = await run("dig", ["@127.0.0.1", "-p", String(port), "+short", "+time=1", "+tries=1", "web.service.consul"]);
+      if (stdout.includes(web[0]!.address)) return { port, child };
+    } catch {
+      // not up yet
+    }
+  }
+  child.kill();
+  throw new Error(`unbound did not answer on port ${port}: ${stderr}`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "praetor-dns-bench-"));
+  const handler = createDnsHandler(catalog().asBackend(), defaultDnsConfig());
+  const server = await startDnsServer({ host: "127.0.0.1", port: 0, handler });
+  const useDnsperf = await have("dnsperf");
+  const measure = (port: number, name: string, type: "A" | "SRV") => (useDnsperf ? dnsperf(port, `${name} ${type}`, dir) : nodeClient(port, name, type));
+  const unbound = await startUnbound(dir);
+  try {
+    console.log(`DNS bench: ${useDnsperf ? `dnsperf, ${clients} clients` : `Node client, ${clients} sockets x 50 in flight (dnsperf not installed)`}, ${seconds} s per run, web.service.consul with ${instances} instances`);
+    for (const type of ["A", "SRV"] as const) {
+      const praetor = await measure(server.udpPort, "web.service.consul", type);
+      let line = `${type.padEnd(3)}  praetor ${praetor.qps.toFixed(0).padStart(7)} q/s (lost ${praetor.lost})`;
+      if (unbound !== null) {
+        const reference = await measure(unbound.port, "web.service.consul", type);
+        line += `   unbound (${unboundThreads} thread${unboundThreads === 1 ? "" : "s"}, static zone) ${reference.qps.toFixed(0).padStart(7)} q/s (lost ${reference.lost})   ratio ${(praetor.qps / reference.qps).toFixed(2)}`;
+      }
+      console.log(line);
+    }
+    if (unbound === null) console.log("unbound not installed: no reference figures (apt-get install unbound)");
+  } finally {
+    unbound?.child.kill();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
