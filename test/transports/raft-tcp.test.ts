@@ -7,8 +7,8 @@
 import net from "node:net";
 import test from "ava";
 import type { Message } from "../../src/core/raft/types.ts";
-import { encodeHello, encodePayload, encodeRaftMessage } from "../../src/transports/rpc/codec.ts";
-import { FrameKind, StreamType, encodeFrame, encodeMessageFrames } from "../../src/transports/rpc/frame.ts";
+import { encodeHello, encodePayload, encodeSnapshotHead } from "../../src/transports/rpc/codec.ts";
+import { FrameKind, StreamType, encodeFrame } from "../../src/transports/rpc/frame.ts";
 import { RaftTcpTransport, type RaftTcpTransportOptions } from "../../src/transports/rpc/raft-transport.ts";
 import { RpcServer } from "../../src/transports/rpc/server.ts";
 import { concatBytes, deadPort, eventually, rawExchange, recordingLogger, type LogLine } from "./rpc-helpers.ts";
@@ -63,7 +63,7 @@ test("a 5 MB snapshot message crosses in 1 MiB frames and is reassembled byte fo
     type: "snapshot", from: a!.transport.localAddr, to: b!.transport.localAddr, term: 4,
     snapshot: { meta: { index: 900, term: 4, conf: { voters: [a!.transport.localAddr, b!.transport.localAddr], learners: [] } }, data },
   };
-  t.is(encodeMessageFrames(FrameKind.raftMessage, encodeRaftMessage(snapshot)).length, 6, "5 MiB and a header make six 1 MiB frames");
+  t.is(b!.server.framePayloadBytes, 1024 * 1024, "no frame may exceed 1 MiB, so the 5 MB can only arrive in chunks");
   a!.transport.send(b!.transport.localAddr, snapshot);
   a!.transport.send(b!.transport.localAddr, heartbeat(a!.transport.localAddr, b!.transport.localAddr, 900));
   await eventually(() => b!.received.length === 2, "the snapshot and the heartbeat after it");
@@ -72,6 +72,14 @@ test("a 5 MB snapshot message crosses in 1 MiB frames and is reassembled byte fo
   t.is(Buffer.compare(got.snapshot!.data, data), 0, "the same 5 MB");
   t.is(after.type, "heartbeat", "messages after a snapshot follow it in order");
   t.is(b!.transport.counters.rejectedStreams, 0);
+});
+
+test("a snapshot with no data is delivered at its head", async (t) => {
+  const [a, b] = await Promise.all([endpoint(t), endpoint(t)]);
+  const empty = snapshotOf(a!.transport.localAddr, b!.transport.localAddr, 0);
+  a!.transport.send(b!.transport.localAddr, empty);
+  await eventually(() => b!.received.length === 1, "the empty snapshot");
+  t.deepEqual(b!.received[0]![1], empty);
 });
 
 test("a peer that restarts is redialed with backoff, and delivery resumes", async (t) => {
@@ -123,6 +131,9 @@ test("sends that cannot go anywhere are counted, never thrown", async (t) => {
 const opening = (addr: string) => concatBytes([new Uint8Array([StreamType.raft]), encodeFrame(FrameKind.hello, encodeHello(addr))]);
 const raftFrame = (value: unknown) => encodeFrame(FrameKind.raftMessage, encodePayload(value));
 const mallory = "127.0.0.9:9999";
+const snapshotOf = (from: string, to: string, dataBytes: number): Message => ({
+  type: "snapshot", from, to, term: 2, snapshot: { meta: { index: 5, term: 2, conf: { voters: [from, to], learners: [] } }, data: new Uint8Array(dataBytes) },
+});
 
 const badStreams: [string, (self: string) => Uint8Array, boolean, RegExp][] = [
   ["garbage bytes", () => concatBytes([new Uint8Array([StreamType.raft]), new TextEncoder().encode("\x00\x00garbage garbage")]), false, /bad-version/],
@@ -137,6 +148,15 @@ const badStreams: [string, (self: string) => Uint8Array, boolean, RegExp][] = [
     entries: [{ term: 2, index: 3, type: "normal", data: new Uint8Array() }],
   })]), false, /entry 0 index 3 not consecutive/],
   ["a message addressed to another server", () => concatBytes([opening(mallory), raftFrame(heartbeat(mallory, "127.0.0.1:1", 1))]), false, /addressed to 127.0.0.1:1/],
+  ["a snapshot chunk without a head", () => concatBytes([opening(mallory), encodeFrame(FrameKind.snapshotChunk, new Uint8Array(10))]), false, /without a snapshot head/],
+  ["snapshot chunks beyond the size announced", (self) => concatBytes([opening(mallory), encodeFrame(FrameKind.snapshotHead, encodeSnapshotHead(snapshotOf(mallory, self, 8))),
+    encodeFrame(FrameKind.snapshotChunk, new Uint8Array(6)), encodeFrame(FrameKind.snapshotChunk, new Uint8Array(6))]), false, /exceed the 8 bytes announced/],
+  ["a message in the middle of a snapshot", (self) => concatBytes([opening(mallory), encodeFrame(FrameKind.snapshotHead, encodeSnapshotHead(snapshotOf(mallory, self, 8))),
+    encodeFrame(FrameKind.snapshotChunk, new Uint8Array(4)), raftFrame(heartbeat(mallory, self, 1))]), false, /in the middle of a snapshot/],
+  ["a snapshot head announcing more than the limit", (self) => concatBytes([opening(mallory),
+    encodeFrame(FrameKind.snapshotHead, encodePayload({ message: snapshotOf(mallory, self, 0), dataBytes: 2 ** 40 }))]), false, /oversized-message: snapshot of 1099511627776 bytes/],
+  ["a snapshot head addressed to another server", () => concatBytes([opening(mallory),
+    encodeFrame(FrameKind.snapshotHead, encodeSnapshotHead(snapshotOf(mallory, "127.0.0.1:1", 100)))]), false, /addressed to 127.0.0.1:1/],
   ["a message whose sender is not the hello's", (self) => concatBytes([opening(mallory), raftFrame(heartbeat("127.0.0.8:1", self, 1))]), false, /on the stream of 127.0.0.9:9999/],
 ];
 for (const [name, bytesFor, end, reason] of badStreams) {

@@ -79,6 +79,29 @@ export function decodeRaftMessage(bytes: Uint8Array): Message {
   return v as unknown as Message;
 }
 
+export interface SnapshotHead {
+  /** The snapshot message with empty `snapshot.data`; the data follows in chunks. */
+  readonly message: Message;
+  readonly dataBytes: number;
+}
+
+/** A snapshot message's head: everything but the data, which is streamed raw after it. */
+export function encodeSnapshotHead(m: Message): Uint8Array {
+  const snapshot = m.snapshot!;
+  return encodePayload({ message: { ...m, snapshot: { meta: snapshot.meta, data: new Uint8Array() } }, dataBytes: snapshot.data.length });
+}
+
+export function decodeSnapshotHead(bytes: Uint8Array, dataBytesMax: number): SnapshotHead {
+  const v = decodePayload(bytes, "snapshot head");
+  if (!isRecord(v) || !isRecord(v.message)) throw new FrameError("bad-payload", "snapshot head without a message");
+  const dataBytes = v.dataBytes;
+  if (!isSeq(dataBytes) || dataBytes > dataBytesMax) {
+    throw new FrameError("oversized-message", `snapshot of ${String(dataBytes)} bytes, the limit is ${dataBytesMax}`);
+  }
+  if (!isRecord(v.message.snapshot)) throw new FrameError("bad-payload", "snapshot head whose message has no snapshot");
+  return { message: v.message as unknown as Message, dataBytes };
+}
+
 export interface RpcRequest {
   readonly seq: number;
   readonly method: string;

@@ -30,6 +30,10 @@ export const FrameKind = {
   hello: 0x10,
   /** Raft stream: one Raft message (msgpack). */
   raftMessage: 0x11,
+  /** Raft stream: a snapshot message without its data (msgpack `{message, dataBytes}`); chunks follow. */
+  snapshotHead: 0x12,
+  /** Raft stream: the next raw bytes of the snapshot announced by the last head. */
+  snapshotChunk: 0x13,
   /** RPC stream: client to server, msgpack `{seq, method, body, timeoutMs?}`. */
   request: 0x20,
   /** RPC stream: server to client, msgpack `{seq, result}` or `{seq, error: {status, message}}`. */

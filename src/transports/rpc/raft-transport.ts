@@ -7,7 +7,9 @@
  * messages are one-way, answers arrive on the peer's own connection to us). While the connection
  * is being (re)established they wait in a bounded queue that drops the oldest (Raft retries what
  * is lost); after a failed dial the peer is redialed with capped, jittered exponential backoff.
- * A message carrying a snapshot leaves as 1 MiB frames and is reassembled by the receiver.
+ * A message carrying a snapshot leaves as a head (the message without its data) and the data raw
+ * in 1 MiB chunks, written from the core's own bytes; the receiver reassembles it into one buffer
+ * of the announced size (bounded by the server's raftMessageBytesMax) before delivering it.
  *
  * Incoming: Raft streams accepted by the RpcServer; each message is validated (the core's
  * `messageProblem`, plus `from` must be the hello's address) before it reaches `onMessage`, and a
@@ -19,9 +21,9 @@ import { messageProblem } from "../../core/raft/validate.ts";
 import type { Transport } from "../transport.ts";
 import { splitHostPort } from "../gossip-bind.ts";
 import { backoffDelayMs, type BackoffConfig } from "./backoff.ts";
-import { decodeHello, decodeRaftMessage, encodeHello, encodeRaftMessage } from "./codec.ts";
+import { decodeHello, decodeRaftMessage, decodeSnapshotHead, encodeHello, encodeRaftMessage, encodeSnapshotHead } from "./codec.ts";
 import { FramedSocket, type Logger } from "./conn.ts";
-import { FrameError, FrameKind, StreamType } from "./frame.ts";
+import { FrameError, FrameKind, StreamType, type DecodedMessage } from "./frame.ts";
 import type { RpcServer } from "./server.ts";
 
 export interface RaftTcpTransportOptions {
@@ -162,14 +164,24 @@ export class RaftTcpTransport implements Transport<Message> {
     const conn = peer.conn!;
     if (conn.writableBytes > this.writeBufferBytesMax) return this.drop("backpressure");
     let payload: Uint8Array;
+    const snapshot = message.snapshot;
     try {
-      payload = encodeRaftMessage(message);
+      payload = snapshot !== undefined ? encodeSnapshotHead(message) : encodeRaftMessage(message);
     } catch (e) {
       this.logger("error", `Raft message to ${peer.addr} not encodable: ${(e as Error).message}`, { peer: peer.addr, type: message.type });
       return this.drop("encode");
     }
-    conn.send(FrameKind.raftMessage, payload);
     this.counters.sent++;
+    if (snapshot === undefined) {
+      conn.send(FrameKind.raftMessage, payload);
+      return;
+    }
+    // The snapshot's data goes out raw, in frame-sized views of the core's bytes: never copied.
+    conn.send(FrameKind.snapshotHead, payload);
+    const chunkBytes = this.server.framePayloadBytes;
+    for (let offset = 0; offset < snapshot.data.length; offset += chunkBytes) {
+      conn.send(FrameKind.snapshotChunk, snapshot.data.subarray(offset, offset + chunkBytes));
+    }
   }
 
   private dial(peer: Peer): void {
@@ -225,17 +237,9 @@ export class RaftTcpTransport implements Transport<Message> {
   private accept(conn: FramedSocket, leading: Uint8Array): void {
     if (this.closed) return conn.close("transport closed", "debug");
     this.incoming.add(conn);
-    let from: string | null = null;
+    const stream = new IncomingRaftStream(this.server.raftLimits().messageBytesMax, (from, message) => this.check(from, message), (from, message) => this.deliver(from, message));
     conn.start({
-      onMessage: (frame) => {
-        if (from === null) {
-          if (frame.kind !== FrameKind.hello) throw new FrameError("unexpected-frame", `Raft stream opened with frame kind 0x${frame.kind.toString(16)}, want a hello`);
-          from = decodeHello(frame.payload).addr;
-          return;
-        }
-        if (frame.kind !== FrameKind.raftMessage) throw new FrameError("unexpected-frame", `frame kind 0x${frame.kind.toString(16)} on a Raft stream from ${from}`);
-        this.deliver(from, decodeRaftMessage(frame.payload));
-      },
+      onMessage: (frame) => stream.onFrame(frame),
       onClose: (_reason, protocolError) => {
         this.incoming.delete(conn);
         if (protocolError) this.counters.rejectedStreams++;
@@ -243,12 +247,67 @@ export class RaftTcpTransport implements Transport<Message> {
     }, leading);
   }
 
-  private deliver(from: string, message: Message): void {
+  /** Throws a FrameError when `message` is malformed or not `from` the stream's sender. */
+  private check(from: string, message: Message): void {
     const problem = messageProblem(message, this.localAddr);
     if (problem !== null) throw new FrameError("bad-payload", `invalid Raft message from ${from}: ${problem}`);
     if (message.from !== from) throw new FrameError("bad-payload", `Raft message from ${message.from} on the stream of ${from}`);
+  }
+
+  private deliver(from: string, message: Message): void {
+    this.check(from, message);
     this.counters.received++;
     if (this.receiver === null) return this.drop("no-receiver");
     this.receiver(from, message);
+  }
+}
+
+/**
+ * What one incoming Raft stream has said so far: its hello, then messages, a snapshot being
+ * reassembled from its head and chunks. Anything out of that order is a FrameError.
+ */
+class IncomingRaftStream {
+  private from: string | null = null;
+  private snapshot: { readonly message: Message; readonly data: Uint8Array; filled: number } | null = null;
+
+  constructor(
+    private readonly dataBytesMax: number,
+    private readonly check: (from: string, message: Message) => void,
+    private readonly deliver: (from: string, message: Message) => void,
+  ) {}
+
+  onFrame(frame: DecodedMessage): void {
+    const kind = `frame kind 0x${frame.kind.toString(16)}`;
+    if (this.from === null) {
+      if (frame.kind !== FrameKind.hello) throw new FrameError("unexpected-frame", `Raft stream opened with ${kind}, want a hello`);
+      this.from = decodeHello(frame.payload).addr;
+      return;
+    }
+    if (frame.kind === FrameKind.snapshotChunk) return this.onChunk(frame.payload);
+    if (this.snapshot !== null) throw new FrameError("unexpected-frame", `${kind} from ${this.from} in the middle of a snapshot`);
+    if (frame.kind === FrameKind.raftMessage) return this.deliver(this.from, decodeRaftMessage(frame.payload));
+    if (frame.kind !== FrameKind.snapshotHead) throw new FrameError("unexpected-frame", `${kind} on a Raft stream from ${this.from}`);
+    const head = decodeSnapshotHead(frame.payload, this.dataBytesMax);
+    // Checked before any data is taken in: a misaddressed snapshot is refused at its head.
+    this.check(this.from, head.message);
+    this.snapshot = { message: head.message, data: new Uint8Array(head.dataBytes), filled: 0 };
+    if (head.dataBytes === 0) this.finishSnapshot();
+  }
+
+  private onChunk(chunk: Uint8Array): void {
+    const snapshot = this.snapshot;
+    if (snapshot === null) throw new FrameError("unexpected-frame", `snapshot chunk from ${this.from} without a snapshot head`);
+    if (snapshot.filled + chunk.length > snapshot.data.length) {
+      throw new FrameError("oversized-message", `snapshot chunks from ${this.from} exceed the ${snapshot.data.length} bytes announced`);
+    }
+    snapshot.data.set(chunk, snapshot.filled);
+    snapshot.filled += chunk.length;
+    if (snapshot.filled === snapshot.data.length) this.finishSnapshot();
+  }
+
+  private finishSnapshot(): void {
+    const { message, data } = this.snapshot!;
+    this.snapshot = null;
+    this.deliver(this.from!, { ...message, snapshot: { meta: message.snapshot!.meta, data } });
   }
 }
