@@ -81,8 +81,9 @@ export function baseUrl(addr: string, ssl: boolean): string {
 
 export interface RequestOptions {
   readonly method?: "GET" | "PUT" | "POST" | "DELETE";
-  readonly query?: Readonly<Record<string, string | undefined>>;
-  readonly body?: string;
+  /** A list value repeats the parameter (node-meta=a:1&node-meta=b:2). */
+  readonly query?: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly body?: string | Uint8Array;
   readonly signal?: AbortSignal;
 }
 
@@ -100,11 +101,14 @@ export interface ApiResponse {
 export class ApiClient {
   constructor(readonly options: ApiClientOptions) {}
 
-  url(path: string, query: Readonly<Record<string, string | undefined>> = {}): string {
+  url(path: string, query: Readonly<Record<string, string | readonly string[] | undefined>> = {}): string {
     const params = new URLSearchParams();
     if (this.options.datacenter !== undefined) params.set("dc", this.options.datacenter);
     if (this.options.stale) params.set("stale", "");
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, v);
+    for (const [k, v] of Object.entries(query)) {
+      if (typeof v === "string") params.set(k, v);
+      else if (v !== undefined) for (const item of v) params.append(k, item);
+    }
     const qs = params.toString().replace(/=(&|$)/g, "$1");
     return `${this.options.baseUrl}${path}${qs === "" ? "" : `?${qs}`}`;
   }

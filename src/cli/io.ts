@@ -5,6 +5,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborted on SIGINT/SIGTERM (long-running commands such as monitor stop on it). */
   readonly signal: AbortSignal;
+  /** All of standard input (kv put KEY -, kv import -); absent means empty. */
+  readonly readStdin?: () => Promise<Buffer>;
 }
 
 /**
@@ -17,6 +19,11 @@ export function processIo(): CliIo {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     env: process.env,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
     get signal(): AbortSignal {
       if (controller === undefined) {
         const c = new AbortController();
