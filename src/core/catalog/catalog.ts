@@ -39,9 +39,10 @@
  * Invariant: appliedIndex only grows, and every record's indexes are <= appliedIndex.
  */
 import { assert } from "../util/assert.ts";
-import { decodeCommand, normalizeCommand, type Command, type KvOp } from "./commands.ts";
+import { decodeCommand, normalizeCommand, type Command, type KvOp, type TxnOp } from "./commands.ts";
 import { checkInvariants } from "./invariants.ts";
-import { applyKv, applyTxn, isReadOnlyTxn } from "./kv-ops.ts";
+import { applyKv } from "./kv-ops.ts";
+import { applyTxn, isReadOnlyTxn } from "./txn.ts";
 import * as q from "./queries.ts";
 import { deregister, register } from "./registration.ts";
 import { createSession, expireSession, expiredSessionIds, invalidateSession, renewSession, sessionDeadlineMs } from "./sessions.ts";
@@ -131,7 +132,7 @@ export class Catalog {
       case "catalog.register": return register(state, command, nowMs);
       case "catalog.deregister": return deregister(state, command, nowMs);
       case "kv": return applyKv(state, command, nowMs);
-      case "txn": return applyTxn(state, command.Ops.map((op) => op.KV), false);
+      case "txn": return applyTxn(state, command.Ops, false, nowMs);
       case "session.create": return createSession(state, command, nowMs);
       case "session.destroy":
         invalidateSession(state, command.ID, nowMs);
@@ -146,10 +147,14 @@ export class Catalog {
     }
   }
 
-  /** A txn of only reads, answered from local state without going through Raft (Consul's TxnRO). */
-  readTxn(ops: readonly KvOp[]): ApplyResult {
-    if (!isReadOnlyTxn(ops)) return { ok: false, error: { status: 400, message: "read-only txn holds a write verb" } };
-    return applyTxn(this.state, ops, true);
+  /**
+   * A txn of only reads (KV reads, Node/Service/Check `get`), answered from local state without
+   * going through Raft (Consul's TxnRO). Takes txn ops, or bare KV ops as older callers pass them.
+   */
+  readTxn(ops: readonly (TxnOp | KvOp)[]): ApplyResult {
+    const txnOps = ops.map((op): TxnOp => ("Verb" in op ? { KV: op } : op));
+    if (!isReadOnlyTxn(txnOps)) return { ok: false, error: { status: 400, message: "read-only txn holds a write verb" } };
+    return applyTxn(this.state, txnOps, true, this.state.clockMs);
   }
 
   snapshot(): Uint8Array {

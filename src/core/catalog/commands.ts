@@ -20,12 +20,15 @@ const encoder = new Encoder({ sortKeys: true, ignoreUndefined: true });
 const decoder = new Decoder();
 
 export type KvVerb =
-  | "set" | "cas" | "lock" | "unlock" | "get" | "get-tree" | "check-index" | "check-session"
+  | "set" | "cas" | "lock" | "unlock" | "get" | "get-or-empty" | "get-tree" | "check-index" | "check-session"
   | "check-not-exists" | "delete" | "delete-tree" | "delete-cas";
 export const kvVerbs: readonly KvVerb[] = [
-  "set", "cas", "lock", "unlock", "get", "get-tree", "check-index", "check-session",
+  "set", "cas", "lock", "unlock", "get", "get-or-empty", "get-tree", "check-index", "check-session",
   "check-not-exists", "delete", "delete-tree", "delete-cas",
 ];
+/** Verbs of txn Node, Service and Check operations (Consul's api.NodeOp, ServiceOp, CheckOp). */
+export type CatalogTxnVerb = "get" | "set" | "cas" | "delete" | "delete-cas";
+export const catalogTxnVerbs: readonly CatalogTxnVerb[] = ["get", "set", "cas", "delete", "delete-cas"];
 /** Verbs a single `kv` command may carry; reads go through queries or a txn. */
 export const kvWriteVerbs: readonly KvVerb[] = ["set", "cas", "lock", "unlock", "delete", "delete-tree", "delete-cas"];
 
@@ -62,6 +65,36 @@ export interface KvOp {
   Session?: string;
 }
 
+/** A txn Node op: the node record only (services and checks have their own ops). */
+export interface NodeTxnOp {
+  Verb: CatalogTxnVerb;
+  Node: {
+    ID?: string; Node: string; Address?: string; Datacenter?: string;
+    TaggedAddresses?: Record<string, string>; Meta?: Record<string, string>; ModifyIndex?: number;
+  };
+}
+
+/** A txn Service op on the named node. */
+export interface ServiceTxnOp {
+  Verb: CatalogTxnVerb;
+  Node: string;
+  Service: ServiceInput & { ModifyIndex?: number };
+}
+
+/** A txn Check op; the check names its node. */
+export interface CheckTxnOp {
+  Verb: CatalogTxnVerb;
+  Check: CheckInput & { ModifyIndex?: number };
+}
+
+/** A txn Session op: Consul's state store knows only `delete`. */
+export interface SessionTxnOp {
+  Verb: string;
+  Session: { ID: string; Node?: string };
+}
+
+export type TxnOp = { KV: KvOp } | { Node: NodeTxnOp } | { Service: ServiceTxnOp } | { Check: CheckTxnOp } | { Session: SessionTxnOp };
+
 export type Command =
   | {
       v: 1; op: "catalog.register"; nowMs?: number; Node: string; ID?: string; Address: string; Datacenter?: string;
@@ -70,7 +103,7 @@ export type Command =
     }
   | { v: 1; op: "catalog.deregister"; nowMs?: number; Node: string; ServiceID?: string; CheckID?: string }
   | ({ v: 1; op: "kv"; nowMs: number } & KvOp)
-  | { v: 1; op: "txn"; nowMs: number; Ops: { KV: KvOp }[] }
+  | { v: 1; op: "txn"; nowMs: number; Ops: TxnOp[] }
   | {
       v: 1; op: "session.create"; nowMs: number; ID: string; Node: string; Name?: string;
       NodeChecks?: string[]; ServiceChecks?: { ID: string; Namespace?: string }[]; LockDelayMs?: number;
@@ -187,12 +220,56 @@ function toKvOp(raw: Record<string, unknown>): KvOp {
 }
 
 function toTxn(raw: Record<string, unknown>): Command {
-  const ops = list(field(raw, "Ops") ?? [], "Ops").map((op, i) => {
-    const kv = field(record(op, `Ops[${i}]`), "KV");
-    if (kv === undefined || kv === null) bad(`Ops[${i}]: only KV operations are supported`);
-    return { KV: toKvOp(record(kv, `Ops[${i}].KV`)) };
-  });
+  const ops = list(field(raw, "Ops") ?? [], "Ops").map((op, i) => toTxnOp(record(op, `Ops[${i}]`), `Ops[${i}]`));
   return { v: 1, op: "txn", nowMs: num(raw, "nowMs") ?? 0, Ops: ops };
+}
+
+/** One txn op: exactly one of KV, Node, Service, Check or Session (Consul's TxnOp). */
+function toTxnOp(raw: Record<string, unknown>, what: string): TxnOp {
+  const present = ["KV", "Node", "Service", "Check", "Session"].filter((kind) => {
+    const got = field(raw, kind);
+    return got !== undefined && got !== null;
+  });
+  if (present.length !== 1) bad(`${what}: expected exactly one of KV, Node, Service, Check or Session, got ${present.length === 0 ? "none" : present.join(", ")}`);
+  const kind = present[0]!;
+  const body = record(field(raw, kind), `${what}.${kind}`);
+  switch (kind) {
+    case "KV": return { KV: toKvOp(body) };
+    case "Node": {
+      const node = record(field(body, "Node") ?? bad(`${what}.Node: missing Node`), `${what}.Node.Node`);
+      return {
+        Node: {
+          Verb: catalogTxnVerb(body, what),
+          Node: {
+            ID: str(node, "ID"), Node: reqStr(node, "Node"), Address: str(node, "Address"), Datacenter: str(node, "Datacenter"),
+            TaggedAddresses: strMap(node, "TaggedAddresses"), Meta: strMap(node, "Meta"), ModifyIndex: num(node, "ModifyIndex"),
+          },
+        },
+      };
+    }
+    case "Service": {
+      const service = record(field(body, "Service") ?? bad(`${what}.Service: missing Service`), `${what}.Service.Service`);
+      const verb = catalogTxnVerb(body, what);
+      // Only set and cas need the service's name; get and delete name the instance by ID.
+      const named = verb === "set" || verb === "cas";
+      const input = named ? toService(service) : { ID: reqStr(service, "ID"), Service: str(service, "Service") ?? "" };
+      return { Service: { Verb: verb, Node: reqStr(body, "Node"), Service: { ...input, ModifyIndex: num(service, "ModifyIndex") } } };
+    }
+    case "Check": {
+      const check = record(field(body, "Check") ?? bad(`${what}.Check: missing Check`), `${what}.Check.Check`);
+      return { Check: { Verb: catalogTxnVerb(body, what), Check: { ...toCheck(check), Node: reqStr(check, "Node"), ModifyIndex: num(check, "ModifyIndex") } } };
+    }
+    default: {
+      const session = record(field(body, "Session") ?? bad(`${what}.Session: missing Session`), `${what}.Session.Session`);
+      return { Session: { Verb: reqStr(body, "Verb"), Session: { ID: reqStr(session, "ID"), Node: str(session, "Node") } } };
+    }
+  }
+}
+
+function catalogTxnVerb(raw: Record<string, unknown>, what: string): CatalogTxnVerb {
+  const verb = reqStr(raw, "Verb");
+  if (!(catalogTxnVerbs as readonly string[]).includes(verb)) bad(`${what}: unknown verb ${JSON.stringify(verb)} (known: ${catalogTxnVerbs.join(", ")})`);
+  return verb as CatalogTxnVerb;
 }
 
 function toSessionCreate(raw: Record<string, unknown>): Command {

@@ -1,8 +1,10 @@
 export { Catalog, catalogStateMachine, type CatalogCounters } from "./catalog.ts";
 export {
-  commandVersion, decodeCommand, encodeCommand, kvVerbs, kvWriteVerbs, lockDelayMs, normalizeCommand,
-  type CheckInput, type Command, type CommandOp, type DecodeResult, type KvOp, type KvVerb, type ServiceInput,
+  catalogTxnVerbs, commandVersion, decodeCommand, encodeCommand, kvVerbs, kvWriteVerbs, lockDelayMs, normalizeCommand,
+  type CatalogTxnVerb, type CheckInput, type CheckTxnOp, type Command, type CommandOp, type DecodeResult, type KvOp, type KvVerb,
+  type NodeTxnOp, type ServiceInput, type ServiceTxnOp, type SessionTxnOp, type TxnOp,
 } from "./commands.ts";
+export { isReadOnlyTxn, isReadOp, type TxnResultEntry } from "./txn.ts";
 export { decodeBase64, encodeBase64, formatGoDuration, parseGoDurationMs } from "./codec.ts";
 export { aggregatedStatus, nodeMaintenanceCheckId, queryScopes, serviceMaintenanceCheckPrefix, type NodeServicesAndChecks, type ServiceFilter } from "./queries.ts";
 export { newSessionId } from "./session-id.ts";

@@ -1,13 +1,12 @@
 /**
- * KV verbs (Consul's kvs.go) and transactions (txn.go). One function runs one verb against the
- * state; a single `kv` command turns its outcome into Consul's `true`/`false`, and a txn turns
- * refusals into `{OpIndex, What}` errors and rolls everything back if there is any.
+ * KV verbs (Consul's kvs.go). One function runs one verb against the state; a single `kv`
+ * command turns its outcome into Consul's `true`/`false`, and a txn (txn.ts) turns refusals into
+ * `{OpIndex, What}` errors and rolls everything back if there is any.
  */
 import { bytesEqual } from "./codec.ts";
 import type { Command, KvOp } from "./commands.ts";
 import type { CatalogState } from "./state.ts";
-import type { ApplyResult, KvEntry, TxnError, TxnResult } from "./types.ts";
-import { Touch } from "./watch.ts";
+import type { ApplyResult, KvEntry } from "./types.ts";
 
 type Outcome =
   /** Applied; `entries` are what a txn reports for this op. */
@@ -38,6 +37,8 @@ function lockDelayed(state: CatalogState, key: string, nowMs: number): boolean {
   return false;
 }
 
+export type { Outcome as KvOutcome };
+
 export function runKvOp(state: CatalogState, op: KvOp): Outcome {
   switch (op.Verb) {
     // A plain set or cas writes LockIndex 0, as Consul's kvsSetTxn stores the request's entry.
@@ -51,6 +52,10 @@ export function runKvOp(state: CatalogState, op: KvOp): Outcome {
     case "get": {
       const entry = state.kv.get(op.Key);
       return entry === undefined ? { kind: "error", status: 500, what: `key "${op.Key}" doesn't exist` } : done([entry]);
+    }
+    case "get-or-empty": {
+      const entry = state.kv.get(op.Key);
+      return done(entry === undefined ? [] : [entry]);
     }
     case "get-tree": return done([...state.kv.withPrefix(op.Key)]);
     case "check-index": return checkIndex(state, op);
@@ -149,56 +154,4 @@ function checkSession(state: CatalogState, op: KvOp): Outcome {
     return { kind: "error", status: 500, what: `failed session check for key "${op.Key}", current session "${existing.Session ?? ""}" != "${session}"` };
   }
   return done([existing]);
-}
-
-/**
- * Runs every op, in order, on the live state with the KV journal open (later ops see earlier
- * ones), collecting every failure as Consul does; then commits, or rolls back and reports 409.
- * Writes report their entry without its value, reads with it. A txn ignores lock-delay, as
- * Consul's txn endpoint does.
- */
-export function applyTxn(state: CatalogState, ops: readonly KvOp[], readOnly: boolean): ApplyResult {
-  if (ops.length > state.config.txnOpsMax) {
-    return { ok: false, error: { status: 413, message: `Transaction contains too many operations (${ops.length} > ${state.config.txnOpsMax})` } };
-  }
-  const outer = state.touch;
-  state.touch = new Touch();
-  state.kv.begin();
-  const results: TxnResult[] = [];
-  const errors: TxnError[] = [];
-  ops.forEach((op, opIndex) => {
-    const outcome = txnOp(state, op, readOnly);
-    if (outcome.kind !== "done") errors.push({ OpIndex: opIndex, What: outcome.what });
-    else for (const entry of outcome.entries) results.push({ KV: isRead(op) ? { ...entry } : { ...entry, Value: null } });
-  });
-  const inner = state.touch;
-  state.touch = outer;
-  if (errors.length > 0 || readOnly) {
-    state.kv.rollback();
-    if (errors.length === 0) return { ok: true, value: { Results: results, Errors: null } };
-    return { ok: false, error: { status: 409, message: "Transaction rolled back", errors } };
-  }
-  state.kv.commit();
-  for (const scope of inner.scopes) outer.scopes.add(scope);
-  for (const key of inner.kvKeys) outer.kvKeys.add(key);
-  return { ok: true, value: { Results: results, Errors: null } };
-}
-
-function isRead(op: KvOp): boolean {
-  return op.Verb === "get" || op.Verb === "get-tree";
-}
-
-const readVerbs = new Set(["get", "get-tree", "check-index", "check-session", "check-not-exists"]);
-
-export function isReadOnlyTxn(ops: readonly KvOp[]): boolean {
-  return ops.every((op) => readVerbs.has(op.Verb));
-}
-
-function txnOp(state: CatalogState, op: KvOp, readOnly: boolean): Outcome {
-  if (readOnly && !readVerbs.has(op.Verb)) return { kind: "error", status: 400, what: `verb "${op.Verb}" is not allowed in a read-only txn` };
-  const size = op.Value?.length ?? 0;
-  if (size > state.config.kvValueMaxBytes) {
-    return { kind: "error", status: 413, what: `Value for key "${op.Key}" is too large (${size} > ${state.config.kvValueMaxBytes} bytes)` };
-  }
-  return runKvOp(state, op);
 }

@@ -97,6 +97,15 @@ export class CatalogState {
 
   constructor(readonly config: CatalogConfig) {}
 
+  /**
+   * Takes over every table and index of `other` (a state decoded from this one's snapshot), for
+   * a txn's rollback: the object stays the one the catalog and the apply handlers hold.
+   */
+  replaceWith(other: CatalogState): void {
+    assert(other.config === this.config, "replaceWith: states of different configs");
+    Object.assign(this, other);
+  }
+
   tableIndex(table: Table): RaftIndex {
     return table === "kv" ? this.kv.tableIndex : this.tableIndexes[table];
   }

@@ -139,9 +139,8 @@ export interface TxnError {
   What: string;
 }
 
-export interface TxnResult {
-  KV: KvEntry;
-}
+/** One txn result, in Consul's shape: the kind of record names the field. */
+export type TxnResult = { KV: KvEntry } | { Node: NodeRecord } | { Service: ServiceRecord } | { Check: CheckRecord };
 
 /**
  * A failed command. `status` is the HTTP status Consul answers with (400 bad input, 404 unknown
