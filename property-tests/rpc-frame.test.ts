@@ -6,7 +6,9 @@
  */
 import test from "ava";
 import fc from "fast-check";
-import { decodeCancel, decodeHello, decodeRaftMessage, decodeRequest, decodeResponse, encodePayload } from "../src/transports/rpc/codec.ts";
+import {
+  decodeCancel, decodeHello, decodeRaftMessage, decodeRequest, decodeResponse, decodeSnapshotHead, encodePayload,
+} from "../src/transports/rpc/codec.ts";
 import { FrameDecoder, FrameError, FrameKind, encodeMessageFrames, frameHeaderBytes, type DecodedMessage } from "../src/transports/rpc/frame.ts";
 
 const runs = { numRuns: 400 };
@@ -49,7 +51,7 @@ function onlyFrameErrors(fn: () => void): void {
 }
 
 /** Every payload decoder, as the server and transport apply them to a decoded message. */
-const payloadDecoders = [decodeHello, decodeRaftMessage, decodeRequest, decodeResponse, decodeCancel];
+const payloadDecoders = [decodeHello, decodeRaftMessage, decodeRequest, decodeResponse, decodeCancel, (bytes: Uint8Array) => decodeSnapshotHead(bytes, 1024)];
 
 test("messages survive encoding into frames and decoding from any split of the stream", (t) => {
   fc.assert(fc.property(
@@ -84,8 +86,9 @@ const protocolPayload = fc.oneof(
   fc.record({ seq: fc.nat(), method: fc.string({ maxLength: 10 }), body: fc.jsonValue({ maxDepth: 2 }) }),
   fc.record({ seq: fc.nat(), error: fc.record({ status: fc.integer({ min: 400, max: 599 }), message: fc.string() }) }),
   fc.record({ type: fc.constant("heartbeat"), from: fc.string(), to: fc.string(), term: fc.nat(), commit: fc.nat() }),
+  fc.record({ message: fc.record({ type: fc.constant("snapshot"), snapshot: fc.record({ meta: fc.record({ index: fc.nat(), term: fc.nat() }), data: fc.constant(new Uint8Array()) }) }), dataBytes: fc.nat(2048) }),
 ).map((value) => encodePayload(value));
-const protocolStream = fc.array(fc.tuple(fc.constantFrom(FrameKind.hello, FrameKind.raftMessage, FrameKind.request, FrameKind.response, FrameKind.cancel), protocolPayload), { minLength: 1, maxLength: 5 })
+const protocolStream = fc.array(fc.tuple(fc.constantFrom(FrameKind.hello, FrameKind.raftMessage, FrameKind.snapshotHead, FrameKind.snapshotChunk, FrameKind.request, FrameKind.response, FrameKind.cancel), protocolPayload), { minLength: 1, maxLength: 5 })
   .map((messages) => concat(messages.flatMap(([k, p]) => encodeMessageFrames(k, p, limits.framePayloadBytesMax))));
 
 const mutation = fc.oneof(
