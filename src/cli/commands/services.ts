@@ -196,8 +196,9 @@ Usage: praetor maint [options]
       const checks = await call(parsed, io, "Error listing checks", (c) => c.json<Record<string, AgentCheck>>("/v1/agent/checks"));
       if (checks === undefined) return 1;
       for (const check of Object.values(checks)) {
-        if (check.CheckID === "_node_maintenance") println(io.stdout, `Node:\n  Name:   ${await nodeName(parsed, io)}\n  Reason: ${check.Notes}\n`);
-        else if (check.CheckID.startsWith("_service_maintenance:")) println(io.stdout, `Service:\n  ID:     ${check.ServiceID}\n  Reason: ${check.Notes}\n`);
+        // Each entry ends with a blank line, as Consul's does.
+        if (check.CheckID === "_node_maintenance") io.stdout(`Node:\n  Name:   ${await nodeName(parsed, io)}\n  Reason: ${check.Notes}\n\n`);
+        else if (check.CheckID.startsWith("_service_maintenance:")) io.stdout(`Service:\n  ID:     ${check.ServiceID}\n  Reason: ${check.Notes}\n\n`);
       }
       return 0;
     }
