@@ -40,7 +40,8 @@ function probe(url: string, extra: Partial<HttpProbe> = {}): HttpProbe {
   return { kind: "http", url, method: "GET", header: {}, body: "", tlsSkipVerify: false, tlsServerName: "", disableRedirects: false, ...extra };
 }
 
-const opts = { timeoutMs: 2000, outputMaxBytes: 4096, signal: signalNever };
+// Generous: the machine running the tests may be loaded; tests about the timeout set their own.
+const opts = { timeoutMs: 10_000, outputMaxBytes: 4096, signal: signalNever };
 
 test("runner: a server answering 200, then 503, then 429 turns the check passing, critical, warning", async (t) => {
   let calls = 0;

@@ -7,7 +7,7 @@ import { runUdp } from "../../src/agent/checks/udp.ts";
 import { splitHostPort } from "../../src/agent/checks/probe.ts";
 import { def, signalNever, testRunner, waitFor } from "./helpers.ts";
 
-const opts = { timeoutMs: 1000, outputMaxBytes: 4096, signal: signalNever };
+const opts = { timeoutMs: 5000, outputMaxBytes: 4096, signal: signalNever };
 
 function listenTcp(): Promise<net.Server> {
   const server = net.createServer((socket) => socket.destroy());
