@@ -13,12 +13,12 @@ import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { syncWrites, type LocalCheck, type LocalService, type SyncWrite } from "../core/agent/anti-entropy.ts";
-import { Autopilot } from "../core/agent/autopilot.ts";
+import type { LocalCheck, LocalService } from "../core/agent/anti-entropy.ts";
+import { LocalSync, type LocalSyncHost, type LocalView } from "../core/agent/local-sync.ts";
+import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMember } from "../core/agent/server-duties.ts";
 import { bootstrapDecision, type ServerInfo } from "../core/agent/bootstrap.ts";
 import { runQuery, queryScopes, validQuery } from "../core/agent/query.ts";
 import type { CatalogQuery, QueryValues } from "../core/agent/query-types.ts";
-import { reconcileAll, reconcileMember, serfCheckId, type CatalogNodeView, type PoolMember } from "../core/agent/reconcile.ts";
 import { Catalog, catalogStateMachine } from "../core/catalog/catalog.ts";
 import { encodeCommand, type Command } from "../core/catalog/commands.ts";
 import { defaultCatalogConfig } from "../core/catalog/state.ts";
@@ -151,25 +151,18 @@ export class Agent implements AgentBackend {
   private timer: NodeJS.Timeout | null = null;
   private ticks = 0;
   private wasLeader = false;
-  private readonly autopilot = new Autopilot({ stableTicks: 0, maxTrailingEntries: 250 });
-  private confChangeInFlight = false;
-  private readonly reconcileInFlight = new Set<string>();
-  private readonly expiryInFlight = new Set<string>();
-  private readonly reapedServers = new Set<string>();
+  private duties: ServerDuties | null = null;
+  private readonly sync: LocalSync;
   private readonly leaderWaiters = new Set<() => void>();
   private lastLeaderContactMs = Date.now();
   readonly local: LocalState;
   private store: DurableStore;
-  private syncScheduled = false;
-  private syncRunning = false;
-  private syncAgain = false;
-  private lastFullSyncMs = 0;
   private preferredServer: string | null = null;
   private readonly eventBuffer: UserEvent[] = [];
   private readonly eventWaiters = new Set<() => void>();
   private stopped = false;
   private leaving = false;
-  readonly counters = { raftWrites: 0, antiEntropyWrites: 0, antiEntropySyncs: 0, reconcileWrites: 0, forwarded: 0 };
+  readonly counters = { raftWrites: 0, forwarded: 0 };
   private readonly rng = mulberry32(randomBytes(4).readUInt32LE(0));
 
   private constructor(readonly config: AgentConfig, logger: AgentLogger, nodeId: string, store: DurableStore, private readonly hooks: AgentHooks) {
@@ -183,7 +176,8 @@ export class Agent implements AgentBackend {
     this.catalog = config.server ? new Catalog(defaultCatalogConfig()) : null;
     this.store = store;
     this.local = new LocalState(store, this.nodeName, this.datacenter);
-    this.local.onChange(() => this.scheduleSync());
+    this.sync = this.buildSync();
+    this.local.onChange(() => this.sync.changed());
     this.rpc = new RpcClient({ logger: this.rpcLogger() });
   }
 
@@ -289,6 +283,7 @@ export class Agent implements AgentBackend {
     const persisted = this.storage.load();
     this.bootstrapped = bootstrapConf !== null || hasRaftState(persisted);
     this.buildHost();
+    this.duties = this.buildDuties();
   }
 
   private bootstrapFile(): string | null {
@@ -420,14 +415,11 @@ export class Agent implements AgentBackend {
     if (isLeader && !this.wasLeader) {
       this.log.info("cluster leadership acquired", { term: this.raft!.node.status().term });
       this.wasLeader = true;
-      this.confChangeInFlight = false;
-      // Reconcile once this leader's no-op is applied, so its reads see the whole log.
-      setTimeout(() => this.leaderReconcile(), 0).unref();
     } else if (!isLeader && this.wasLeader) {
       this.log.info("cluster leadership lost");
       this.wasLeader = false;
     }
-    if (leader !== null) this.scheduleSync();
+    if (leader !== null) this.sync.soon();
   }
 
   private tick(): void {
@@ -439,98 +431,46 @@ export class Agent implements AgentBackend {
         const st = this.raft.node.status();
         if (st.role === "leader" || (st.leader !== null && st.role === "follower")) this.lastLeaderContactMs = Date.now();
       }
-      if (this.isLeader()) this.leaderTick();
-      if (this.ticks % 20 === 0) {
-        this.maybeBootstrap();
-        if (Date.now() - this.lastFullSyncMs > 60_000) this.scheduleSync();
-      }
+      this.duties?.tick();
+      this.sync.tick();
+      if (this.ticks % 20 === 0) this.maybeBootstrap();
     } catch (error) {
       this.log.error("tick failed", { error: (error as Error).stack });
     }
   }
 
-  // ---------------------------------------------------------------- Leader duties
+  // ---------------------------------------------------------------- Leader duties (src/core/agent/server-duties.ts)
 
-  private leaderTick(): void {
-    this.autopilot.tick();
-    if (this.ticks % 20 === 0) this.leaderReconcile();
-    if (this.ticks % 4 === 0) this.expireSessions();
-    if (this.ticks % 10 === 0) this.autopilotStep();
+  private dutiesMembers(): DutiesMember[] {
+    return (this.lan?.members() ?? []).map((m) => ({ name: m.name, addr: ipOf(m), status: m.status, nodeId: m.tags.id ?? "", tags: m.tags }));
   }
 
-  private catalogNodeView(name: string): CatalogNodeView | null {
-    const node = this.catalog!.catalogNode(name).value;
-    if (node === null) return null;
-    const serf = this.catalog!.healthNode(name).value.find((c) => c.CheckID === serfCheckId && c.ServiceID === "");
-    return { node: node.Node, serfHealth: serf === undefined ? null : { Status: serf.Status, Output: serf.Output } };
+  private dutiesMember(m: Member): DutiesMember {
+    return { name: m.name, addr: ipOf(m), status: m.status, nodeId: m.tags.id ?? "", tags: m.tags };
   }
 
-  private poolMembers(): PoolMember[] {
-    return (this.lan?.members() ?? []).map((m) => ({
-      name: m.name, addr: ipOf(m), status: m.status, nodeId: m.tags.id ?? "",
-    }));
-  }
-
-  private leaderReconcile(): void {
-    if (!this.isLeader() || this.catalog === null) return;
-    const views = new Map<string, CatalogNodeView>();
-    for (const node of this.catalog.catalogNodes().value) {
-      const view = this.catalogNodeView(node.Node);
-      if (view !== null) views.set(node.Node, view);
-    }
-    for (const write of reconcileAll(this.poolMembers(), views, this.datacenter)) this.reconcileWrite(write);
-  }
-
-  private reconcileOne(member: Member): void {
-    if (!this.isLeader() || this.catalog === null) return;
-    const pm: PoolMember = { name: member.name, addr: ipOf(member), status: member.status, nodeId: member.tags.id ?? "" };
-    for (const write of reconcileMember(pm, this.catalogNodeView(member.name), this.datacenter)) this.reconcileWrite(write);
-  }
-
-  private reconcileWrite(write: SyncWrite): void {
-    const key = write.Node;
-    if (this.reconcileInFlight.has(key)) return;
-    this.reconcileInFlight.add(key);
-    this.counters.reconcileWrites++;
-    this.proposeLocal(write as WriteRequest)
-      .catch((error) => this.log.debug("reconcile write failed", { node: key, error: (error as Error).message }))
-      .finally(() => this.reconcileInFlight.delete(key));
-  }
-
-  private expireSessions(): void {
-    for (const id of this.catalog!.expiredSessions(Date.now())) {
-      if (this.expiryInFlight.has(id)) continue;
-      this.expiryInFlight.add(id);
-      this.proposeLocal({ op: "session.expire", ID: id } as WriteRequest)
-        .catch(() => {})
-        .finally(() => this.expiryInFlight.delete(id));
-    }
-  }
-
-  private autopilotStep(): void {
-    if (this.confChangeInFlight || this.raft === null) return;
-    const st = this.raft.node.status();
-    const servers = this.knownServersAll();
-    const match: Record<string, number> = {};
-    for (const [id, p] of Object.entries((st as RaftStatus).progress ?? {})) match[id] = p.match;
-    const change = this.autopilot.next(this.raftAddr, st.conf, servers, match, st.lastIndex);
-    if (change === null) return;
-    this.confChangeInFlight = true;
-    this.log.info("autopilot: membership change", { change });
-    this.raft.proposeConfChange(change, (outcome) => {
-      this.confChangeInFlight = false;
-      if (outcome.kind !== "applied") this.log.debug("autopilot change not applied", { change, outcome });
-    });
-  }
-
-  private knownServersAll(): { raftAddr: string; status: "alive" | "leaving" | "left" | "failed" }[] {
-    const out: { raftAddr: string; status: "alive" | "leaving" | "left" | "failed" }[] = [];
-    for (const m of this.lan?.members() ?? []) {
-      if (m.tags.role !== "consul" || (m.tags.dc ?? "") !== this.datacenter) continue;
-      out.push({ raftAddr: `${ipOf(m)}:${Number(m.tags.port ?? "8300")}`, status: m.status });
-    }
-    for (const addr of this.reapedServers) if (!out.some((s) => s.raftAddr === addr)) out.push({ raftAddr: addr, status: "left" });
-    return out;
+  private buildDuties(): ServerDuties {
+    const host: DutiesHost = {
+      raftId: this.raftAddr,
+      datacenter: this.datacenter,
+      raftStatus: () => this.raft!.node.status() as RaftStatus,
+      propose: (write, done) => {
+        this.proposeLocal(write as WriteRequest).then(() => done(true), (error: Error) => {
+          this.log.debug("leader write not applied", { op: write.op, error: error.message });
+          done(false);
+        });
+      },
+      proposeConfChange: (change, done) => {
+        this.log.info("autopilot: membership change", { change });
+        this.raft!.proposeConfChange(change, (outcome) => {
+          if (outcome.kind !== "applied") this.log.debug("autopilot change not applied", { change, outcome: outcome.kind });
+          done(outcome.kind === "applied");
+        });
+      },
+      lanMembers: () => this.dutiesMembers(),
+      nowMs: () => Date.now(),
+    };
+    return new ServerDuties(host, this.catalog!, defaultServerDutiesConfig(tickMs));
   }
 
   private onLanEvent(event: GossipEvent): void {
@@ -540,14 +480,12 @@ export class Agent implements AgentBackend {
       case "member-failed":
       case "member-leave":
         this.log.info(`member ${event.type.slice(7)}: ${event.member.name}`, { addr: ipOf(event.member), status: event.member.status });
-        if (event.type === "member-join" && event.member.tags.role === "consul") this.reapedServers.delete(`${ipOf(event.member)}:${Number(event.member.tags.port ?? "8300")}`);
-        this.reconcileOne(event.member);
+        this.duties?.onMemberEvent(this.dutiesMember(event.member));
         if (this.config.server) this.maybeBootstrap();
         break;
       case "member-reap":
         this.log.info(`member reaped: ${event.member.name}`);
-        if (event.member.tags.role === "consul") this.reapedServers.add(`${ipOf(event.member)}:${Number(event.member.tags.port ?? "8300")}`);
-        this.reconcileOne({ ...event.member, status: "left" });
+        this.duties?.onMemberEvent(this.dutiesMember(event.member), true);
         break;
       case "user-event":
         this.onUserEvent(event.name, event.payload, event.lTime);
@@ -1018,68 +956,49 @@ export class Agent implements AgentBackend {
     }
   }
 
-  // ---------------------------------------------------------------- Anti-entropy
+  // ---------------------------------------------------------------- Anti-entropy (src/core/agent/local-sync.ts)
 
-  private scheduleSync(): void {
-    if (this.syncScheduled || this.stopped) return;
-    this.syncScheduled = true;
-    setTimeout(() => {
-      this.syncScheduled = false;
-      void this.syncLocal();
-    }, 20).unref();
+  private buildSync(): LocalSync {
+    const host: LocalSyncHost = {
+      readNode: (done) => {
+        Promise.all([
+          this.query({ kind: "catalogNode", name: this.nodeName }, { consistency: "default" }),
+          this.query({ kind: "healthNode", name: this.nodeName }, { consistency: "default" }),
+        ]).then(([node, checks]) => done({ node: node.value, checks: checks.value }), (error: Error) => {
+          this.log.debug("anti-entropy: reading the catalog failed; will retry", { error: error.message });
+          done(null);
+        });
+      },
+      write: (write, done) => {
+        this.write(write as WriteRequest).then(() => done(true), (error: Error) => {
+          this.log.debug("anti-entropy: write failed; will retry", { op: write.op, error: error.message });
+          done(false);
+        });
+      },
+      nowMs: () => Date.now(),
+    };
+    return new LocalSync(host, () => this.localView(), {
+      periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 1, retryTicks: Math.round(1_000 / tickMs),
+      checkUpdateIntervalMs: this.config.checkUpdateIntervalMs,
+    });
   }
 
-  private async syncLocal(): Promise<void> {
-    if (this.syncRunning) {
-      this.syncAgain = true;
-      return;
-    }
-    this.syncRunning = true;
-    try {
-      const generation = this.local.generation;
-      const [node, checks] = await Promise.all([
-        this.query({ kind: "catalogNode", name: this.nodeName }, { consistency: "default" }),
-        this.query({ kind: "healthNode", name: this.nodeName }, { consistency: "default" }),
-      ]);
-      const now = Date.now();
-      const services = new Map<string, LocalService>([...this.local.services].map(([id, e]) => [id, e.service]));
-      const localChecks = new Map<string, LocalCheck>([...this.local.checks].map(([id, e]) => [id, e.check]));
-      const writes = syncWrites({
-        node: {
-          name: this.nodeName, id: this.nodeId, address: this.advertiseAddr, datacenter: this.datacenter,
-          taggedAddresses: { lan: this.advertiseAddr, lan_ipv4: this.advertiseAddr, wan: this.config.advertiseAddrWan ?? this.advertiseAddr, wan_ipv4: this.config.advertiseAddrWan ?? this.advertiseAddr },
-          meta: { "consul-network-segment": "", ...this.config.nodeMeta },
-        },
-        services, checks: localChecks, catalogNode: node.value, catalogChecks: checks.value,
-        deferOutput: (id) => now - (this.local.checks.get(id)?.outputSyncedMs ?? 0) < this.config.checkUpdateIntervalMs,
-      });
-      this.counters.antiEntropySyncs++;
-      // The node first: its services and checks need it.
-      for (const write of writes) {
-        await this.write(write as WriteRequest);
-        this.counters.antiEntropyWrites++;
-        if ("Check" in write && write.Check?.CheckID !== undefined) {
-          const entry = this.local.checks.get(write.Check.CheckID);
-          if (entry !== undefined) entry.outputSyncedMs = now;
-        }
-      }
-      this.lastFullSyncMs = now;
-      if (this.local.generation !== generation) this.syncAgain = true;
-    } catch (error) {
-      this.log.debug("anti-entropy sync failed; will retry", { error: (error as Error).message });
-      setTimeout(() => this.scheduleSync(), 1000).unref();
-    } finally {
-      this.syncRunning = false;
-      if (this.syncAgain) {
-        this.syncAgain = false;
-        this.scheduleSync();
-      }
-    }
+  private localView(): LocalView {
+    const wan = this.config.advertiseAddrWan ?? this.advertiseAddr;
+    return {
+      node: {
+        name: this.nodeName, id: this.nodeId, address: this.advertiseAddr, datacenter: this.datacenter,
+        taggedAddresses: { lan: this.advertiseAddr, lan_ipv4: this.advertiseAddr, wan, wan_ipv4: wan },
+        meta: { "consul-network-segment": "", ...this.config.nodeMeta },
+      },
+      services: new Map<string, LocalService>([...this.local.services].map(([id, e]) => [id, e.service])),
+      checks: new Map<string, LocalCheck>([...this.local.checks].map(([id, e]) => [id, e.check])),
+    };
   }
 
-  /** For tests and metrics: resolves once a sync has run with nothing left to write. */
-  async syncNow(): Promise<void> {
-    await this.syncLocal();
+  /** Anti-entropy figures: syncs done, writes made, and the writes of the last sync (0 in a steady state). */
+  get syncCounters(): LocalSync["counters"] {
+    return this.sync.counters;
   }
 
   // ---------------------------------------------------------------- Events
@@ -1155,9 +1074,10 @@ export class Agent implements AgentBackend {
     const gauges: [string, number][] = [
       ["consul.raft.applied_index", this.raft?.appliedIndex ?? 0],
       ["praetor.raft.writes", this.counters.raftWrites],
-      ["praetor.anti_entropy.syncs", this.counters.antiEntropySyncs],
-      ["praetor.anti_entropy.writes", this.counters.antiEntropyWrites],
-      ["praetor.leader.reconcile_writes", this.counters.reconcileWrites],
+      ["praetor.anti_entropy.syncs", this.sync.counters.syncs],
+      ["praetor.anti_entropy.writes", this.sync.counters.writes],
+      ["praetor.anti_entropy.last_sync_writes", this.sync.counters.lastSyncWrites],
+      ["praetor.leader.reconcile_writes", this.duties?.counters.reconcileWrites ?? 0],
       ["praetor.rpc.forwarded", this.counters.forwarded],
       ["praetor.catalog.waiters", this.catalog?.waiterCount ?? 0],
       ["consul.runtime.alloc_bytes", process.memoryUsage().heapUsed],

@@ -1,0 +1,109 @@
+/**
+ * The anti-entropy loop of one agent, pure and callback-driven so the agent runtime and the
+ * simulator run the same code: on a local change (soon) and every `periodicTicks` (a full sync),
+ * read the catalog's copy of this node, compute the differing writes (anti-entropy.ts) and send
+ * them one at a time. A change that arrives during a sync makes another sync follow it; a failed
+ * read or write retries after `retryTicks`.
+ *
+ * Invariant: at most one sync runs at a time; `generation` only grows.
+ */
+import { assert } from "../util/assert.ts";
+import type { CheckRecord, NodeServices } from "../catalog/types.ts";
+import { syncWrites, type LocalCheck, type LocalNode, type LocalService, type SyncWrite } from "./anti-entropy.ts";
+
+export interface LocalSyncHost {
+  /** The catalog's view of this node (a default-consistency read); null when the read failed. */
+  readNode(done: (view: { node: NodeServices | null; checks: readonly CheckRecord[] } | null) => void): void;
+  write(write: SyncWrite, done: (ok: boolean) => void): void;
+  nowMs(): number;
+}
+
+export interface LocalView {
+  readonly node: LocalNode;
+  readonly services: ReadonlyMap<string, LocalService>;
+  readonly checks: ReadonlyMap<string, LocalCheck>;
+}
+
+export interface LocalSyncConfig {
+  readonly periodicTicks: number;
+  readonly changeDelayTicks: number;
+  readonly retryTicks: number;
+  /** Consul's check_update_interval: an output-only change waits this long since the last one synced. */
+  readonly checkUpdateIntervalMs: number;
+}
+
+export class LocalSync {
+  private ticks = 0;
+  private running = false;
+  private dueTick: number | null = 0;
+  private generation = 0;
+  private readonly outputSyncedMs = new Map<string, number>();
+  readonly counters = { syncs: 0, writes: 0, failures: 0, lastSyncWrites: 0 };
+
+  constructor(private readonly host: LocalSyncHost, private readonly local: () => LocalView, private readonly config: LocalSyncConfig) {
+    assert(config.periodicTicks >= 1, `periodicTicks ${config.periodicTicks} < 1`);
+  }
+
+  /** Something local changed: sync soon. */
+  changed(): void {
+    this.generation++;
+    const due = this.ticks + this.config.changeDelayTicks;
+    if (this.dueTick === null || due < this.dueTick) this.dueTick = due;
+  }
+
+  /** Sync at the next tick (e.g. a new leader, or after joining). */
+  soon(): void {
+    this.dueTick = this.ticks;
+  }
+
+  get inFlight(): boolean {
+    return this.running;
+  }
+
+  tick(): void {
+    this.ticks++;
+    if (this.running) return;
+    if (this.dueTick === null || this.ticks < this.dueTick) return;
+    this.run();
+  }
+
+  private run(): void {
+    this.running = true;
+    this.dueTick = null;
+    const generation = this.generation;
+    this.host.readNode((view) => {
+      if (view === null) return this.finish(false, generation, 0);
+      const now = this.host.nowMs();
+      const local = this.local();
+      const writes = syncWrites({
+        node: local.node, services: local.services, checks: local.checks, catalogNode: view.node, catalogChecks: view.checks,
+        deferOutput: (id) => now - (this.outputSyncedMs.get(id) ?? -Infinity) < this.config.checkUpdateIntervalMs,
+      });
+      this.counters.lastSyncWrites = writes.length;
+      this.writeAll(writes, 0, generation, now);
+    });
+  }
+
+  private writeAll(writes: readonly SyncWrite[], i: number, generation: number, now: number): void {
+    if (i >= writes.length) return this.finish(true, generation, writes.length);
+    const write = writes[i]!;
+    this.host.write(write, (ok) => {
+      if (!ok) return this.finish(false, generation, i);
+      this.counters.writes++;
+      if (write.op === "catalog.register" && write.Check?.CheckID !== undefined) this.outputSyncedMs.set(write.Check.CheckID, now);
+      this.writeAll(writes, i + 1, generation, now);
+    });
+  }
+
+  private finish(ok: boolean, generation: number, _written: number): void {
+    this.running = false;
+    if (ok) this.counters.syncs++;
+    else this.counters.failures++;
+    const next = ok ? (this.generation !== generation ? this.ticks + this.config.changeDelayTicks : this.ticks + this.config.periodicTicks) : this.ticks + this.config.retryTicks;
+    if (this.dueTick === null || next < this.dueTick) this.dueTick = next;
+  }
+
+  invariants(): void {
+    assert(this.generation >= 0, `generation ${this.generation} < 0`);
+  }
+}
