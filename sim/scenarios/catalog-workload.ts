@@ -24,6 +24,7 @@ import {
   encodeCommand, parseGoDurationMs, queryScopes, type ApplyResult, type Catalog, type Command, type QueryResult, type WatchScope,
 } from "../../src/core/catalog/index.ts";
 import type { BlockingChecker } from "../checkers/blocking-checker.ts";
+import type { LockClientChecker } from "../checkers/lock-client-checker.ts";
 import type { SessionChecker } from "../checkers/session-checker.ts";
 import type { NodeId } from "../../src/core/raft/types.ts";
 import type { HistoryOp, KvOp, KvResult } from "../checkers/history.ts";
@@ -53,7 +54,14 @@ export interface CatalogWorkloadConfig {
 export interface CatalogWorkloadCheckers {
   readonly blocking: BlockingChecker;
   readonly sessions: SessionChecker;
+  readonly locks: LockClientChecker;
 }
+
+/**
+ * The node pure TTL sessions (no checks, Patroni's kind) live on: registered once by the
+ * workload, never deregistered, so only their clients and their TTL end them.
+ */
+export const keeperNode = "keeper";
 
 /** A blocking query: what it reads, and the scopes the HTTP layer watches for it. */
 export interface BlockingQuery {
@@ -107,6 +115,7 @@ export class CatalogWorkload {
   private readonly queries: readonly BlockingQuery[];
   private readonly streamOf: { id: string; query: BlockingQuery; callsLeft: number }[] = [];
   private seq = 0;
+  private keeperRegistered = false;
   private running = false;
   readonly counters = {
     kvDone: 0, indeterminate: 0, refused: 0, sessionsCreated: 0, sessionRefusals: 0, acquired: 0,
@@ -274,16 +283,21 @@ export class CatalogWorkload {
       : roll < 0.93 ? { op: "session.renew" as const, ID: session }
       : { op: "session.destroy" as const, ID: session };
     if (body.op === "session.renew") return this.renew(client, session);
+    const callMs = this.world.nowMs;
+    if (body.op === "kv" && body.Verb === "unlock") this.checkers.locks.onReleaseCall(session, key, callMs);
+    if (body.op === "session.destroy") this.checkers.locks.onSessionEnded(session, callMs);
     this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
       if (o.kind !== "done") return;
       const result = o.value;
       if (!result.ok || body.op === "session.destroy") {
-        this.sessionOf[client] = null;
+        this.checkers.locks.onSessionEnded(session, this.world.nowMs);
+        if (this.sessionOf[client] === session) this.sessionOf[client] = null;
         return;
       }
       if (body.op === "kv" && body.Verb === "lock") {
         if (result.value === true) this.counters.acquired++;
         else this.counters.acquireRefused++;
+        if (result.value === true) this.checkers.locks.onAcquired(client, session, key, this.world.nowMs);
       }
       if (body.op === "kv" && body.Verb === "unlock" && result.value === true) this.counters.released++;
     });
@@ -299,19 +313,28 @@ export class CatalogWorkload {
       if (o.kind !== "done") return;
       if (o.value.ok) {
         this.checkers.sessions.onRenewOk(session, callMs);
+        this.checkers.locks.onRenewOk(session, callMs);
         this.counters.renewals++;
-      } else if (this.sessionOf[client] === session) {
-        this.sessionOf[client] = null;
+      } else {
+        this.checkers.locks.onSessionEnded(session, this.world.nowMs);
+        if (this.sessionOf[client] === session) this.sessionOf[client] = null;
       }
     });
   }
 
+  /**
+   * Three kinds of session: pure TTL on the keeper node (Patroni's: only the client and the TTL
+   * end it), TTL bound to its agent's serfHealth, and no TTL (bound to serfHealth or to nothing).
+   */
   private createSession(client: number): void {
+    const kind = this.rng.next();
+    const pure = kind < 0.35;
+    if (pure && !this.keeperRegistered) return this.registerKeeper(client);
     const id = `c${client}-s${this.seq++}`;
-    const bindSerf = this.rng.chance(0.5);
-    const ttl = this.rng.chance(0.5) ? this.rng.pick(this.config.sessionTtls) : "";
+    const ttl = kind < 0.5 ? this.rng.pick(this.config.sessionTtls) : "";
+    const bindSerf = !pure && (ttl !== "" || this.rng.chance(0.5));
     const body = {
-      op: "session.create" as const, ID: id, Node: `agent-${this.rng.int(1, this.config.agents)}`,
+      op: "session.create" as const, ID: id, Node: pure ? keeperNode : `agent-${this.rng.int(1, this.config.agents)}`,
       TTL: ttl, Behavior: this.rng.chance(0.3) ? "delete" : "release",
       LockDelayMs: this.rng.pick([0, 500, 3000]), ...(bindSerf ? {} : { NodeChecks: [] as string[] }),
     };
@@ -324,10 +347,18 @@ export class CatalogWorkload {
         this.sessionTtlMs[client] = ttlMs;
         this.lastRenewMs[client] = callMs;
         this.checkers.sessions.onCreated(id, ttlMs, callMs);
+        if (pure) this.checkers.locks.onPureTtlSessionCreated(id, ttlMs, callMs);
         this.counters.sessionsCreated++;
       } else {
         this.counters.sessionRefusals++;
       }
+    });
+  }
+
+  private registerKeeper(client: number): void {
+    const body = { op: "catalog.register" as const, Node: keeperNode, Address: "10.0.1.1" };
+    this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
+      if (o.kind === "done" && o.value.ok) this.keeperRegistered = true;
     });
   }
 

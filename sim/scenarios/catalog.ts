@@ -8,7 +8,8 @@
  * blocking queries never spin, never sleep through a change and never see their index go back
  * (sim/checkers/blocking-checker.ts), and TTL sessions expire neither before TTL after their last
  * renew or their leader's takeover, nor later than 2 x TTL plus a bound once their clients stop
- * (sim/checkers/session-checker.ts; the tail after the liveness phase gives them time to).
+ * (sim/checkers/session-checker.ts; the tail after the liveness phase gives them time to); two
+ * clients never believe they hold the same lock at once (sim/checkers/lock-client-checker.ts).
  *
  * The leader's duties are the agent's: on taking over, `resetSessionTimers(now)`; every second,
  * expire what `expiredSessions(now)` names and reap old tombstones.
@@ -16,6 +17,7 @@
 import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-host.ts";
 import { Catalog, decodeCommand, defaultCatalogConfig, type ApplyResult, type CatalogConfig } from "../../src/core/catalog/index.ts";
 import { BlockingChecker } from "../checkers/blocking-checker.ts";
+import { LockClientChecker } from "../checkers/lock-client-checker.ts";
 import { SessionChecker } from "../checkers/session-checker.ts";
 import type { NodeFactory } from "../raft-cluster.ts";
 import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
@@ -147,7 +149,9 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
   world.record("seed", { seed: options.seed, scenario: "catalog", setup, faults: schedule.map((f) => f.id) });
   const network = new SimNetwork<Message>(world, world.rng.derive("network"), setup, describeMessage);
   const checker = new CatalogChecker(hashEvery);
-  const checkers = { blocking: new BlockingChecker(), sessions: new SessionChecker(sessionLateBoundMs, setup.workload.clientLinkMaxMs) };
+  const checkers = {
+    blocking: new BlockingChecker(), sessions: new SessionChecker(sessionLateBoundMs, setup.workload.clientLinkMaxMs), locks: new LockClientChecker(),
+  };
   const expiries = new ExpiryWatch(checkers.sessions);
   const makeCatalog = catalogFactoryOf(options.nodeFactory);
   let started = 0;
@@ -178,7 +182,7 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
     restarts: cluster.restarts, checks: cluster.checker.checks, hashesCompared: checker.hashesCompared,
     lockHandovers: checker.handovers, invalidationReleases: checker.invalidationReleases,
     blockingWakes: checkers.blocking.wakes, blockingTimeouts: checkers.blocking.timeouts,
-    ttlExpiries: checkers.sessions.expiries,
+    ttlExpiries: checkers.sessions.expiries, lockBeliefs: checkers.locks.beliefsRecorded, acquisitionsChecked: checkers.locks.acquisitionsChecked,
   });
   world.record("end", { outcome, message: message?.split("\n")[0] ?? null });
   return {

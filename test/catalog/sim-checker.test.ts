@@ -1,6 +1,7 @@
 import test from "ava";
 import { BlockingChecker, type BlockingAnswer } from "../../sim/checkers/blocking-checker.ts";
 import { CatalogChecker } from "../../sim/checkers/catalog-checker.ts";
+import { LockClientChecker } from "../../sim/checkers/lock-client-checker.ts";
 import { SessionChecker } from "../../sim/checkers/session-checker.ts";
 import { Catalog, encodeCommand, type Command } from "./imports.ts";
 
@@ -154,4 +155,42 @@ test("session checker: a TTL session alive past 2 x TTL + bound after its client
   checker.checkNotOutlived(16_005, 1_000, ["s1", "plain"]);
   checker.checkNotOutlived(17_000, 12_000, ["s1"]);
   t.throws(() => checker.checkNotOutlived(16_006, 1_000, ["s1"]), { message: /s1 \(TTL 2000 ms\) still alive at 16006 ms, past 16005 ms/ });
+});
+
+// ---- Lock safety from the clients' side ----
+
+test("lock client checker: an acquire while another client believes it holds the key is a violation", (t) => {
+  const checker = new LockClientChecker();
+  checker.onPureTtlSessionCreated("s1", 2_000, 0);
+  checker.onAcquired(1, "s1", "lock/a", 100);
+  checker.onRenewOk("s1", 1_500);
+  t.throws(() => checker.onAcquired(2, "s2", "lock/a", 3_400), {
+    name: "SafetyViolation", message: /client 2 acquired lock\/a with session s2 at 3400 ms while client 1 believed it held it with session s1 since 100 ms \(until 3500 ms\)/,
+  });
+});
+
+test("lock client checker: a belief ends at the release call, the destroy call, or TTL after the last successful renew", (t) => {
+  const checker = new LockClientChecker();
+  checker.onPureTtlSessionCreated("s1", 2_000, 0);
+  checker.onAcquired(1, "s1", "lock/a", 100);
+  checker.onAcquired(1, "s1", "lock/a", 200);
+  t.is(checker.beliefsRecorded, 1, "a re-acquire by the holder is the same belief");
+  checker.onAcquired(2, "s2", "lock/a", 2_000);
+  t.pass("TTL after the create's call: the belief ended at 2000 ms");
+  checker.onPureTtlSessionCreated("s3", 5_000, 3_000);
+  checker.onAcquired(3, "s3", "lock/b", 3_100);
+  checker.onReleaseCall("s3", "lock/b", 3_500);
+  checker.onAcquired(4, "s4", "lock/b", 3_600);
+  checker.onPureTtlSessionCreated("s5", 5_000, 4_000);
+  checker.onAcquired(5, "s5", "lock/c", 4_100);
+  checker.onSessionEnded("s5", 4_200);
+  checker.onAcquired(6, "s6", "lock/c", 4_300);
+  t.is(checker.acquisitionsChecked, 6);
+});
+
+test("lock client checker: sessions its client cannot vouch for record no belief", (t) => {
+  const checker = new LockClientChecker();
+  checker.onAcquired(1, "bound-to-serf", "lock/a", 100);
+  checker.onAcquired(2, "s2", "lock/a", 200);
+  t.is(checker.beliefsRecorded, 0);
 });
