@@ -185,7 +185,7 @@ test("lock client checker: a belief ends at the release call, the destroy call, 
   checker.onAcquired(5, "s5", "lock/c", 4_100);
   checker.onSessionEnded("s5", 4_200);
   checker.onAcquired(6, "s6", "lock/c", 4_300);
-  t.is(checker.acquisitionsChecked, 6);
+  t.is(checker.acquisitionsChecked, 7);
 });
 
 test("lock client checker: sessions its client cannot vouch for record no belief", (t) => {
