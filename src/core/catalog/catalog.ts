@@ -11,7 +11,12 @@
  *
  * Blocking queries: run the query; if its index is not past the caller's `?index=`, call
  * `watch(scopes, index, wake)` with the scopes the endpoint reads, and re-run the query on wake
- * (or on `wait` timeout). The scopes per endpoint:
+ * (or on `wait` timeout); if the re-run index has still not passed the caller's (a snapshot
+ * restore wakes every waiter), watch again, as Consul's blockingQuery loops. Take the scopes from
+ * `queryScopes` (queries.ts): each query's index is computed as the highest index over exactly
+ * those scopes, so passing back the index a query reported never wakes at once, and every wake
+ * comes with a higher index. The scopes per endpoint (a `?node-meta` filter on
+ * catalog/services and health/state adds the nodes table):
  *
  *   /v1/catalog/nodes              { kind: "table", table: "nodes" }
  *   /v1/catalog/services           { kind: "table", table: "services" }
