@@ -24,7 +24,7 @@ import {
 import { forwardQuery } from "./recursor.ts";
 import { fitResponse, type Draft } from "./trim.ts";
 import {
-  encodeReject, encodeResponse, headerBytes, parseQuery, QTYPE, RCODE, udpLimitBytes, type Query,
+  encodeReject, headerBytes, parseQuery, QTYPE, RCODE, udpLimitBytes, type Query,
 } from "./wire.ts";
 
 export type DnsTransport = "udp" | "tcp";
@@ -313,8 +313,8 @@ export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps:
     const fitted = fitResponse(query, draft, {
       transport, udpAnswerLimit: ctx.config.udpAnswerLimit, enableTruncate: ctx.config.enableTruncate, recursionAvailable,
     });
-    if (fitted.droppedAnswers > 0 || fitted.parts.truncated) stats.truncated++;
-    return encodeResponse(query, fitted.parts);
+    if (fitted.droppedAnswers > 0 || fitted.truncated) stats.truncated++;
+    return fitted.bytes;
   };
 
   const recurse = async (raw: Buffer, query: Query, transport: DnsTransport): Promise<Buffer> => {

@@ -219,8 +219,19 @@ export function nodeCanonicalName(node: string, dc: string, responseZone: string
   return `${node}.node.${dc}.${responseZone}`;
 }
 
-/** True if dns-packet encodes the name losslessly: printable ASCII labels of 1-63 bytes, 255 bytes in all. */
+const encodable = new Map<string, boolean>();
+
+/** True if the name encodes losslessly: printable ASCII labels of 1-63 bytes, 255 bytes in all. */
 export function isEncodableName(name: string): boolean {
+  let known = encodable.get(name);
+  if (known === undefined) {
+    if (encodable.size >= parsedIpsMax) encodable.clear();
+    encodable.set(name, (known = checkEncodable(name)));
+  }
+  return known;
+}
+
+function checkEncodable(name: string): boolean {
   const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
   if (trimmed === "") return true;
   if (trimmed.length > 253) return false;

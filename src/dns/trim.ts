@@ -7,7 +7,8 @@
  */
 import type { Answer } from "dns-packet";
 import type { AnswerSlot } from "./records.ts";
-import { recordBytes, responseBytes, tcpBytesMax, udpBytesDefault, udpLimitBytes, type Query, type ResponseParts } from "./wire.ts";
+import { encodeResponse } from "./encode.ts";
+import { tcpBytesMax, udpBytesDefault, udpLimitBytes, type Query } from "./wire.ts";
 
 export interface Draft {
   readonly rcode: number;
@@ -29,7 +30,8 @@ export interface FitOptions {
 }
 
 export interface Fitted {
-  readonly parts: ResponseParts;
+  readonly bytes: Buffer;
+  readonly truncated: boolean;
   /** Answers dropped to fit (0 when the answer went out whole). */
   readonly droppedAnswers: number;
 }
@@ -45,20 +47,16 @@ function glueFor(slots: readonly AnswerSlot[], glue: ReadonlyMap<string, readonl
   return out;
 }
 
-/** How many leading answers (with their glue) fit in `roomBytes`. */
-function answersThatFit(slots: readonly AnswerSlot[], glue: ReadonlyMap<string, readonly Answer[]>, roomBytes: number, withGlue: boolean): number {
-  let used = 0;
-  const seen = new Set<string>();
-  for (let i = 0; i < slots.length; i++) {
-    const slot = slots[i]!;
-    used += recordBytes(slot.record);
-    if (withGlue && slot.glueKey !== null && !seen.has(slot.glueKey)) {
-      seen.add(slot.glueKey);
-      for (const record of glue.get(slot.glueKey) ?? []) used += recordBytes(record);
-    }
-    if (used > roomBytes) return i;
+/** The largest k in [1, n] for which `fits(k)`, or 0 (sizes grow with k, so a binary search). */
+function largestFitting(n: number, fits: (k: number) => boolean): number {
+  let low = 0;
+  let high = n;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (fits(mid)) low = mid;
+    else high = mid - 1;
   }
-  return slots.length;
+  return low;
 }
 
 export function fitResponse(query: Query, draft: Draft, options: FitOptions): Fitted {
@@ -68,39 +66,37 @@ export function fitResponse(query: Query, draft: Draft, options: FitOptions): Fi
   if (options.transport === "udp" && limitBytes === udpBytesDefault && slots.length > options.udpAnswerLimit) {
     slots = slots.slice(0, options.udpAnswerLimit);
   }
-  const frame = (answers: readonly AnswerSlot[], authorities: readonly Answer[], additionals: readonly Answer[], withGlue: boolean, truncated: boolean): ResponseParts => ({
+  const encode = (answers: readonly AnswerSlot[], authorities: readonly Answer[], additionals: readonly Answer[], withGlue: boolean, truncated: boolean): Buffer => encodeResponse(query, {
     rcode: draft.rcode, authoritative: draft.authoritative ?? true, recursionAvailable: options.recursionAvailable, truncated,
     answers: answers.map((slot) => slot.record), authorities,
     additionals: withGlue ? [...glueFor(answers, draft.glue), ...additionals] : [...additionals],
   });
-  // The common case: the whole answer fits, and no per-record accounting is needed.
-  if (slots.length === draft.answers.length) {
-    const whole = frame(slots, draft.authorities, draft.additionals, true, false);
-    if (responseBytes(query, whole) <= limitBytes) return { parts: whole, droppedAnswers: 0 };
-  }
-  const dropped = (kept: number): number => draft.answers.length - kept;
-  const flagTc = (kept: number): boolean => options.transport === "udp" && options.enableTruncate && dropped(kept) > 0;
+  const fitted = (kept: number, build: (truncated: boolean) => Buffer): Fitted => {
+    const droppedAnswers = draft.answers.length - kept;
+    const truncated = options.transport === "udp" && options.enableTruncate && droppedAnswers > 0;
+    return { bytes: build(truncated), truncated, droppedAnswers };
+  };
 
-  // Whole, then without the authority section, then without the message-wide additionals.
-  const attempts: [readonly Answer[], readonly Answer[]][] = [
-    [draft.authorities, draft.additionals],
-    [[], draft.additionals],
-    [[], []],
-  ];
+  // The common case: everything fits as it is.
+  const whole = (truncated: boolean) => encode(slots, draft.authorities, draft.additionals, true, truncated);
+  const wholeBytes = whole(false);
+  if (wholeBytes.length <= limitBytes) return slots.length === draft.answers.length ? { bytes: wholeBytes, truncated: false, droppedAnswers: 0 } : fitted(slots.length, whole);
+
+  // Then fewer answers: with the authority section, without it, without the message-wide additionals.
+  const attempts: [readonly Answer[], readonly Answer[]][] = [[draft.authorities, draft.additionals], [[], draft.additionals], [[], []]];
   for (const [authorities, additionals] of attempts) {
-    const base = responseBytes(query, frame([], authorities, additionals, false, false));
-    if (base > limitBytes) continue;
-    const kept = answersThatFit(slots, draft.glue, limitBytes - base, true);
-    if (kept === slots.length || kept >= 1) {
-      const answers = slots.slice(0, kept);
-      return { parts: frame(answers, authorities, additionals, true, flagTc(answers.length)), droppedAnswers: dropped(answers.length) };
+    const fits = (k: number): boolean => encode(slots.slice(0, k), authorities, additionals, true, false).length <= limitBytes;
+    if (slots.length === 0) {
+      if (fits(0)) return fitted(0, (truncated) => encode([], authorities, additionals, true, truncated));
+      continue;
     }
+    const kept = largestFitting(slots.length, fits);
+    if (kept >= 1) return fitted(kept, (truncated) => encode(slots.slice(0, kept), authorities, additionals, true, truncated));
     // Not even the first answer with its glue: try it bare.
-    if (slots.length > 0 && answersThatFit(slots, draft.glue, limitBytes - base, false) >= 1) {
-      const answers = slots.slice(0, 1);
-      return { parts: frame(answers, authorities, additionals, false, flagTc(1)), droppedAnswers: dropped(1) };
+    if (encode(slots.slice(0, 1), authorities, additionals, false, false).length <= limitBytes) {
+      return fitted(1, (truncated) => encode(slots.slice(0, 1), authorities, additionals, false, truncated));
     }
   }
   // Nothing useful fits: an empty answer with TC tells the client to ask over TCP.
-  return { parts: frame([], [], [], false, true), droppedAnswers: draft.answers.length };
+  return { bytes: encode([], [], [], false, true), truncated: true, droppedAnswers: draft.answers.length };
 }

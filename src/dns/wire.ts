@@ -1,9 +1,8 @@
 /**
  * DNS messages on the wire: a bounds-checked parser for queries (header, the one question kept as
- * raw bytes, EDNS0 OPT) and the response encoder. Responses are built with dns-packet, except the
- * question, which is copied byte for byte from the query: the client sees its own name back
- * exactly, case and odd bytes included, and a name dns-packet could not round-trip is never
- * re-encoded.
+ * raw bytes, EDNS0 OPT), and the header flags and OPT record of responses (encode.ts writes them).
+ * The question goes back byte for byte as it came: the client sees its own name exactly, case and
+ * odd bytes included.
  */
 import dnsPacket, { type Answer } from "dns-packet";
 
@@ -230,7 +229,7 @@ function globalScope(subnet: Buffer): Buffer {
   return copy;
 }
 
-function headerFlags(query: Query, parts: ResponseParts): number {
+export function headerFlags(query: Query, parts: ResponseParts): number {
   let flags = flagQr | (query.opcode << 11) | (parts.rcode & 0xf);
   if (parts.authoritative) flags |= flagAa;
   if (parts.truncated) flags |= flagTc;
@@ -238,36 +237,6 @@ function headerFlags(query: Query, parts: ResponseParts): number {
   if (parts.recursionAvailable) flags |= flagRa;
   if (query.checkingDisabled) flags |= flagCd;
   return flags;
-}
-
-function packetOf(query: Query, parts: ResponseParts): dnsPacket.Packet {
-  const additionals = [...parts.additionals];
-  if (query.edns !== null) additionals.push(responseOpt(query.edns, parts.rcode));
-  return {
-    id: query.id, type: "response", flags: headerFlags(query, parts),
-    questions: [], answers: [...parts.answers], authorities: [...parts.authorities], additionals,
-  };
-}
-
-/** The encoded size of a response, question included (dns-packet does not compress names). */
-export function responseBytes(query: Query, parts: ResponseParts): number {
-  return dnsPacket.encodingLength(packetOf(query, parts)) + query.questionBytes.length;
-}
-
-/** Encodes a response, splicing in the query's own question bytes. */
-export function encodeResponse(query: Query, parts: ResponseParts): Buffer {
-  const body = dnsPacket.encode(packetOf(query, parts));
-  const out = Buffer.allocUnsafe(body.length + query.questionBytes.length);
-  body.copy(out, 0, 0, headerBytes);
-  out.writeUInt16BE(1, 4);
-  query.questionBytes.copy(out, headerBytes);
-  body.copy(out, headerBytes + query.questionBytes.length, headerBytes);
-  return out;
-}
-
-/** The bytes one record adds to a message. */
-export function recordBytes(record: Answer): number {
-  return dnsPacket.encodingLength({ answers: [record] }) - headerBytes;
 }
 
 /** The largest UDP reply this client accepts: 512, or its EDNS0 size (capped as Consul caps it). */
