@@ -178,7 +178,7 @@ const decodeDepthMax = 64;
  * set-up dominated decoding (about 10x slower on a 10 MB push/pull).
  */
 export function decodeGoValue(bytes: Uint8Array, what: string): unknown {
-  const r = new ValueReader(bytes, what);
+  const r = sharedReader.reset(bytes, what);
   const value = r.value(0);
   if (r.pos !== bytes.length) wireFail("bad-msgpack", `${what}: ${bytes.length - r.pos} extra bytes after the value`);
   return value;
@@ -193,12 +193,25 @@ function sameAscii(s: string, bytes: Uint8Array, at: number): boolean {
   return true;
 }
 
+/** One reader, reset per value: decoding never calls out, so it is never re-entered. */
 class ValueReader {
   pos = 0;
-  private readonly view: DataView;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private what = "";
+  private dataView: DataView | null = null;
 
-  constructor(private readonly bytes: Uint8Array, private readonly what: string) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  reset(bytes: Uint8Array, what: string): this {
+    this.bytes = bytes;
+    this.what = what;
+    this.pos = 0;
+    this.dataView = null;
+    return this;
+  }
+
+  /** Only floats and 64-bit integers need a DataView; most values never build one. */
+  private get view(): DataView {
+    this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    return this.dataView;
   }
 
   value(depth: number): unknown {
@@ -213,8 +226,8 @@ class ValueReader {
       case 0xc2: return false;
       case 0xc3: return true;
       case 0xcc: return this.u8();
-      case 0xcd: return this.view.getUint16(this.skip(2));
-      case 0xce: return this.view.getUint32(this.skip(4));
+      case 0xcd: return readLength(this.bytes, this.skip(2), 2);
+      case 0xce: return readLength(this.bytes, this.skip(4), 4);
       case 0xcf: return Number(this.view.getBigUint64(this.skip(8)));
       case 0xd0: return this.view.getInt8(this.skip(1));
       case 0xd1: return this.view.getInt16(this.skip(2));
@@ -223,12 +236,12 @@ class ValueReader {
       case 0xca: return this.view.getFloat32(this.skip(4));
       case 0xcb: return this.view.getFloat64(this.skip(8));
       case 0xc4: case 0xd9: return this.raw(this.u8());
-      case 0xc5: case 0xda: return this.raw(this.view.getUint16(this.skip(2)));
-      case 0xc6: case 0xdb: return this.raw(this.view.getUint32(this.skip(4)));
-      case 0xdc: return this.array(this.view.getUint16(this.skip(2)), depth);
-      case 0xdd: return this.array(this.view.getUint32(this.skip(4)), depth);
-      case 0xde: return this.map(this.view.getUint16(this.skip(2)), depth);
-      case 0xdf: return this.map(this.view.getUint32(this.skip(4)), depth);
+      case 0xc5: case 0xda: return this.raw(readLength(this.bytes, this.skip(2), 2));
+      case 0xc6: case 0xdb: return this.raw(readLength(this.bytes, this.skip(4), 4));
+      case 0xdc: return this.array(readLength(this.bytes, this.skip(2), 2), depth);
+      case 0xdd: return this.array(readLength(this.bytes, this.skip(4), 4), depth);
+      case 0xde: return this.map(readLength(this.bytes, this.skip(2), 2), depth);
+      case 0xdf: return this.map(readLength(this.bytes, this.skip(4), 4), depth);
       default: return wireFail("bad-msgpack", `${this.what}: type byte 0x${b.toString(16)} (reserved or an extension) at ${this.pos - 1}`);
     }
   }
@@ -307,6 +320,8 @@ class ValueReader {
   }
 }
 
+const sharedReader = new ValueReader();
+
 /**
  * Decodes the msgpack value at the start of `bytes` and says how many bytes it used; trailing bytes
  * are left for the caller (go-msgpack reads one value from a stream and ignores what follows).
@@ -354,14 +369,34 @@ export class MsgpackSkipper {
 
   /** The offset just past the value, once `bytes[0, end)` holds all of it; null while it needs more. */
   advance(bytes: Uint8Array, end: number): number | null {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, end);
-    const window = bytes.subarray(0, end);
     while (this.remaining > 0) {
-      if (this.pos >= end) return null;
-      const head = headerOf(window, view, this.pos);
-      if (head === null) return null;
-      this.remaining += head.children - 1;
-      this.pos += head.headerBytes + head.payloadBytes;
+      const pos = this.pos;
+      if (pos >= end) return null;
+      const b = bytes[pos]!;
+      if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+        this.pos = pos + 1;
+        this.remaining--;
+      } else if (b >= 0xa0 && b <= 0xbf) {
+        this.pos = pos + 1 + (b & 0x1f);
+        this.remaining--;
+      } else if (b >= 0x80 && b <= 0x9f) {
+        this.pos = pos + 1;
+        this.remaining += (b <= 0x8f ? 2 * (b & 0x0f) : b & 0x0f) - 1;
+      } else if (fixedPayloadBytes[b]! > 0) {
+        this.pos = pos + 1 + fixedPayloadBytes[b]!;
+        this.remaining--;
+      } else {
+        const lengthBytes = lengthFieldBytes[b]!;
+        if (lengthBytes === 0) wireFail("bad-msgpack", `reserved type byte 0x${b.toString(16)}`);
+        if (pos + 1 + lengthBytes > end) return null;
+        const n = readLength(bytes, pos + 1, lengthBytes);
+        if (b === 0xdc || b === 0xdd) this.remaining += n - 1;
+        else if (b === 0xde || b === 0xdf) this.remaining += 2 * n - 1;
+        else this.remaining--;
+        const payloadBytes = b === 0xdc || b === 0xdd || b === 0xde || b === 0xdf ? 0 : n;
+        const extTypeBytes = b >= 0xc7 && b <= 0xc9 ? 1 : 0;
+        this.pos = pos + 1 + lengthBytes + extTypeBytes + payloadBytes;
+      }
     }
     return this.pos <= end ? this.pos : null;
   }
@@ -370,6 +405,13 @@ export class MsgpackSkipper {
   shift(delta: number): void {
     this.pos += delta;
   }
+}
+
+/** A big-endian length of 1, 2 or 4 bytes at `at`. */
+function readLength(bytes: Uint8Array, at: number, lengthBytes: number): number {
+  if (lengthBytes === 1) return bytes[at]!;
+  if (lengthBytes === 2) return (bytes[at]! << 8) | bytes[at + 1]!;
+  return bytes[at]! * 0x1000000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
 }
 
 interface ItemHeader {
@@ -481,10 +523,10 @@ export class GoStructReader {
 export function asBytes(v: unknown, what: string): Uint8Array {
   if (v === undefined || v === null) return new Uint8Array(0);
   if (!(v instanceof Uint8Array)) wireFail("bad-field", `${what}: expected a string or bytes, got ${describe(v)}`);
-  // decodeGoValue hands out fresh copies of the plain type; anything else (a Node Buffer, a view of a
-  // reused buffer from elsewhere) is copied, so a record never aliases bytes it does not own.
-  const ownsBuffer = v.constructor === Uint8Array && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength;
-  return ownsBuffer ? v : new Uint8Array(v);
+  // Values reach here from decodeGoValue, which hands out fresh copies of the plain type. A subclass
+  // (a Node Buffer, perhaps a view of a pooled one) is copied, so a record never aliases bytes it
+  // does not own. (Reading `.buffer` to check would force V8 to move small arrays off-heap: slow.)
+  return v.constructor === Uint8Array ? v : new Uint8Array(v);
 }
 
 export function bytesToString(b: Uint8Array): string {

@@ -138,12 +138,12 @@ function readVsn(r: GoStructReader, what: string): Vsn {
  * A push/pull node state, or null for a State memberlist does not know: its mergeState skips such a
  * node and merges the rest, so one odd entry does not cost the whole push/pull.
  */
-export function readPushNodeState(value: unknown, index: number): PushNodeState | null {
-  const r = new GoStructReader(value, `push/pull node ${index}`);
+export function readPushNodeState(value: unknown): PushNodeState | null {
+  const r = new GoStructReader(value, "push/pull node");
   const state = r.int("State");
   if (state < NodeStateType.alive || state > NodeStateType.left) return null;
   return {
     Name: r.str("Name"), Addr: r.bytes("Addr"), Port: r.uint("Port", uint16Max), Meta: r.bytes("Meta"),
-    Incarnation: r.uint("Incarnation", uint32Max), State: state as NodeStateType, Vsn: readVsn(r, `push/pull node ${index}`),
+    Incarnation: r.uint("Incarnation", uint32Max), State: state as NodeStateType, Vsn: readVsn(r, "push/pull node"),
   };
 }

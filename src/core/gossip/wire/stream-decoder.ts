@@ -12,7 +12,7 @@
  */
 import type { MemberlistMessage, PushNodeState, PushPull, SerfMessage } from "../messages.ts";
 import { MemberlistMsgType } from "../messages.ts";
-import { wireFail } from "./errors.ts";
+import { WireError, wireFail } from "./errors.ts";
 import { GoStructReader, MsgpackSkipper, decodeGoValue } from "./gomsgpack.ts";
 import { decodeMessage, readPushNodeState } from "./memberlist-codec.ts";
 import { decompressStruct } from "./packet.ts";
@@ -215,7 +215,7 @@ export class StreamDecoder {
 
   /** The next msgpack value's bytes once whole, or null; `bytesMax` bounds its declared length. */
   private nextValue(bytesMax: number, what: string): Uint8Array | null {
-    if (this.skipper === null) this.skipper = new MsgpackSkipper(this.start);
+    this.skipper ??= new MsgpackSkipper(this.start);
     const valueEnd = this.skipper.advance(this.data, this.end);
     if (this.skipper.pos - this.start > bytesMax) {
       wireFail("oversized", `${what} declares at least ${this.skipper.pos - this.start} bytes, limit ${bytesMax}`);
@@ -303,12 +303,19 @@ export class StreamDecoder {
       this.phase = "userState";
       return true;
     }
-    const index = this.nodes.length + this.skippedNodes;
-    const bytes = this.nextValue(this.limits.nodeBytesMax - this.nodeBytes, `push/pull node ${index} (with the nodes before it)`);
+    const bytes = this.nextValue(this.limits.nodeBytesMax - this.nodeBytes, "push/pull node states");
     if (bytes === null) return false;
     this.nodeBytes += bytes.length;
     this.nodesLeft--;
-    const node = readPushNodeState(decodeGoValue(bytes, `push/pull node ${index}`), index);
+    // No per-node strings on the hot path: the index goes into the message only when one fails.
+    const index = this.nodes.length + this.skippedNodes;
+    let node: PushNodeState | null;
+    try {
+      node = readPushNodeState(decodeGoValue(bytes, "push/pull node"));
+    } catch (e) {
+      if (e instanceof WireError) throw new WireError(e.reason, `node ${index}: ${e.message}`);
+      throw e;
+    }
     if (node === null) this.skippedNodes++;
     else this.nodes.push(node);
     return true;
