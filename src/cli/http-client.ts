@@ -90,6 +90,8 @@ export interface RequestOptions {
 /** A 2xx answer: its status and its body as a stream of chunks (monitor) or as text. */
 export interface ApiResponse {
   readonly status: number;
+  /** Lower-cased header names (x-consul-index, ...). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: AsyncIterable<Uint8Array>;
   text(): Promise<string>;
 }
@@ -132,7 +134,7 @@ export class ApiClient {
       const body = (await text().catch(() => "")).trim();
       throw new ApiRequestError(`Unexpected response code: ${status} (${body})`, status);
     }
-    return { status, body: response, text };
+    return { status, headers: response.headers, body: response, text };
   }
 
   async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {

@@ -31,6 +31,7 @@ const commands: Readonly<Record<string, Entry>> = {
   "kv import": { synopsis: "Imports a tree stored as JSON to the KV store", load: async () => (await import("./commands/kv.ts")).kvImportCommand },
   "kv put": { synopsis: "Sets or updates data in the KV store", load: async () => (await import("./commands/kv.ts")).kvPutCommand },
   leave: { synopsis: "Gracefully leaves the Praetor cluster and shuts down", load: async () => (await import("./commands/cluster.ts")).leaveCommand },
+  lock: { synopsis: "Execute a command holding a lock", load: async () => (await import("./commands/lock.ts")).lockCommand },
   maint: { synopsis: "Controls node or service maintenance mode", load: async () => (await import("./commands/services.ts")).maintCommand },
   members: { synopsis: "Lists the members of a Praetor cluster", load: async () => (await import("./commands/members.ts")).membersCommand },
   monitor: { synopsis: "Stream logs from a Praetor agent", load: async () => (await import("./commands/cluster.ts")).monitorCommand },
@@ -45,6 +46,7 @@ const commands: Readonly<Record<string, Entry>> = {
   "services register": { synopsis: "Register services with the local agent", load: async () => (await import("./commands/services.ts")).servicesRegisterCommand },
   validate: { synopsis: "Validate config files/directories", load: async () => (await import("./commands/validate.ts")).validateCommand },
   version: { synopsis: "Prints the Praetor version" },
+  watch: { synopsis: "Watch for changes in Praetor", load: async () => (await import("./commands/watch.ts")).watchCommand },
 };
 
 function topLevelUsage(): string {
