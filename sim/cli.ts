@@ -18,7 +18,7 @@ const SEVERITY: readonly Outcome[] = ["safety", "crash", "liveness"];
 interface CliArgs {
   seeds: number; start: number; seed?: number; workers: number; nodes?: number; duration: string;
   faults: string; scenario: string; json: boolean; wire: boolean; shard?: string; trace?: string; schedule?: string; shrink: boolean;
-  mutant?: string;
+  mutant?: string; reads?: number;
 }
 
 /** What --help lists besides the options: fault kinds, scenarios and planted bugs. */
@@ -75,6 +75,7 @@ function parseArgs(argv: string[], catalogue: Catalogue): CliArgs {
     .option("schedule", { type: "string", describe: "with --seed: run only these fault ids (comma list, or none)" })
     .option("wire", { type: "boolean", default: false, describe: "gossip: every message through the real wire encoder and decoder" })
     .option("shrink", { type: "boolean", default: true, describe: "shrink the first failing seed's fault schedule" })
+    .option("reads", { type: "number", describe: "kv: background reads asked of the leader per tick (half lease, half ReadIndex); default: a quarter of seeds run 10 to 60" })
     .option("mutant", { type: "string", describe: "run a planted-bug mutant of the Raft core (test/mutants/raft-mutants.ts) instead of the real one" })
     .strict()
     .check((a) => {
@@ -83,6 +84,7 @@ function parseArgs(argv: string[], catalogue: Catalogue): CliArgs {
       if (a.mutant !== undefined && !catalogue.mutants.some((m) => m.name === a.mutant)) {
         throw new Error(`unknown mutant "${String(a.mutant)}" (known: ${catalogue.mutants.map((m) => m.name).join(", ") || "none in this copy"})`);
       }
+      if (a.reads !== undefined && (!Number.isInteger(a.reads) || a.reads < 0)) throw new Error(`--reads must be a whole number of reads per tick, got ${String(a.reads)}`);
       for (const name of ["seeds", "workers", "start"] as const) {
         if (!Number.isInteger(a[name]) || (a[name] as number) < (name === "seeds" ? 1 : 0)) throw new Error(`--${name} must be a whole number, got ${String(a[name])}`);
       }
@@ -127,6 +129,7 @@ function reproCommand(args: CliArgs, seed: number, scheduleIds?: readonly number
   const parts = [`npm run sim -- --seed ${seed} --scenario ${args.scenario} --duration ${args.duration} --faults ${args.faults}`];
   if (args.nodes !== undefined) parts.push(`--nodes ${args.nodes}`);
   if (args.mutant !== undefined) parts.push(`--mutant ${args.mutant}`);
+  if (args.reads !== undefined) parts.push(`--reads ${args.reads}`);
   if (args.wire) parts.push("--wire");
   if (scheduleIds !== undefined) parts.push(`--schedule ${scheduleIds.length === 0 ? "none" : scheduleIds.join(",")}`);
   return parts.join(" ");
@@ -160,7 +163,7 @@ async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): P
   const seed = args.seed!;
   const ref = mutantRef(args);
   const nodeFactory = ref === undefined ? undefined : await resolveNodeFactory(ref);
-  const options: ScenarioOptions = { seed, nodes: args.nodes, durationMs, faults, trace: true, scheduleIds: parseSchedule(args.schedule), nodeFactory };
+  const options: ScenarioOptions = { seed, nodes: args.nodes, durationMs, faults, trace: true, scheduleIds: parseSchedule(args.schedule), nodeFactory, readsPerTick: args.reads };
   const scenario = await loadScenario(args.scenario);
   let result: SeedResult;
   try {
@@ -196,7 +199,7 @@ async function runMany(args: CliArgs, faults: FaultKind[], durationMs: number): 
   let failedSoFar = 0;
   bar.start(seeds.length, 0, { failed: 0 });
   const summary = await runCampaign({
-    scenario: args.scenario, seeds, workers: args.workers, nodes: args.nodes, durationMs, faults, seedWallLimitMs: 300_000,
+    scenario: args.scenario, seeds, workers: args.workers, nodes: args.nodes, durationMs, faults, seedWallLimitMs: 300_000, readsPerTick: args.reads,
     nodeFactoryRef: mutantRef(args),
     onResult: (r) => {
       if (r.outcome !== "ok") failedSoFar++;
@@ -212,7 +215,7 @@ async function runMany(args: CliArgs, faults: FaultKind[], durationMs: number): 
     const stderrLog = (line: string) => process.stderr.write(line + "\n");
     const ref = mutantRef(args);
     const nodeFactory = ref === undefined ? undefined : await resolveNodeFactory(ref);
-    await reportFailure(args, { seed: first.seed, nodes: args.nodes, durationMs, faults, nodeFactory }, first, args.json ? stderrLog : log);
+    await reportFailure(args, { seed: first.seed, nodes: args.nodes, durationMs, faults, nodeFactory, readsPerTick: args.reads }, first, args.json ? stderrLog : log);
   }
   return EXIT_CODES[worstOutcome(summary.results.map((r) => r.outcome))];
 }

@@ -45,6 +45,9 @@ export class SimNetwork<M> {
   private readonly impairments = new Map<string, Impairment>();
   private effective: EffectiveImpairment = noImpairment();
   readonly stats: NetworkStats = { sent: 0, delivered: 0, droppedLoss: 0, droppedPartition: 0, droppedDown: 0, duplicated: 0 };
+  /** Told of every link cut or restored and every impairment change (the step-down check reads it). */
+  onLinksChanged: ((links: readonly Link[]) => void) | null = null;
+  onImpairmentsChanged: ((active: number) => void) | null = null;
 
   constructor(
     private readonly world: World,
@@ -77,6 +80,7 @@ export class SimNetwork<M> {
       this.blockedLinkCounts.set(key, (this.blockedLinkCounts.get(key) ?? 0) + 1);
     }
     this.world.record("partition", { id, links: links.map(([f, t]) => `${f}>${t}`) });
+    this.onLinksChanged?.(links);
   }
 
   heal(id: string): void {
@@ -90,6 +94,7 @@ export class SimNetwork<M> {
       else this.blockedLinkCounts.set(key, count - 1);
     }
     this.world.record("heal", { id });
+    this.onLinksChanged?.(links);
   }
 
   impair(id: string, impairment: Impairment): void {
@@ -97,12 +102,14 @@ export class SimNetwork<M> {
     this.impairments.set(id, impairment);
     this.recomputeImpairment();
     this.world.record("impair", { id, ...impairment });
+    this.onImpairmentsChanged?.(this.impairments.size);
   }
 
   restore(id: string): void {
     assert(this.impairments.delete(id), `impairment ${id} is not active`);
     this.recomputeImpairment();
     this.world.record("restore", { id });
+    this.onImpairmentsChanged?.(this.impairments.size);
   }
 
   /** Heal every partition and impairment: the start of the liveness phase. */

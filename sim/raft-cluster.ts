@@ -52,6 +52,9 @@ interface NodeSlot<S> {
   host: RaftHost<unknown> | null;
   stateMachine: S | null;
   lastRole: string;
+  /** The node's configuration as last seen, and when it last changed (the step-down check reads it). */
+  lastConf: string;
+  confChangedMs: number;
 }
 
 /**
@@ -70,6 +73,10 @@ export class RaftCluster<S extends StateMachine<unknown>> {
   private readonly retired = new Set<NodeId>();
   /** Called for every config entry any node applies (the membership driver listens). */
   onConfigApplied: ((node: NodeId, entry: Entry) => void) | null = null;
+  /** Called when a node starts or stops (crash, retire): the connectivity log listens. */
+  onNodeChanged: ((node: NodeId) => void) | null = null;
+  /** Called when a leader becomes a follower in the same term (check-quorum, or its own removal). */
+  onLeaderStepDown: ((node: NodeId, term: number, voters: readonly NodeId[], confChangedMs: number) => void) | null = null;
   restarts = 0;
   /** Nodes that died mid-write (an armed sync failed). */
   diskCrashes = 0;
@@ -80,7 +87,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     for (const id of options.nodeIds) {
       const config = options.makeConfig(id);
       const tickPeriodMs = Math.max(1, Math.round(config.tickMs * options.driftOf(id)));
-      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down" });
+      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down", lastConf: "", confChangedMs: 0 });
     }
   }
 
@@ -109,6 +116,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
       slot.lastRole = "down";
     }
     this.options.world.record("retire", { node: id });
+    this.onNodeChanged?.(id);
   }
 
   /** Bring a retired node back into service, from whatever its disk holds. */
@@ -172,6 +180,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     slot.host = host;
     slot.stateMachine = stateMachine;
     world.record("start", { node: id, incarnation: slot.incarnation });
+    this.onNodeChanged?.(id);
     this.settled(slot, true);
     this.scheduleTick(slot, slot.incarnation);
   }
@@ -186,6 +195,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     slot.lastRole = "down";
     slot.disk.crash();
     this.options.world.record("crash", { node: id });
+    this.onNodeChanged?.(id);
   }
 
   /** Arm a node's disk to die at a coming sync: a crash in the middle of a write. */
@@ -264,8 +274,14 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     if (!changed) return;
     const status = host.node.status();
     this.checker.onStatus(status);
+    const conf = `${status.conf.voters.join(",")}/${status.conf.learners.join(",")}`;
+    if (conf !== slot.lastConf) {
+      slot.lastConf = conf;
+      slot.confChangedMs = this.options.world.nowMs;
+    }
     const role = `${status.role}/${status.term}`;
     if (role !== slot.lastRole) {
+      if (slot.lastRole === `leader/${status.term}` && status.role === "follower") this.onLeaderStepDown?.(slot.id, status.term, status.conf.voters, slot.confChangedMs);
       slot.lastRole = role;
       this.options.world.record("role", { node: slot.id, role: status.role, term: status.term, leader: status.leader });
     }

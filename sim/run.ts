@@ -93,7 +93,7 @@ async function runInThread(scenarioName: string, options: CampaignOptions): Prom
 }
 
 function seedOptionsOf(options: CampaignOptions): Omit<ScenarioOptions, "seed"> {
-  return { nodes: options.nodes, durationMs: options.durationMs, faults: options.faults, nodeFactory: options.nodeFactory };
+  return { nodes: options.nodes, durationMs: options.durationMs, faults: options.faults, nodeFactory: options.nodeFactory, readsPerTick: options.readsPerTick };
 }
 
 type WorkerReply = SeedResult | { readonly error: string; readonly seed: number };
@@ -110,7 +110,7 @@ class WorkerPool {
 
   constructor(private readonly scenario: string, private readonly options: CampaignOptions, private readonly size: number) {
     this.queue = [...options.seeds];
-    this.base = { nodes: options.nodes, durationMs: options.durationMs, faults: options.faults };
+    this.base = { nodes: options.nodes, durationMs: options.durationMs, faults: options.faults, readsPerTick: options.readsPerTick };
   }
 
   run(): Promise<SeedResult[]> {

@@ -3,6 +3,8 @@ import { defaultRaftHostConfig } from "../../src/agent/raft-host.ts";
 import { defaultRaftConfig } from "../../src/core/raft/config.ts";
 import { checkHistory, runLivenessPhase } from "./raft-liveness.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
+import { ConnectivityLog, LivenessViolation, checkStepDown } from "../checkers/step-down.ts";
+import { ReadLoad } from "../read-load.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { MembershipDriver } from "../membership-driver.ts";
 import { generateSchedule, selectFaults } from "../faults.ts";
@@ -42,6 +44,8 @@ interface KvSetup {
   readonly snapshotEveryEntries: number;
   readonly raftLimits: ReturnType<typeof drawRaftLimits>;
   readonly workload: WorkloadConfig;
+  /** Background reads per tick (0: none). */
+  readsPerTick: number;
 }
 
 /** Everything the seed fixes before the run starts: topology, timings, workload shape. */
@@ -54,7 +58,8 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
   // margin covers. Drawn whether or not drift is on, so switching it off (shrinking) changes nothing else.
   for (const id of nodeIds) drift[id] = drawDrift(rng, withDrift);
   const delayMinMs = rng.int(1, 3);
-  const setup = {
+  const setup: KvSetup = {
+    readsPerTick: 0,
     nodeIds, spares: [] as NodeId[], drift, delayMinMs, delayMaxMs: delayMinMs + rng.int(2, 25),
     snapshotEveryEntries: rng.int(20, 200),
     raftLimits: drawRaftLimits(rng),
@@ -65,6 +70,10 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
   };
   // Drawn last, so seeds without membership changes draw exactly what they did before.
   if (options.faults.includes("membership")) drawSpares(rng, setup, withDrift);
+  // Drawn after everything else for the same reason.
+  const readHeavy = rng.chance(0.25);
+  const reads = rng.int(10, 60);
+  setup.readsPerTick = options.readsPerTick ?? (readHeavy ? reads : 0);
   return setup;
 }
 
@@ -104,20 +113,23 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
   const workload = new KvWorkload(world, world.rng.derive("workload"), cluster, setup.workload);
   const membership = options.faults.includes("membership") ? new MembershipDriver(world, world.rng.derive("membership"), cluster) : null;
-  const facts: Record<string, number | string> = { nodes: setup.nodeIds.length, faults: schedule.length };
+  const readLoad = new ReadLoad(world, cluster, setup.readsPerTick, defaultRaftConfig("n0").tickMs);
+  watchStepDowns(world, network, cluster);
+  const facts: Record<string, number | string> = { nodes: setup.nodeIds.length, faults: schedule.length, readsPerTick: setup.readsPerTick };
   let outcome: Outcome = "ok";
   let message: string | null = null;
   try {
-    message = runPhases(world, cluster, { faults: driver, membership }, workload, options.durationMs, schedule, facts);
+    message = runPhases(world, cluster, { faults: driver, membership, readLoad }, workload, options.durationMs, schedule, facts);
     if (message !== null) outcome = "liveness";
     else message = checkHistory(workload.history(), facts);
     if (message !== null && outcome === "ok") outcome = "safety";
   } catch (error) {
-    outcome = error instanceof SafetyViolation ? "safety" : "crash";
+    outcome = error instanceof SafetyViolation ? "safety" : error instanceof LivenessViolation ? "liveness" : "crash";
     message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   }
   Object.assign(facts, network.stats, {
     completed: workload.completed, indeterminate: workload.indeterminate, refused: workload.refused,
+    loadReadsIssued: readLoad.issued, loadReadsAnswered: readLoad.answered,
     restarts: cluster.restarts, diskCrashes: cluster.diskCrashes, checks: cluster.checker.checks,
   });
   if (membership !== null) {
@@ -134,13 +146,14 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
 
 /** Safety phase with faults, then heal and the liveness phase. Returns a liveness failure or null. */
 function runPhases(
-  world: World, cluster: RaftCluster<KvStateMachine>, drivers: { faults: FaultDriver; membership: MembershipDriver | null },
+  world: World, cluster: RaftCluster<KvStateMachine>, drivers: { faults: FaultDriver; membership: MembershipDriver | null; readLoad: ReadLoad },
   workload: KvWorkload, durationMs: number, schedule: Parameters<FaultDriver["schedule"]>[0], facts: Record<string, number | string>,
 ): string | null {
   const driver = drivers.faults;
   cluster.startAll();
   driver.schedule(schedule);
   drivers.membership?.start();
+  drivers.readLoad.start();
   workload.start();
   const checkLogs = (): void => {
     cluster.checkLogMatching();
@@ -149,8 +162,26 @@ function runPhases(
   world.after(logMatchingEveryMs, checkLogs);
   world.runUntil(durationMs);
   drivers.membership?.stop();
+  drivers.readLoad.stop();
   driver.healAll();
   return runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
+}
+
+/**
+ * How long a leader and a quorum must have been up and connected, with no impairment anywhere,
+ * before a step-down counts as unjustified: the election timeout (check-quorum's window) stretched
+ * by the drift bound, plus heartbeat interval and message delays, doubled for slack.
+ */
+const stepDownWindowMs = 2 * defaultRaftConfig("n0").electionTimeoutMs;
+
+/** Fail the seed (liveness) when a leader connected to a quorum steps down in its own term. */
+function watchStepDowns(world: World, network: SimNetwork<Message>, cluster: RaftCluster<KvStateMachine>): void {
+  const log = new ConnectivityLog((from, to) => network.isBlocked(from, to));
+  network.onLinksChanged = (links) => { for (const [from, to] of links) log.linkChanged(from, to, world.nowMs); };
+  network.onImpairmentsChanged = (active) => log.impairmentsChanged(active, world.nowMs);
+  cluster.onNodeChanged = (node) => log.nodeChanged(node, world.nowMs);
+  cluster.onLeaderStepDown = (node, term, voters, confChangedMs) =>
+    checkStepDown(log, node, term, voters, (id) => cluster.isUp(id), world.nowMs, stepDownWindowMs, confChangedMs);
 }
 
 export const kvScenario: Scenario = {

@@ -16,6 +16,11 @@ export interface ScenarioOptions {
   readonly scheduleIds?: readonly number[];
   /** A hand-written schedule replacing the seed's drawn one (directed scenario tests). */
   readonly faultSchedule?: readonly ScheduledFault[];
+  /**
+   * Background reads asked of the leader per tick (50 ms) during the safety phase, half lease and
+   * half ReadIndex. When absent the seed decides: a quarter of kv seeds run 10 to 60.
+   */
+  readonly readsPerTick?: number;
   /** The Raft core to run (a planted-bug mutant in tests). */
   readonly nodeFactory?: NodeFactory;
 }

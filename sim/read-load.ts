@@ -1,0 +1,46 @@
+import type { StateMachine } from "../src/agent/raft-host.ts";
+import type { RaftCluster } from "./raft-cluster.ts";
+import type { World } from "./world/world.ts";
+
+/**
+ * A read-heavy background load: every `periodMs` the current leader is asked for `perTick` reads,
+ * alternating lease and ReadIndex. Their answers are not checked here (the workload's own reads
+ * are, by linearizability); the load is what lets the step-down check see a healthy leader
+ * deposed by its own read traffic (issue 14 defect 3).
+ */
+export class ReadLoad {
+  private stopped = false;
+  issued = 0;
+  answered = 0;
+
+  constructor(
+    private readonly world: World,
+    private readonly cluster: RaftCluster<StateMachine<unknown>>,
+    private readonly perTick: number,
+    private readonly periodMs: number,
+  ) {}
+
+  start(): void {
+    if (this.perTick > 0) this.world.after(this.periodMs, () => this.burst());
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private burst(): void {
+    if (this.stopped) return;
+    const leader = this.cluster.leader();
+    if (leader !== null) {
+      this.cluster.withHost(leader.id, (host) => {
+        for (let i = 0; i < this.perTick; i++) {
+          this.issued++;
+          host.read(i % 2 === 0 ? "lease" : "readIndex", (outcome) => {
+            if (outcome.kind === "ready") this.answered++;
+          });
+        }
+      });
+    }
+    this.world.after(this.periodMs, () => this.burst());
+  }
+}
