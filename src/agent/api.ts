@@ -28,6 +28,12 @@ export interface ReadOptions {
   /** `?dc`: another datacenter (forwarded once WAN federation exists; unknown → 500 No path to datacenter). */
   readonly dc?: string;
   readonly token?: string;
+  /**
+   * Set by the HTTP layer on blocking reads (`index` given): aborted when the client goes away
+   * before the answer, so the agent can drop the waiter and its timer at once instead of holding
+   * them for up to `waitMs`. (Added by the HTTP issue; additive.)
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The headers of a read: X-Consul-Index (never 0), KnownLeader, LastContact, Effective-Consistency. */

@@ -46,8 +46,21 @@ export class Call {
     return this.arg;
   }
 
+  /** The read options; a blocking read also gets a signal that aborts when the client goes away. */
   readOptions(withFilter = true): ReadOptions {
-    return readOptions(this.params, this.token, withFilter);
+    const options = readOptions(this.params, this.token, withFilter);
+    if (options.index === undefined || options.index === 0) return options;
+    return { ...options, signal: this.clientGone() };
+  }
+
+  /** Aborts when the connection closes before the response finished (the client gave up). */
+  clientGone(): AbortSignal {
+    const controller = new AbortController();
+    const res = this.ctx.res;
+    res.once("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    return controller.signal;
   }
 
   writeOptions(): WriteOptions {

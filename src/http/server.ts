@@ -123,6 +123,9 @@ async function serveOther(ctx: Koa.Context, path: string, options: HttpApiOption
   plain(ctx, 404, notFoundMessage);
 }
 
+/** Pending connections the kernel may queue for us (capped by net.core.somaxconn). */
+const acceptBacklog = 4096;
+
 export interface RunningHttpServer {
   readonly port: number;
   readonly server: Server;
@@ -145,7 +148,8 @@ export function startHttpServer(options: { host: string; port: number; app: Koa 
       }
     };
     server.once("error", onError);
-    server.listen(options.port, options.host, () => {
+    // A deep accept queue: thousands of watchers may connect at once after a restart.
+    server.listen({ port: options.port, host: options.host, backlog: acceptBacklog }, () => {
       server.off("error", onError);
       const port = (server.address() as AddressInfo).port;
       resolve({

@@ -72,14 +72,16 @@ export class FakeBackend implements AgentBackend {
     if (fromIndex > 0 && result.index <= fromIndex && query.kind !== "readTxn") {
       await new Promise<void>((resolve) => {
         let cancel: () => void = () => {};
-        const timer = setTimeout(() => {
-          cancel();
-          resolve();
-        }, options.waitMs ?? 300_000);
-        cancel = this.catalog.watch(queryScopes(query), fromIndex, () => {
+        const done = (): void => {
           clearTimeout(timer);
+          cancel();
+          options.signal?.removeEventListener("abort", done);
           resolve();
-        });
+        };
+        const timer = setTimeout(done, options.waitMs ?? 300_000);
+        options.signal?.addEventListener("abort", done);
+        cancel = this.catalog.watch(queryScopes(query), fromIndex, done);
+        if (options.signal?.aborted === true) done();
       });
       result = run();
     }
