@@ -8,7 +8,8 @@ import type { Outcome, SeedResult } from "./scenarios/types.ts";
  */
 export function checkerOf(outcome: Outcome, message: string | null): string {
   if (outcome === "ok") return "none";
-  const firstLine = (message ?? "").split("\n")[0]!;
+  // Checkers throw SafetyViolation / LivenessViolation, whose stack starts with the class name.
+  const firstLine = (message ?? "").split("\n")[0]!.replace(/^[A-Za-z]+Violation: /, "");
   if (outcome === "crash") {
     const name = /^([A-Za-z]*Error)\b/.exec(firstLine)?.[1];
     if (name !== undefined) return name;
