@@ -68,18 +68,19 @@ class Writer {
   name(name: string, compress: boolean): void {
     const trimmed = name.endsWith(".") ? name.slice(0, -1) : name;
     if (trimmed === "") return this.u8(0);
-    const lower = compress ? trimmed.toLowerCase() : "";
+    // A name that must not be compressed (an SRV target) may still be pointed at by later names.
+    const lower = trimmed.toLowerCase();
     let start = 0;
     while (start <= trimmed.length) {
       // The suffix from this label on ("service.consul"), as a compression key.
-      const key = compress ? lower.slice(start) : "";
+      const key = lower.slice(start);
       const known = compress ? this.names.get(key) : undefined;
       if (known !== undefined) return this.u16(0xc000 | known);
       let end = trimmed.indexOf(".", start);
       if (end < 0) end = trimmed.length;
       const length = end - start;
       if (length < 1 || length > 63) throw new EncodeError(`a label of ${JSON.stringify(name)} is not 1-63 bytes`);
-      if (compress && this.offset <= pointerOffsetMax) this.names.set(key, this.offset);
+      if (this.offset <= pointerOffsetMax && !this.names.has(key)) this.names.set(key, this.offset);
       this.room(1 + length);
       this.buf[this.offset] = length;
       this.buf.write(trimmed.slice(start, end), this.offset + 1, "latin1");

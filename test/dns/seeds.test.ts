@@ -18,6 +18,9 @@ test.after.always(async () => {
   await running.close();
 });
 
+/** `;; MSG SIZE  rcvd: N`: the seeds' sizes come out the same, since names are compressed as Consul does. */
+const size = (out: string): number => Number(/MSG SIZE {2}rcvd: (\d+)/.exec(out)?.[1]);
+
 const soaLine = /^consul\. 0 IN SOA ns\.consul\. hostmaster\.consul\. \d+ 3600 600 86400 0$/;
 
 test.serial("seed: dig VM-0-17-centos.node.consul answers A 127.0.0.1 with the node meta as TXT", async (t) => {
@@ -30,6 +33,7 @@ test.serial("seed: dig VM-0-17-centos.node.consul answers A 127.0.0.1 with the n
   t.deepEqual(section(out, "ANSWER"), ["VM-0-17-centos.node.consul. 0 IN A 127.0.0.1"]);
   t.deepEqual(section(out, "ADDITIONAL"), ['VM-0-17-centos.node.consul. 0 IN TXT "consul-network-segment="']);
   t.regex(out, /WARNING: recursion requested but not available/);
+  t.is(size(out), 107);
 });
 
 test.serial("seed: dig web.service.consul answers A 127.0.0.1", async (t) => {
@@ -39,6 +43,7 @@ test.serial("seed: dig web.service.consul answers A 127.0.0.1", async (t) => {
   t.deepEqual(h.flags, ["qr", "aa", "rd"]);
   t.deepEqual(h.counts, { QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 1 });
   t.deepEqual(section(out, "ANSWER"), ["web.service.consul. 0 IN A 127.0.0.1"]);
+  t.is(size(out), 63);
 });
 
 test.serial("seed: dig web.service.consul SRV answers 1 1 8080 with the node's A and TXT as additional records", async (t) => {
@@ -47,6 +52,7 @@ test.serial("seed: dig web.service.consul SRV answers 1 1 8080 with the node's A
   t.is(h.status, "NOERROR");
   t.deepEqual(h.counts, { QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 3 });
   t.deepEqual(section(out, "ANSWER"), ["web.service.consul. 0 IN SRV 1 1 8080 VM-0-17-centos.node.dc1.consul."]);
+  t.is(size(out), 149);
   t.deepEqual(section(out, "ADDITIONAL"), [
     "VM-0-17-centos.node.dc1.consul. 0 IN A 127.0.0.1",
     'VM-0-17-centos.node.dc1.consul. 0 IN TXT "consul-network-segment="',
@@ -58,6 +64,7 @@ test.serial("seed: dig java.web.service.consul SRV filters by tag", async (t) =>
   t.is(header(out).status, "NOERROR");
   t.deepEqual(header(out).counts, { QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 3 });
   t.deepEqual(section(out, "ANSWER"), ["java.web.service.consul. 0 IN SRV 1 1 8080 VM-0-17-centos.node.dc1.consul."]);
+  t.is(size(out), 154);
   t.deepEqual(section(out, "ADDITIONAL"), [
     "VM-0-17-centos.node.dc1.consul. 0 IN A 127.0.0.1",
     'VM-0-17-centos.node.dc1.consul. 0 IN TXT "consul-network-segment="',
@@ -73,6 +80,7 @@ test.serial("seed: dig redis.service.consul SRV is NXDOMAIN with the SOA in the 
   const authority = section(out, "AUTHORITY");
   t.is(authority.length, 1);
   t.regex(authority[0]!, soaLine);
+  t.is(size(out), 99);
 });
 
 test.serial("seed: dig agent-two.node.consul without EDNS (dig 9.9) answers its A record alone", async (t) => {
@@ -83,6 +91,7 @@ test.serial("seed: dig agent-two.node.consul without EDNS (dig 9.9) answers its 
   t.deepEqual(h.counts, { QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 0 });
   t.notRegex(out, /OPT PSEUDOSECTION/);
   t.deepEqual(section(out, "ANSWER"), ["agent-two.node.consul. 0 IN A 10.4.7.14"]);
+  t.is(size(out), 55);
 });
 
 test.serial("seed: a failing check makes dig web.service.consul NXDOMAIN with the SOA", async (t) => {
@@ -93,6 +102,7 @@ test.serial("seed: a failing check makes dig web.service.consul NXDOMAIN with th
     t.is(h.status, "NXDOMAIN");
     t.deepEqual(h.counts, { QUERY: 1, ANSWER: 0, AUTHORITY: 1, ADDITIONAL: 1 });
     t.regex(section(out, "AUTHORITY")[0]!, soaLine);
+    t.is(size(out), 97);
   } finally {
     backend.check("VM-0-17-centos", { CheckID: "service:web", Name: "Service 'web' check", Status: "passing", ServiceID: "web" });
   }
