@@ -30,14 +30,21 @@ async function peer(): Promise<void> {
   process.on("message", () => void transport.close().then(() => process.exit(0)));
 }
 
+/**
+ * Each run sends in a term of its own and counts only answers in that term, so late answers to
+ * the previous run's appends still in flight are not counted (or mistaken for a snapshot's).
+ */
+let runTerm = 0;
+
 function append(from: string, to: string, index: number, entries: number, entryBytes: number): Message {
   const data = new Uint8Array(entryBytes).fill(7);
-  const list: Entry[] = Array.from({ length: entries }, (_, i) => ({ term: 1, index: index + 1 + i, type: "normal", data }));
-  return { type: "append", from, to, term: 1, index, logTerm: 1, commit: index, entries: list };
+  const list: Entry[] = Array.from({ length: entries }, (_, i) => ({ term: runTerm, index: index + 1 + i, type: "normal", data }));
+  return { type: "append", from, to, term: runTerm, index, logTerm: runTerm, commit: index, entries: list };
 }
 
 /** Keeps `window` appends in flight for `seconds`; returns messages (round trips) and entries per second. */
 async function raftRun(transport: RaftTcpTransport, to: string, window: number, entriesPerMsg: number): Promise<{ msgsPerSec: number; entriesPerSec: number }> {
+  runTerm++;
   let index = 0;
   let answered = 0;
   let done = false;
@@ -48,7 +55,8 @@ async function raftRun(transport: RaftTcpTransport, to: string, window: number, 
     transport.send(to, append(transport.localAddr, to, index, entriesPerMsg, 128));
     index += entriesPerMsg;
   };
-  transport.onMessage(() => {
+  transport.onMessage((_from, m) => {
+    if (m.term !== runTerm) return;
     answered++;
     if (done) return;
     if (performance.now() - started >= seconds * 1000) {
@@ -66,9 +74,10 @@ async function raftRun(transport: RaftTcpTransport, to: string, window: number, 
 
 async function snapshotRun(transport: RaftTcpTransport, to: string, megabytes: number): Promise<number> {
   const data = new Uint8Array(megabytes * 1024 * 1024).fill(3);
-  const answered = new Promise<void>((resolve) => transport.onMessage(() => resolve()));
+  const term = ++runTerm;
+  const answered = new Promise<void>((resolve) => transport.onMessage((_from, m) => m.term === term && resolve()));
   const started = performance.now();
-  transport.send(to, { type: "snapshot", from: transport.localAddr, to, term: 1, snapshot: { meta: { index: 10, term: 1, conf: { voters: [transport.localAddr, to], learners: [] } }, data } });
+  transport.send(to, { type: "snapshot", from: transport.localAddr, to, term, snapshot: { meta: { index: 10, term, conf: { voters: [transport.localAddr, to], learners: [] } }, data } });
   await answered;
   return megabytes / ((performance.now() - started) / 1000);
 }
