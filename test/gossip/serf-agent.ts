@@ -31,9 +31,10 @@ export class SerfAgent {
   }
 
   static async start(options: {
-    node: string; bind: string; rpc: string; tags?: Record<string, string>; eventHandler?: string;
+    node: string; bind: string; rpc: string; tags?: Record<string, string>; eventHandler?: string; encrypt?: string;
   }): Promise<SerfAgent> {
     const args = ["agent", "-node", options.node, "-bind", options.bind, "-rpc-addr", options.rpc, "-log-level", "debug"];
+    if (options.encrypt) args.push("-encrypt", options.encrypt);
     for (const [k, v] of Object.entries(options.tags ?? {})) args.push("-tag", `${k}=${v}`);
     if (options.eventHandler) args.push("-event-handler", options.eventHandler);
     const agent = new SerfAgent(spawn("serf", args, { stdio: ["ignore", "pipe", "pipe"] }), options.rpc);

@@ -54,4 +54,6 @@ export interface GossipCounters {
   oversizedEvents: number;
   queuePruned: number;
   tcpFallbackSaves: number;
+  /** User events refused on arrival (no name), neither delivered nor relayed. */
+  badEvents: number;
 }

@@ -116,6 +116,7 @@ export class GossipNode {
   readonly name: string;
   readonly counters: GossipCounters = {
     pingWrongNode: 0, unexpectedAck: 0, badPayload: 0, badTags: 0, unsupported: 0, oversizedEvents: 0, queuePruned: 0, tcpFallbackSaves: 0,
+    badEvents: 0,
   };
   private nowTick = 0;
   private readonly t: MemberTable;
@@ -302,6 +303,7 @@ export class GossipNode {
   /** A user event, delivered here too (Serf does the same) and spread to every member. */
   userEvent(name: string, payload: Uint8Array, coalesce: boolean): void {
     assert(this.leavePhase === "none", `user event while leaving (${this.leavePhase})`);
+    if (name.length === 0) throw new RangeError("a user event needs a name");
     const size = name.length + payload.length;
     if (size > this.config.userEventSizeLimit) {
       this.counters.oversizedEvents++;
@@ -610,11 +612,12 @@ export class GossipNode {
       this.counters.pingWrongNode++;
       return;
     }
-    const ack: Ack = { type: "ackResp", SeqNo: m.SeqNo, Payload: this.ackPayload() };
     if (via !== "udp") {
-      this.packets.push({ to: from, msgs: [ack], via: "tcp-reply" });
+      // memberlist answers a TCP fallback ping without asking the ping delegate: no coordinate.
+      this.packets.push({ to: from, msgs: [{ type: "ackResp", SeqNo: m.SeqNo, Payload: emptyBytes }], via: "tcp-reply" });
       return;
     }
+    const ack: Ack = { type: "ackResp", SeqNo: m.SeqNo, Payload: this.ackPayload() };
     const hasSource = m.SourceAddr !== undefined && m.SourceAddr.length > 0 && m.SourcePort !== undefined && m.SourcePort > 0;
     this.sendUdp(hasSource ? formatAddr(m.SourceAddr!, m.SourcePort!) : from, [ack]);
   }
@@ -865,6 +868,11 @@ export class GossipNode {
         if (this.serf.onLeaveIntent(m, this.nowTick)) this.serfBroadcast(m);
         return;
       case "userEvent":
+        // Serf never sends an event without a name (its CLI and API require one): refuse, do not relay.
+        if (m.Name.length === 0) {
+          this.counters.badEvents++;
+          return;
+        }
         if (this.serf.onUserEvent(m)) this.serfBroadcast(m);
         return;
       default:

@@ -10,7 +10,7 @@ import type {
 import { SerfMsgType } from "../messages.ts";
 import { WireError, wireFail } from "./errors.ts";
 import {
-  type GoField, type GoMsgpackFlavor, GoMsgpackWriter, GoStructReader, asBytes, bytesToString, decodeGoValue, decodeGoValuePrefix,
+  type GoField, type GoMsgpackFlavor, GoMsgpackWriter, GoStructReader, asBytes, bytesToString, decodeGoValuePrefix,
 } from "./gomsgpack.ts";
 
 /** Serf protocol >= 3 prefixes msgpack-encoded tags with this byte; older metadata is the bare role. */
@@ -152,7 +152,8 @@ function queryFields(m: SerfQuery): GoField[] {
 export function decodeSerfMessage(buf: Uint8Array): SerfMessage {
   if (buf.length === 0) wireFail("empty", "serf message has no type byte");
   const t = buf[0]!;
-  const body = (what: string): GoStructReader => new GoStructReader(decodeGoValue(buf.subarray(1), what), what);
+  // Serf's decodeMessage reads one value and ignores what follows it; so do we.
+  const body = (what: string): GoStructReader => new GoStructReader(decodeGoValuePrefix(buf.subarray(1), what).value, what);
   switch (t) {
     case SerfMsgType.join: {
       const r = body("serf join");
