@@ -103,18 +103,24 @@ test("a peer that restarts is redialed with backoff, and delivery resumes", asyn
   t.true(a.transport.counters.dials >= 3, `dials ${a.transport.counters.dials}`);
 });
 
-test("messages for a peer that is down wait in a bounded queue that keeps the newest", async (t) => {
+test("messages wait for a dial in a bounded queue that keeps the newest; a failed dial drops them", async (t) => {
   const port = await deadPort();
   const a = await endpoint(t, 0, { queueMessagesMax: 100, backoff: { baseMs: 10, capMs: 50 } });
   const bAddr = `127.0.0.1:${port}`;
-  for (let commit = 1; commit <= 2_000; commit++) a.transport.send(bAddr, heartbeat(a.transport.localAddr, bAddr, commit));
+  const burst = (first: number) => {
+    for (let commit = first; commit < first + 2_000; commit++) a.transport.send(bAddr, heartbeat(a.transport.localAddr, bAddr, commit));
+  };
+  burst(1);
   t.is(a.transport.counters.dropped["queue-full"], 1_900);
-  await eventually(() => a.transport.counters.dialFailures >= 1, "the dial to fail");
+  await eventually(() => a.transport.counters.dialFailures === 1, "the dial to fail");
+  t.is(a.transport.counters.dropped.unreachable, 100, "what waited for the failed dial is dropped");
+  await eventually(() => a.transport.peerStates()[bAddr] === "idle", "the backoff to pass");
+  t.is(a.transport.counters.dials, 1, "no redial while nothing is waiting (a removed server is left alone)");
   const b = await endpoint(t, port);
-  // The redial after the backoff flushes the queue: the newest 100, in order.
-  await eventually(() => b.received.length >= 100, "the queue to be delivered");
-  t.deepEqual(b.received.map(([, m]) => m.commit), Array.from({ length: 100 }, (_, i) => 1_901 + i));
-  t.true(a.transport.counters.dials >= 2, `dials ${a.transport.counters.dials}`);
+  burst(10_001);
+  await eventually(() => b.received.length >= 100, "the newest 100 to be delivered");
+  t.deepEqual(b.received.map(([, m]) => m.commit), Array.from({ length: 100 }, (_, i) => 11_901 + i));
+  t.is(a.transport.counters.dropped["queue-full"], 3_800);
 });
 
 test("sends that cannot go anywhere are counted, never thrown", async (t) => {

@@ -4,9 +4,10 @@
  *
  * Outgoing: one connection per peer, dialed on the first message, which opens with the Raft
  * stream type and a hello naming our address. Messages are written as they come (pipelined: Raft
- * messages are one-way, answers arrive on the peer's own connection to us). While the connection
- * is being (re)established they wait in a bounded queue that drops the oldest (Raft retries what
- * is lost); after a failed dial the peer is redialed with capped, jittered exponential backoff.
+ * messages are one-way, answers arrive on the peer's own connection to us). While a dial is in
+ * progress, or waiting out its backoff, they wait in a bounded queue that drops the oldest (Raft
+ * retries what is lost); a failed dial drops what waited for it, and the next message redials
+ * once the backoff (capped, jittered, exponential) has passed.
  * A message carrying a snapshot leaves as a head (the message without its data) and the data raw
  * in 1 MiB chunks, written from the core's own bytes; the receiver reassembles it into one buffer
  * of the announced size (bounded by the server's raftMessageBytesMax) before delivering it.
@@ -47,7 +48,7 @@ export interface RaftTcpTransportOptions {
   readonly closeServer?: boolean;
 }
 
-export type RaftDropReason = "queue-full" | "backpressure" | "bad-address" | "to-self" | "encode" | "closed" | "no-receiver";
+export type RaftDropReason = "queue-full" | "unreachable" | "backpressure" | "bad-address" | "to-self" | "encode" | "closed" | "no-receiver";
 
 export interface RaftTransportCounters {
   sent: number;
@@ -219,7 +220,13 @@ export class RaftTcpTransport implements Transport<Message> {
     if (peer.conn !== conn) return;
     peer.conn = null;
     if (this.closed) return;
-    if (openedAtMs === null) this.counters.dialFailures++;
+    if (openedAtMs === null) {
+      // The messages that waited for this dial are stale by the next one; Raft sends fresh ones.
+      // Dropping them also means a peer nobody sends to any more (a removed server) is not redialed.
+      this.counters.dialFailures++;
+      if (peer.queue.length > 0) this.counters.dropped.unreachable = (this.counters.dropped.unreachable ?? 0) + peer.queue.length;
+      peer.queue = [];
+    }
     // A connection that stayed up a while starts the backoff afresh; one refused at dial or
     // dropped at once (a peer that keeps rejecting us) backs off further each time.
     const stable = openedAtMs !== null && Date.now() - openedAtMs >= this.backoff.capMs;
