@@ -64,7 +64,8 @@ export class CatalogChecker {
     return { holders, delaysMs };
   }
 
-  afterApply(node: NodeId, catalog: Catalog, index: number, before: LockView): void {
+  /** Checks one apply; returns the lock view after it, for other checkers. */
+  afterApply(node: NodeId, catalog: Catalog, index: number, before: LockView): LockView {
     catalog.invariants();
     const after = this.lockView(catalog);
     const keys = new Set([...before.holders.keys(), ...after.holders.keys()]);
@@ -79,6 +80,7 @@ export class CatalogChecker {
       else this.onAcquire(node, catalog, key, now!, index);
     }
     if (index % this.hashEvery === 0) this.compareHash(node, catalog, index);
+    return after;
   }
 
   private onLetGo(catalog: Catalog, key: string, session: string, index: number, delayMs: number): void {

@@ -25,6 +25,7 @@ import {
 } from "../../src/core/catalog/index.ts";
 import type { BlockingChecker } from "../checkers/blocking-checker.ts";
 import type { LockClientChecker } from "../checkers/lock-client-checker.ts";
+import { holderKey, sessionKey, type HoldKnowledge, type LockHistory, type Pending } from "../checkers/lock-history.ts";
 import type { SessionChecker } from "../checkers/session-checker.ts";
 import type { NodeId } from "../../src/core/raft/types.ts";
 import type { HistoryOp, KvOp, KvResult } from "../checkers/history.ts";
@@ -55,6 +56,7 @@ export interface CatalogWorkloadCheckers {
   readonly blocking: BlockingChecker;
   readonly sessions: SessionChecker;
   readonly locks: LockClientChecker;
+  readonly lockHistory: LockHistory;
 }
 
 /**
@@ -68,6 +70,15 @@ export interface BlockingQuery {
   readonly name: string;
   readonly scopes: readonly WatchScope[];
   readonly run: (catalog: Catalog) => QueryResult<unknown>;
+}
+
+/** A lock op as the lock history holds it until it settles. */
+interface LockCall {
+  readonly client: number;
+  readonly session: string;
+  readonly verb: "lock" | "unlock" | "destroy";
+  readonly holdsKey: string;
+  readonly pending: Pending;
 }
 
 /** A blocking answer as the client receives it; `how` is a simulator-only header. */
@@ -116,6 +127,8 @@ export class CatalogWorkload {
   private readonly streamOf: { id: string; query: BlockingQuery; callsLeft: number }[] = [];
   private seq = 0;
   private keeperRegistered = false;
+  /** `${session}\0${key}` -> whether the client knows its session holds the key. */
+  private readonly holds = new Map<string, HoldKnowledge>();
   private running = false;
   readonly counters = {
     kvDone: 0, indeterminate: 0, refused: 0, sessionsCreated: 0, sessionRefusals: 0, acquired: 0,
@@ -286,7 +299,9 @@ export class CatalogWorkload {
     const callMs = this.world.nowMs;
     if (body.op === "kv" && body.Verb === "unlock") this.checkers.locks.onReleaseCall(session, key, callMs);
     if (body.op === "session.destroy") this.checkers.locks.onSessionEnded(session, callMs);
+    const recorded = this.recordLockCall(client, session, key, body.op === "kv" ? body.Verb : "destroy", callMs);
     this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
+      this.settleLockCall(recorded, o, callMs);
       if (o.kind !== "done") return;
       const result = o.value;
       if (!result.ok || body.op === "session.destroy") {
@@ -303,6 +318,50 @@ export class CatalogWorkload {
     });
   }
 
+  /** Records a lock op in the lock history (see lock-history.ts for the mapping). */
+  private recordLockCall(client: number, session: string, key: string, verb: LockCall["verb"], callMs: number): LockCall {
+    const history = this.checkers.lockHistory;
+    const holdsKey = `${session}\0${key}`;
+    const know = this.holds.get(holdsKey) ?? "free";
+    const pending = verb === "destroy" ? history.call(client, { kind: "delete", key: sessionKey(session) }, callMs)
+      : verb === "unlock" ? history.call(client, { kind: "delete", key: holderKey(key) }, callMs)
+      : know === "unknown" ? history.call(client, { kind: "put", key: holderKey(key), value: session }, callMs)
+      : history.call(client, { kind: "cas", key: holderKey(key), expected: know === "held" ? session : null, value: session }, callMs);
+    return { client, session, verb, holdsKey, pending };
+  }
+
+  private settleLockCall(recorded: LockCall, o: Outcome<ApplyResult>, callMs: number): void {
+    const { client, session, verb, holdsKey, pending } = recorded;
+    const history = this.checkers.lockHistory;
+    const nowMs = this.world.nowMs;
+    if (o.kind === "refused") return history.drop(pending);
+    if (o.kind === "unknown") {
+      // A write that may land at any time after its call, or never: the history keeps it open.
+      if (verb !== "destroy") this.holds.set(holdsKey, "unknown");
+      return;
+    }
+    const result = o.value;
+    if (!result.ok) {
+      history.drop(pending);
+      if (result.error.message.startsWith("invalid session")) history.read(client, sessionKey(session), null, callMs, nowMs);
+      return;
+    }
+    if (verb === "destroy") return history.done(pending, { kind: "ok" }, nowMs);
+    if (result.value !== true) {
+      history.drop(pending);
+      this.holds.set(holdsKey, "free");
+      return;
+    }
+    if (verb === "unlock") {
+      history.done(pending, { kind: "ok" }, nowMs);
+      this.holds.set(holdsKey, "free");
+      return;
+    }
+    history.done(pending, pending.op.kind === "put" ? { kind: "ok" } : { kind: "cas", swapped: true }, nowMs);
+    history.read(client, sessionKey(session), "alive", callMs, nowMs);
+    this.holds.set(holdsKey, "held");
+  }
+
   /** Patroni's keep-alive: renew every TTL / 2; a session the server no longer knows is dropped. */
   private renew(client: number, session: string): void {
     const callMs = this.world.nowMs;
@@ -311,6 +370,7 @@ export class CatalogWorkload {
     const body = { op: "session.renew" as const, ID: session };
     this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
       if (o.kind !== "done") return;
+      this.checkers.lockHistory.read(client, sessionKey(session), o.value.ok ? "alive" : null, callMs, this.world.nowMs);
       if (o.value.ok) {
         this.checkers.sessions.onRenewOk(session, callMs);
         this.checkers.locks.onRenewOk(session, callMs);
@@ -339,7 +399,10 @@ export class CatalogWorkload {
       LockDelayMs: this.rng.pick([0, 500, 3000]), ...(bindSerf ? {} : { NodeChecks: [] as string[] }),
     };
     const callMs = this.world.nowMs;
+    const pending = this.checkers.lockHistory.call(client, { kind: "cas", key: sessionKey(id), expected: null, value: "alive" }, callMs);
     this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
+      if (o.kind === "refused" || (o.kind === "done" && !o.value.ok)) this.checkers.lockHistory.drop(pending);
+      if (o.kind === "done" && o.value.ok) this.checkers.lockHistory.done(pending, { kind: "cas", swapped: true }, this.world.nowMs);
       if (o.kind !== "done") return;
       if (o.value.ok) {
         const ttlMs = ttl === "" ? 0 : parseGoDurationMs(ttl)!;

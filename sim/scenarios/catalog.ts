@@ -9,7 +9,8 @@
  * (sim/checkers/blocking-checker.ts), and TTL sessions expire neither before TTL after their last
  * renew or their leader's takeover, nor later than 2 x TTL plus a bound once their clients stop
  * (sim/checkers/session-checker.ts; the tail after the liveness phase gives them time to); two
- * clients never believe they hold the same lock at once (sim/checkers/lock-client-checker.ts).
+ * clients never believe they hold the same lock at once (sim/checkers/lock-client-checker.ts), and
+ * lock and session operations are linearizable (sim/checkers/lock-history.ts).
  *
  * The leader's duties are the agent's: on taking over, `resetSessionTimers(now)`; every second,
  * expire what `expiredSessions(now)` names and reap old tombstones.
@@ -18,6 +19,8 @@ import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-h
 import { Catalog, decodeCommand, defaultCatalogConfig, type ApplyResult, type CatalogConfig } from "../../src/core/catalog/index.ts";
 import { BlockingChecker } from "../checkers/blocking-checker.ts";
 import { LockClientChecker } from "../checkers/lock-client-checker.ts";
+import { holderKey, LockHistory, sessionKey } from "../checkers/lock-history.ts";
+import { checkLinearizable } from "../checkers/linearizability.ts";
 import { SessionChecker } from "../checkers/session-checker.ts";
 import type { NodeFactory } from "../raft-cluster.ts";
 import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
@@ -88,17 +91,40 @@ class ExpiryWatch {
 /** The catalog as the Raft host's state machine, with the checkers wrapped around each apply. */
 class CatalogStateMachine implements StateMachine<ApplyResult> {
   readonly catalog: Catalog;
+  /** Live session IDs as of the last apply, to see which ones an apply ended. */
+  private sessionIds = new Set<string>();
 
-  constructor(private readonly node: NodeId, private readonly checker: CatalogChecker, private readonly expiries: ExpiryWatch, makeCatalog: CatalogFactory) {
+  constructor(
+    private readonly node: NodeId, private readonly checker: CatalogChecker, private readonly expiries: ExpiryWatch,
+    private readonly lockHistory: LockHistory, private readonly world: World, makeCatalog: CatalogFactory,
+  ) {
     this.catalog = makeCatalog(catalogConfig);
   }
 
   apply(entry: Entry): ApplyResult {
     const before = this.checker.lockView(this.catalog);
     const result = this.catalog.applyBytes(entry.data, entry.index);
-    this.checker.afterApply(this.node, this.catalog, entry.index, before);
+    const after = this.checker.afterApply(this.node, this.catalog, entry.index, before);
     this.expiries.afterApply(entry, result, this.catalog);
+    this.recordClusterDeletes(entry, before.holders, after.holders);
     return result;
+  }
+
+  /** Lock keys this apply freed and sessions it ended go into the lock history as the cluster's deletes. */
+  private recordClusterDeletes(entry: Entry, before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): void {
+    const freed = [...before.keys()].filter((key) => !after.has(key));
+    const sessionCount = this.catalog.stats().sessions;
+    let ended: string[] = [];
+    if (sessionCount !== this.sessionIds.size) {
+      const now = new Set(this.catalog.sessionList().value.map((s) => s.ID));
+      ended = [...this.sessionIds].filter((id) => !now.has(id));
+      this.sessionIds = now;
+    }
+    if (freed.length === 0 && ended.length === 0) return;
+    const decoded = decodeCommand(entry.data);
+    const stampMs = decoded.ok && "nowMs" in decoded.command ? decoded.command.nowMs ?? this.world.nowMs : this.world.nowMs;
+    for (const key of freed) this.lockHistory.onClusterDelete(holderKey(key), entry.index, stampMs, this.world.nowMs);
+    for (const id of ended) this.lockHistory.onClusterDelete(sessionKey(id), entry.index, stampMs, this.world.nowMs);
   }
 
   snapshot(): Uint8Array {
@@ -108,6 +134,7 @@ class CatalogStateMachine implements StateMachine<ApplyResult> {
   restore(data: Uint8Array): void {
     this.catalog.restore(data);
     this.catalog.invariants();
+    this.sessionIds = new Set(this.catalog.sessionList().value.map((s) => s.ID));
   }
 }
 
@@ -151,6 +178,7 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
   const checker = new CatalogChecker(hashEvery);
   const checkers = {
     blocking: new BlockingChecker(), sessions: new SessionChecker(sessionLateBoundMs, setup.workload.clientLinkMaxMs), locks: new LockClientChecker(),
+    lockHistory: new LockHistory(),
   };
   const expiries = new ExpiryWatch(checkers.sessions);
   const makeCatalog = catalogFactoryOf(options.nodeFactory);
@@ -159,7 +187,7 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
     world, rng: world.rng.derive("nodes"), network, nodeIds: setup.nodeIds,
     makeConfig: (id) => simRaftConfig(id, setup.raftLimits), nodeFactory: options.nodeFactory ?? defaultNodeFactory,
     // The cluster starts nodes in order and restarts one at a time; the checker only needs a label.
-    makeStateMachine: () => new CatalogStateMachine(`sm${++started}`, checker, expiries, makeCatalog),
+    makeStateMachine: () => new CatalogStateMachine(`sm${++started}`, checker, expiries, checkers.lockHistory, world, makeCatalog),
     makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
     driftOf: (id) => setup.drift[id]!,
     hostConfig: defaultRaftHostConfig({ snapshotEveryEntries: setup.snapshotEveryEntries, requestTimeoutTicks: 50 }),
@@ -172,7 +200,7 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
   try {
     message = runPhases(world, cluster, driver, workload, options.durationMs, schedule, facts, checkers.sessions);
     if (message !== null) outcome = "liveness";
-    else message = checkHistory(workload.history(), facts);
+    else message = checkHistory(workload.history(), facts) ?? checkLockHistory(checkers.lockHistory, facts);
     if (message !== null && outcome === "ok") outcome = "safety";
   } catch (error) {
     outcome = error instanceof SafetyViolation ? "safety" : "crash";
@@ -189,6 +217,16 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
     seed: options.seed, scenario: "catalog", outcome, message, events: world.eventsProcessed, simulatedMs: world.nowMs,
     schedule: fullSchedule, scheduleIds: schedule.map((f) => f.id), trace: world.trace, facts,
   };
+}
+
+/** Linearizability of the lock and session operations (sim/checkers/lock-history.ts), as a violation message or null. */
+function checkLockHistory(history: LockHistory, facts: Record<string, number | string>): string | null {
+  const ops = history.history();
+  facts["lockHistoryOps"] = ops.length;
+  const result = checkLinearizable(ops);
+  if (result.ok) return null;
+  const shown = result.ops.slice(0, 12).map((op) => JSON.stringify(op)).join("\n  ");
+  return `linearizability of locks and sessions (${result.verdict}) on ${result.key}: ${result.explanation}\n  ${shown}`;
 }
 
 /**

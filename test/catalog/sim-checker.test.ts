@@ -1,7 +1,9 @@
 import test from "ava";
 import { BlockingChecker, type BlockingAnswer } from "../../sim/checkers/blocking-checker.ts";
 import { CatalogChecker } from "../../sim/checkers/catalog-checker.ts";
+import { checkLinearizable } from "../../sim/checkers/linearizability.ts";
 import { LockClientChecker } from "../../sim/checkers/lock-client-checker.ts";
+import { holderKey, LockHistory, sessionKey } from "../../sim/checkers/lock-history.ts";
 import { SessionChecker } from "../../sim/checkers/session-checker.ts";
 import { Catalog, encodeCommand, type Command } from "./imports.ts";
 
@@ -193,4 +195,38 @@ test("lock client checker: sessions its client cannot vouch for record no belief
   checker.onAcquired(1, "bound-to-serf", "lock/a", 100);
   checker.onAcquired(2, "s2", "lock/a", 200);
   t.is(checker.beliefsRecorded, 0);
+});
+
+// ---- Lock and session operations in the linearizability history ----
+
+test("lock history: two fresh acquires of one key with no release between are not linearizable", (t) => {
+  const history = new LockHistory();
+  history.done(history.call(1, { kind: "cas", key: holderKey("lock/a"), expected: null, value: "s1" }, 0), { kind: "cas", swapped: true }, 10);
+  history.done(history.call(2, { kind: "cas", key: holderKey("lock/a"), expected: null, value: "s2" }, 20), { kind: "cas", swapped: true }, 30);
+  const result = checkLinearizable(history.history());
+  t.false(result.ok);
+  t.is(result.ok ? "" : result.key, "holder:lock/a");
+});
+
+test("lock history: the cluster's release between them (an expiry, recorded once per Raft index) makes it linearizable", (t) => {
+  const history = new LockHistory();
+  history.done(history.call(1, { kind: "cas", key: holderKey("lock/a"), expected: null, value: "s1" }, 0), { kind: "cas", swapped: true }, 10);
+  history.onClusterDelete(holderKey("lock/a"), 42, 12, 15);
+  history.onClusterDelete(holderKey("lock/a"), 42, 12, 16);
+  history.done(history.call(2, { kind: "cas", key: holderKey("lock/a"), expected: null, value: "s2" }, 20), { kind: "cas", swapped: true }, 30);
+  t.is(history.history().length, 3, "the second server's apply of index 42 adds nothing");
+  t.true(checkLinearizable(history.history()).ok);
+});
+
+test("lock history: a renew answered after the session's end was acknowledged is not linearizable; timed-out and dropped ops constrain nothing", (t) => {
+  const history = new LockHistory();
+  history.done(history.call(1, { kind: "cas", key: sessionKey("s1"), expected: null, value: "alive" }, 0), { kind: "cas", swapped: true }, 5);
+  history.done(history.call(1, { kind: "delete", key: sessionKey("s1") }, 10), { kind: "ok" }, 20);
+  history.call(1, { kind: "put", key: holderKey("lock/b"), value: "s1" }, 21);
+  history.drop(history.call(2, { kind: "cas", key: holderKey("lock/b"), expected: null, value: "s2" }, 22));
+  t.true(checkLinearizable(history.history()).ok);
+  history.read(1, sessionKey("s1"), "alive", 30, 40);
+  const result = checkLinearizable(history.history());
+  t.false(result.ok);
+  t.is(result.ok ? "" : result.key, "session:s1");
 });
