@@ -42,8 +42,11 @@ export class FakeBackend implements AgentBackend {
     } as WriteRequest);
   }
 
+  /** Benches turn this off so the call log does not grow for millions of requests. */
+  recordCalls = true;
+
   private record(method: string, ...args: unknown[]): void {
-    this.calls.push({ method, args });
+    if (this.recordCalls) this.calls.push({ method, args });
   }
 
   private applyOrThrow(request: WriteRequest): unknown {

@@ -1,7 +1,7 @@
 /**
  * A client process for the watcher tests and bench: opens one blocking KV GET per key
  * (`<prefix><i>?index=<index>&wait=<wait>`), prints "open <n>" once every request is sent, then
- * "woke <i> <status> <ms since start>" per answer. Run in its own process so that server and
+ * "woke <i> <status> <ms since start>" per answer. A prefix ending in "#" is one key for all. Run in its own process so that server and
  * client sockets do not share one file-descriptor limit.
  *
  *   node --import tsx test/http/watchers-client.ts <port> <count> <prefix> <index> <wait>
@@ -22,7 +22,9 @@ const flush = (): void => {
 setInterval(flush, 5).unref();
 
 for (let i = 0; i < count; i++) {
-  const req = request({ host: "127.0.0.1", port, path: `/v1/kv/${prefix}${i}?index=${indexText}&wait=${wait}`, agent }, (res) => {
+  // A prefix ending in "#" names one key that every watcher reads.
+  const key = prefix!.endsWith("#") ? prefix!.slice(0, -1) : `${prefix}${i}`;
+  const req = request({ host: "127.0.0.1", port, path: `/v1/kv/${key}?index=${indexText}&wait=${wait}`, agent }, (res) => {
     res.resume();
     res.on("end", () => {
       out += `woke ${i} ${res.statusCode} ${(performance.now() - started).toFixed(1)}\n`;
