@@ -9,7 +9,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -87,17 +87,24 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function dnsperf(port: number, question: string, dir: string): Promise<{ qps: number; lost: number }> {
+interface Measured {
+  readonly qps: number;
+  readonly completed: number;
+  readonly lost: number;
+}
+
+async function dnsperf(port: number, question: string, dir: string): Promise<Measured> {
   const file = join(dir, `${question.replace(/\W/g, "_")}.txt`);
   writeFileSync(file, `${question}\n`);
   const { stdout } = await run("dnsperf", ["-s", "127.0.0.1", "-p", String(port), "-d", file, "-c", String(clients), "-l", String(seconds), "-q", "200"], { timeout: (seconds + 30) * 1000 });
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1]);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
-  return { qps, lost };
+  const completed = Number(/Queries completed:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
+  return { qps, completed, lost };
 }
 
 /** Fallback: `inFlight` outstanding queries per socket from this process. */
-async function nodeClient(port: number, name: string, type: "A" | "SRV"): Promise<{ qps: number; lost: number }> {
+async function nodeClient(port: number, name: string, type: "A" | "SRV"): Promise<Measured> {
   const sockets = Array.from({ length: clients }, () => dgram.createSocket("udp4"));
   const inFlight = 50;
   let answered = 0;
@@ -115,7 +122,27 @@ async function nodeClient(port: number, name: string, type: "A" | "SRV"): Promis
     for (let i = 0; i < inFlight; i++) send();
   })));
   for (const socket of sockets) socket.close();
-  return { qps: answered / seconds, lost: 0 };
+  return { qps: answered / seconds, completed: answered, lost: 0 };
+}
+
+/**
+ * CPU time (user + system, µs) a server spent: this process for Praetor, /proc for unbound. On a
+ * shared machine throughput follows the scheduler; CPU per answer does not, so both are printed.
+ */
+function cpuMicros(pid: number | null): number {
+  if (pid === null) {
+    const usage = process.cpuUsage();
+    return usage.user + usage.system;
+  }
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / 100); // utime, stime in USER_HZ ticks
+}
+
+async function measured(pid: number | null, work: () => Promise<Measured>): Promise<string> {
+  const before = cpuMicros(pid);
+  const result = await work();
+  const usPerQuery = (cpuMicros(pid) - before) / Math.max(1, result.completed);
+  return `${result.qps.toFixed(0).padStart(7)} q/s, ${usPerQuery.toFixed(1).padStart(5)} µs CPU/answer (lost ${result.lost})`;
 }
 
 async function startUnbound(dir: string): Promise<{ port: number; child: ChildProcess } | null> {
@@ -149,13 +176,11 @@ async function main(): Promise<void> {
   try {
     console.log(`DNS bench: ${useDnsperf ? `dnsperf, ${clients} clients` : `Node client, ${clients} sockets x 50 in flight (dnsperf not installed)`}, ${seconds} s per run, web.service.consul with ${instances} instances`);
     for (const type of ["A", "SRV"] as const) {
-      const praetor = await measure(server.udpPort, "web.service.consul", type);
-      let line = `${type.padEnd(3)}  praetor ${praetor.qps.toFixed(0).padStart(7)} q/s (lost ${praetor.lost})`;
+      console.log(`${type.padEnd(3)}  praetor                             ${await measured(null, () => measure(server.udpPort, "web.service.consul", type))}`);
       if (unbound !== null) {
-        const reference = await measure(unbound.port, "web.service.consul", type);
-        line += `   unbound (${unboundThreads} thread${unboundThreads === 1 ? "" : "s"}, static zone) ${reference.qps.toFixed(0).padStart(7)} q/s (lost ${reference.lost})   ratio ${(praetor.qps / reference.qps).toFixed(2)}`;
+        const label = `unbound (${unboundThreads} thread${unboundThreads === 1 ? "" : "s"}, static zone)`;
+        console.log(`${type.padEnd(3)}  ${label.padEnd(35)} ${await measured(unbound.child.pid ?? null, () => measure(unbound.port, "web.service.consul", type))}`);
       }
-      console.log(line);
     }
     if (unbound === null) console.log("unbound not installed: no reference figures (apt-get install unbound)");
   } finally {

@@ -28,6 +28,8 @@ export interface DnsServerOptions {
   readonly tcpConnectionsMax?: number;
   /** Queries in flight on one TCP connection; beyond it the connection stops being read. */
   readonly tcpPipelineMax?: number;
+  /** SO_RCVBUF of the UDP socket (4 MiB asked; the kernel may grant less). */
+  readonly udpReceiveBufferBytes?: number;
 }
 
 export interface DnsServer {
@@ -80,9 +82,9 @@ function serveUdp(socket: dgram.Socket, handler: DnsHandler, logger: DnsServerLo
   socket.on("message", (message, remote) => {
     handler(message, "udp").then((answer) => {
       if (answer === null) return;
-      socket.send(answer, remote.port, remote.address, (error) => {
-        if (error) logger?.warn(`dns: cannot answer ${remote.address}:${remote.port} over UDP: ${error.message}`);
-      });
+      // No callback: Node then tries the send at once (uv_udp_try_send) instead of queueing a
+      // request and a completion callback per answer; a failure surfaces as the socket's "error".
+      socket.send(answer, remote.port, remote.address);
     }, (error: unknown) => logger?.warn(`dns: handler failed: ${String(error)}`));
   });
   socket.on("error", (error) => logger?.warn(`dns: UDP socket error: ${error.message}`));
@@ -163,6 +165,12 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   });
   tcp.maxConnections = options.tcpConnectionsMax ?? 1024;
   const udp = await bindBoth(host, port, tcp);
+  try {
+    // Bursts of queries queue in the kernel while an answer is built; the kernel caps this at rmem_max.
+    udp.setRecvBufferSize(options.udpReceiveBufferBytes ?? 4 * 1024 * 1024);
+  } catch (error) {
+    logger?.warn(`dns: cannot raise the UDP receive buffer: ${error instanceof Error ? error.message : String(error)}`);
+  }
   serveUdp(udp, handler, logger);
   tcp.on("error", (error) => logger?.warn(`dns: TCP listener error: ${error.message}`));
   const udpPort = udp.address().port;
