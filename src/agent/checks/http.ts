@@ -31,7 +31,22 @@ function urlErrorPrefix(method: string, url: string): string {
 }
 
 export async function runHttp(probe: HttpProbe, options: ProbeOptions): Promise<ProbeResult> {
-  const deadline = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+  // One controller per run, tied to the check's signal only for the run's length (rather than
+  // AbortSignal.any, whose dependents hang off the check's long-lived signal run after run).
+  const deadline = new AbortController();
+  const onStop = (): void => deadline.abort();
+  options.signal.addEventListener("abort", onStop, { once: true });
+  if (options.signal.aborted) deadline.abort();
+  const timer = setTimeout(() => deadline.abort(), options.timeoutMs);
+  try {
+    return await follow(probe, options, deadline.signal);
+  } finally {
+    clearTimeout(timer);
+    options.signal.removeEventListener("abort", onStop);
+  }
+}
+
+async function follow(probe: HttpProbe, options: ProbeOptions, deadline: AbortSignal): Promise<ProbeResult> {
   let url = probe.url;
   let method = probe.method;
   let body = probe.body;

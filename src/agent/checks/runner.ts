@@ -118,6 +118,7 @@ export class CheckRunner {
   private readonly now: () => number;
   private readonly reaper: NodeJS.Timeout;
   private stopped = false;
+  private runsCompleted = 0;
 
   constructor(private readonly config: CheckRunnerConfig) {
     this.pool = new BoundedPool(config.concurrencyMax ?? 64);
@@ -131,9 +132,9 @@ export class CheckRunner {
     this.reaper.unref();
   }
 
-  /** The pool's numbers: runs in flight, runs waiting, the most ever in flight together. */
-  get poolStats(): { active: number; queued: number; peakActive: number; slotsMax: number } {
-    return { active: this.pool.active, queued: this.pool.queued, peakActive: this.pool.peakActive, slotsMax: this.pool.slotsMax };
+  /** The pool's numbers: runs in flight, runs waiting, the most ever in flight together, runs finished. */
+  get poolStats(): { active: number; queued: number; peakActive: number; slotsMax: number; runsCompleted: number } {
+    return { active: this.pool.active, queued: this.pool.queued, peakActive: this.pool.peakActive, slotsMax: this.pool.slotsMax, runsCompleted: this.runsCompleted };
   }
 
   /**
@@ -301,6 +302,7 @@ export class CheckRunner {
       this.config.log?.("error", `check ${entry.def.id}: probe threw: ${(err as Error).stack ?? String(err)}`);
     } finally {
       release();
+      this.runsCompleted++;
     }
     if (entry.removed) return;
     const nowMs = this.now();
