@@ -34,13 +34,18 @@ function kvPath(key: string): string {
   return `/v1/kv/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
+/** Waits `ms`, or less if the signal aborts; leaves no listener behind either way. */
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
   if (signal.aborted) return resolve();
-  const timer = setTimeout(resolve, ms);
-  signal.addEventListener("abort", () => {
+  const onAbort = () => {
     clearTimeout(timer);
     resolve();
-  }, { once: true });
+  };
+  const timer = setTimeout(() => {
+    signal.removeEventListener("abort", onAbort);
+    resolve();
+  }, ms);
+  signal.addEventListener("abort", onAbort, { once: true });
 });
 
 class Locker {

@@ -89,12 +89,18 @@ async function fetchOnce(client: ApiClient, q: WatchQuery, index: number, signal
   }
 }
 
+/** Waits `ms`, or less if the signal aborts; leaves no listener behind either way. */
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const timer = setTimeout(resolve, ms);
-  signal.addEventListener("abort", () => {
+  if (signal.aborted) return resolve();
+  const onAbort = () => {
     clearTimeout(timer);
     resolve();
-  }, { once: true });
+  };
+  const timer = setTimeout(() => {
+    signal.removeEventListener("abort", onAbort);
+    resolve();
+  }, ms);
+  signal.addEventListener("abort", onAbort, { once: true });
 });
 
 /** Runs the handler with the JSON on stdin; resolves with its exit code (or a spawn error). */
