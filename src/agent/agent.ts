@@ -36,6 +36,8 @@ import { NodeFsDirectory } from "../storage/node-fs-directory.ts";
 import type { RaftStorage } from "../storage/types.ts";
 import { WalStorage } from "../storage/wal-storage.ts";
 import type { GossipEndpoint } from "../transports/gossip-endpoint.ts";
+import { GossipKeyring } from "../transports/gossip-keyring.ts";
+import type { GossipLogger } from "../transports/gossip-log.ts";
 import { startGossipMember } from "../transports/gossip-member.ts";
 import { RaftTcpTransport, RpcClient, RpcError, RpcServer } from "../transports/rpc/index.ts";
 import type { Transport } from "../transports/transport.ts";
@@ -219,7 +221,8 @@ export class Agent implements AgentBackend {
       tags: this.lanTags(),
       config: this.gossipConfig("lan"),
       compress: true,
-      crc: true,
+      ...this.keyringOption(),
+      logger: this.gossipLogger("memberlist.lan"),
     }).catch((e: Error) => { throw this.bindError(e, c.ports.serfLan, "-serf-lan-port"); });
     this.lan.onEvent((e) => this.onLanEvent(e));
     if (c.server && c.ports.serfWan > 0) {
@@ -229,7 +232,8 @@ export class Agent implements AgentBackend {
         tags: this.lanTags(),
         config: this.gossipConfig("wan"),
         compress: true,
-        crc: true,
+        ...this.keyringOption(),
+        logger: this.gossipLogger("memberlist.wan"),
       }).catch((e: Error) => { throw this.bindError(e, c.ports.serfWan, "-serf-wan-port"); });
     }
     await this.restoreLocalState();
@@ -237,6 +241,21 @@ export class Agent implements AgentBackend {
     this.startJoins();
     if (c.server) this.maybeBootstrap();
     this.log.info("agent started", { node: this.nodeName, datacenter: this.datacenter, server: c.server });
+  }
+
+  private gossipLogger(name: string): GossipLogger {
+    const log = this.log.named(name);
+    return (level, msg, fields) => log[level](msg, fields as Record<string, unknown>);
+  }
+
+  /** `-encrypt`: memberlist's AES-GCM on both pools (a bad key fails start-up, naming the flag). */
+  private keyringOption(): { keyring?: GossipKeyring } {
+    if (this.config.encrypt === undefined || this.config.encrypt === "") return {};
+    try {
+      return { keyring: GossipKeyring.fromBase64(this.config.encrypt) };
+    } catch (error) {
+      throw new Error(`-encrypt / "encrypt": ${(error as Error).message} (make a key with "praetor keygen")`);
+    }
   }
 
   private bindError(error: Error, port: number, flag: string): Error {
@@ -625,7 +644,7 @@ export class Agent implements AgentBackend {
   }
 
   /** Clients: send to a live server of this datacenter, another one if it is unreachable. */
-  private async toServer(method: string, body: unknown, timeoutMs = this.config.rpcHoldTimeoutMs + 5000): Promise<unknown> {
+  private async toServer(method: string, body: unknown, timeoutMs = this.config.rpcHoldTimeoutMs + 5000, signal?: AbortSignal): Promise<unknown> {
     const servers = this.knownServers().filter((s) => s.datacenter === this.datacenter).map((s) => s.raftAddr);
     if (servers.length === 0) throw new ApiError(500, "No known Consul servers");
     const ordered = this.preferredServer !== null && servers.includes(this.preferredServer)
@@ -635,7 +654,7 @@ export class Agent implements AgentBackend {
     for (const server of ordered) {
       try {
         this.counters.forwarded++;
-        const result = await this.rpc.call(server, method, body, { timeoutMs });
+        const result = await this.rpc.call(server, method, body, { timeoutMs, ...(signal ? { signal } : {}) });
         this.preferredServer = server;
         return result;
       } catch (error) {
@@ -654,8 +673,11 @@ export class Agent implements AgentBackend {
 
   async query<K extends CatalogQuery["kind"]>(query: Extract<CatalogQuery, { kind: K }>, options: ReadOptions): Promise<ReadResult<QueryValues[K]>> {
     this.checkDc(options.dc);
-    if (!this.config.server) return await this.toServer("query", { query, options }, (options.waitMs ?? 0) + this.config.rpcHoldTimeoutMs + 5000) as ReadResult<QueryValues[K]>;
-    return this.serverQuery(query, options) as Promise<ReadResult<QueryValues[K]>>;
+    const { signal, ...wire } = options;
+    if (!this.config.server) {
+      return await this.toServer("query", { query, options: wire }, (options.waitMs ?? 0) + this.config.rpcHoldTimeoutMs + 5000, signal) as ReadResult<QueryValues[K]>;
+    }
+    return this.serverQuery(query, wire, signal) as Promise<ReadResult<QueryValues[K]>>;
   }
 
   private async serverQuery(query: CatalogQuery, options: ReadOptions, signal?: AbortSignal): Promise<ReadResult<unknown>> {
