@@ -18,8 +18,8 @@ interface Budget {
   readonly checker: RegExp;
 }
 const seedsToCatch: Readonly<Record<string, Budget>> = {
-  "catalog-node-index-from-tables": { seeds: 10, measuredFirst: 2, checker: /blocking query catalog\/node\/.*the client would spin/ },
-  "catalog-health-node-index-from-checks": { seeds: 10, measuredFirst: 2, checker: /blocking query health\/node\/.*the client would spin/ },
+  "catalog-node-index-from-tables": { seeds: 10, measuredFirst: 1, checker: /blocking query catalog\/node\/.*the client would spin/ },
+  "catalog-health-node-index-from-checks": { seeds: 10, measuredFirst: 1, checker: /blocking query health\/node\/.*the client would spin/ },
   "catalog-health-checks-index-from-checks": { seeds: 10, measuredFirst: 1, checker: /blocking query health\/checks\/.*the client would spin/ },
   "catalog-session-timers-not-reset": { seeds: 10, measuredFirst: 1, checker: /session TTL: .* took over at/ },
 };
