@@ -121,7 +121,9 @@ export class Params {
     const index = this.uint("index", "index");
     const givenMs = this.duration("wait", "Invalid wait time");
     if (index === undefined || index === 0) return index === undefined ? {} : { index };
-    return { index, waitMs: Math.min(givenMs ?? waitDefaultMs, waitMaxMs) };
+    // Consul's blockingQuery: a zero wait means the default, not "answer at once".
+    const waitMs = givenMs === undefined || givenMs === 0 ? waitDefaultMs : givenMs;
+    return { index, waitMs: Math.min(waitMs, waitMaxMs) };
   }
 
   dc(): string | undefined {

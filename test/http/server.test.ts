@@ -74,6 +74,7 @@ test("params: ?index and ?wait parse as Consul does (Go durations, default 5 min
   t.deepEqual(await options(`?index=${now - 1}&wait=120000ms`), [now - 1, 120_000]);
   t.deepEqual(await options(`?index=${now - 1}&wait=1h`), [now - 1, 600_000]);
   t.deepEqual(await options(`?index=${now - 1}&wait=1m30s`), [now - 1, 90_000]);
+  t.deepEqual(await options(`?index=${now - 1}&wait=0s`), [now - 1, 300_000]);
   t.deepEqual(await options("?index=0&wait=5s"), [0, undefined]);
   t.deepEqual(await options("?wait=5s"), [undefined, undefined]);
   for (const [query, message] of [["?index=abc", /^Invalid index: /], ["?index=-1", /^Invalid index/], ["?index=99999999999999999999", /larger than/], ["?index=1&wait=5", /^Invalid wait time$/], ["?index=1&wait=-5s", /^Invalid wait time$/], ["?index=1&wait=5x", /^Invalid wait time$/]] as const) {
