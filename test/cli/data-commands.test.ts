@@ -272,3 +272,27 @@ test("event: fires with filters and payload and prints the ID; bad filters are r
     t.deepEqual(bad.requests, []);
   }
 });
+
+test("snapshot save writes the server's bytes atomically and reports the index; restore sends them back", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "praetor-snap-"));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, "backup.snap");
+  const archive = Buffer.from([0x1f, 0x8b, 0, 1, 2, 255]);
+  const saved = await run(["snapshot", "save", file], {
+    "GET /v1/snapshot": (_q: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(200, { "x-consul-index": "42" }).end(archive),
+  });
+  t.is(saved.code, 0);
+  t.is(saved.stdout, "Saved and verified snapshot to index 42\n");
+  t.deepEqual(fs.readFileSync(file), archive);
+  t.deepEqual(fs.readdirSync(dir), ["backup.snap"]);
+  const failed = await run(["snapshot", "save", path.join(dir, "other.snap")], { "GET /v1/snapshot": new Reply(500, "No cluster leader") });
+  t.is(failed.code, 1);
+  t.is(failed.stderr, "Error saving snapshot: Unexpected response code: 500 (No cluster leader)\n");
+  t.deepEqual(fs.readdirSync(dir), ["backup.snap"]);
+  const bodies: string[] = [];
+  const restored = await run(["snapshot", "restore", file], { "PUT /v1/snapshot": recordingRoute(null, bodies) });
+  t.is(restored.stdout, "Restored snapshot\n");
+  t.is(bodies[0], archive.toString("utf8"));
+  const missing = await run(["snapshot", "restore", path.join(dir, "none.snap")], {});
+  t.is(missing.stderr, `Error opening snapshot file: open ${path.join(dir, "none.snap")}: no such file or directory\n`);
+});
