@@ -176,3 +176,33 @@ test("startHttpServer: a port in use is an error naming the port and -http-port;
   t.is(await blocked, "closed");
   t.true(Date.now() - started < 2000);
 });
+
+test("headers: every blocking read answers X-Consul-Index (>= 1), KnownLeader, LastContact and Effective-Consistency", async (t) => {
+  const api = await startApi(t);
+  await api.put("/v1/kv/k", "v");
+  const { ID } = (await api.put("/v1/session/create", {})).json();
+  const reads = [
+    "/v1/kv/k", "/v1/kv/missing", "/v1/kv/?recurse", "/v1/kv/?keys", "/v1/catalog/nodes", "/v1/catalog/services", "/v1/catalog/service/web",
+    "/v1/catalog/node/node-a", "/v1/catalog/node-services/node-a", "/v1/health/node/node-a", "/v1/health/checks/web", "/v1/health/service/web",
+    "/v1/health/state/any", `/v1/session/info/${ID}`, "/v1/session/node/node-a", "/v1/session/list", "/v1/coordinate/nodes",
+  ];
+  for (const path of reads) {
+    for (const mode of ["", "?stale", "?consistent"]) {
+      const url = path + (path.includes("?") && mode !== "" ? "&" + mode.slice(1) : mode);
+      const res = await api.get(url);
+      t.true(Number(res.headers.get("x-consul-index")) >= 1, `${url}: X-Consul-Index ${res.headers.get("x-consul-index")}`);
+      t.is(res.headers.get("x-consul-knownleader"), "true", url);
+      t.regex(res.headers.get("x-consul-lastcontact") ?? "", /^\d+$/, url);
+      t.is(res.headers.get("x-consul-effective-consistency"), mode === "" ? "leader" : mode.slice(1), url);
+    }
+  }
+});
+
+test("lists: empty answers are [] or {} and never null", async (t) => {
+  const api = await startApi(t);
+  for (const path of ["/v1/catalog/service/none", "/v1/health/service/none", "/v1/health/checks/none", "/v1/health/node/none", "/v1/health/state/warning", "/v1/session/list", "/v1/session/node/none", "/v1/event/list"]) {
+    t.is((await api.get(path)).text, "[]", path);
+  }
+  t.is((await api.get("/v1/agent/services")).text, "{}");
+  t.is((await api.get("/v1/agent/checks")).text, "{}");
+});
