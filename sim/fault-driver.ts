@@ -1,6 +1,7 @@
 import type { Message, NodeId } from "../src/core/raft/types.ts";
 import type { StateMachine } from "../src/agent/raft-host.ts";
 import { assertNever, type FaultKind, type ScheduledFault } from "./faults.ts";
+import type { CrashPoint } from "./crash-points.ts";
 import { isolateLinks, majorityRingLinks, randomHalves, splitLinks, type Link, type SimNetwork } from "./network.ts";
 import type { RaftCluster } from "./raft-cluster.ts";
 import type { WorldRng } from "./world/rng.ts";
@@ -61,8 +62,12 @@ export class FaultDriver {
       case "dup": return this.impair(key, { dupRate: fault.rate });
       case "reorder": return this.impair(key, { reorderRate: fault.rate, tailMeanMs: fault.delayMs });
       case "delay": return this.impair(key, { extraDelayMs: fault.delayMs });
-      case "crash": return fault.trigger === "afterVote" ? this.crashAfterVote(key, rng) : this.crash(key, rng, fault.kind);
-      case "crash-leader": return fault.trigger === "afterCommit" ? this.crashAfterCommit(key, rng) : this.crash(key, rng, fault.kind);
+      case "crash":
+      case "crash-leader":
+        if (fault.trigger === "afterVote") return this.crashAfterVote(key, rng);
+        if (fault.trigger === "afterCommit") return this.crashAfterCommit(key, rng);
+        if (fault.trigger === "afterPersist" || fault.trigger === "midApply") return this.armCrashPoint(rng, fault.kind, fault.trigger, fault.afterCount ?? 0);
+        return this.crash(key, rng, fault.kind);
       case "torn": return this.crash(key, rng, fault.kind);
       case "transfer": return this.transfer(key, rng, fault.leaderLinks === "in");
       case "isolate":
@@ -129,6 +134,15 @@ export class FaultDriver {
       this.world.after(0, () => this.bounce(from, rng.int(1, 300)));
       return true;
     });
+  }
+
+  /** Kill a node (the leader, for crash-leader) inside its Ready loop; the disk-crash path restarts it. */
+  private armCrashPoint(rng: WorldRng, kind: "crash" | "crash-leader", point: CrashPoint, after: number): void {
+    const up = this.cluster.nodeIds.filter((id) => this.cluster.isUp(id));
+    if (up.length === 0) return;
+    const leader = this.cluster.leader()?.id;
+    const node = kind === "crash-leader" && leader !== undefined ? leader : rng.pick(up);
+    this.cluster.armCrashPoint(node, point, after);
   }
 
   /** Crash `node` now and restart it `downMs` later (unless the world healed it meanwhile). */

@@ -1,5 +1,6 @@
 import { assert } from "../src/core/util/assert.ts";
 import type { WorldRng } from "./world/rng.ts";
+import { CRASH_POINTS, type CrashPoint } from "./crash-points.ts";
 
 /**
  * The fault kinds a seed may draw. Network impairments (loss, dup, reorder, delay) and partitions
@@ -30,9 +31,12 @@ export interface ScheduledFault {
   readonly leaderLinks?: "in" | "out";
   /**
    * A crash point instead of a crash at `atMs`: "afterVote" crashes the first node to grant a
-   * vote after it, "afterCommit" the first leader to advance its commit index after it.
+   * vote after it, "afterCommit" the first leader to advance its commit index after it;
+   * "afterPersist" and "midApply" kill the chosen node inside its Ready loop (sim/crash-points.ts)
+   * after `afterCount` more saves or applied entries.
    */
-  readonly trigger?: "afterVote" | "afterCommit";
+  readonly trigger?: "afterVote" | "afterCommit" | CrashPoint;
+  readonly afterCount?: number;
 }
 
 /**
@@ -104,7 +108,36 @@ export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], dur
     schedule.push({ id: schedule.length, kind, atMs, durationMs: durationMsDrawn, ...impairmentOf(rng, kind), ...leaderLinksOf(rng, kind) });
     atMs += rng.int(200, 2 * meanGapMs);
   }
+  appendLeaderChurn(rng, kinds, durationMs, schedule);
   return schedule;
+}
+
+/**
+ * Leader churn, the history behind Figure 8: leaders that crash and come back in quick succession
+ * while replication is partial (lossy links), so entries of several terms sit on minorities. A
+ * third of the seeds that enable crash-leader get one to three bursts of three to six leader
+ * bounces, each an ordinary scheduled fault (shrinkable one by one), under a burst of loss when
+ * loss is enabled. Drawn after the regular schedule, so that part is unchanged.
+ */
+function appendLeaderChurn(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
+  if (!kinds.includes("crash-leader") || !rng.chance(0.33)) return;
+  const bursts = rng.int(1, 3);
+  for (let b = 0; b < bursts; b++) {
+    let atMs = rng.int(0, Math.max(0, durationMs - 8_000));
+    const startMs = atMs;
+    const bounces = rng.int(3, 6);
+    for (let i = 0; i < bounces && atMs < durationMs - 500; i++) {
+      // Figure 8 in order: two leaders die with entries of their own terms on themselves alone;
+      // the first, re-elected, spreads its old entry and dies just after committing it.
+      const point = i % 3 === 2 ? { trigger: "afterCommit" as const } : { trigger: "afterPersist" as const, afterCount: rng.int(0, 2) };
+      schedule.push({ id: schedule.length, kind: "crash-leader", atMs, durationMs: rng.int(20, 600), ...point });
+      // Long enough for the next leader to be elected (pre-vote waits out the old leader's lease).
+      atMs += rng.int(1_500, 4_000);
+    }
+    if (kinds.includes("loss")) {
+      schedule.push({ id: schedule.length, kind: "loss", atMs: startMs, durationMs: Math.min(atMs - startMs + 500, durationMs - startMs), rate: round3(rng.uniform(0.1, 0.4)) });
+    }
+  }
 }
 
 /**
@@ -112,11 +145,13 @@ export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], dur
  * fault's duration): it keeps believing it leads while the new leader serves, which is exactly
  * the window where a read served without confirming leadership goes stale.
  */
-function leaderLinksOf(rng: WorldRng, kind: FaultKind): Pick<ScheduledFault, "leaderLinks" | "trigger"> {
+function leaderLinksOf(rng: WorldRng, kind: FaultKind): Pick<ScheduledFault, "leaderLinks" | "trigger" | "afterCount"> {
   if (kind === "transfer" && rng.chance(0.5)) return { leaderLinks: "in" };
   // A third of crashes are crash points: a voter just after its grant, a leader just after a commit.
   if (kind === "crash" && rng.chance(0.33)) return { trigger: "afterVote" };
   if (kind === "crash-leader" && rng.chance(0.33)) return { trigger: "afterCommit" };
+  // A third of the rest die inside the Ready loop: after a save, before its sends; or mid-apply.
+  if ((kind === "crash" || kind === "crash-leader") && rng.chance(0.33)) return { trigger: rng.pick(CRASH_POINTS), afterCount: rng.int(0, 5) };
   return {};
 }
 
@@ -164,6 +199,7 @@ export function describeFault(f: ScheduledFault): string {
   const extra = [
     f.rate !== undefined ? `rate=${f.rate}` : "", f.delayMs !== undefined ? `delay=${f.delayMs}ms` : "",
     f.leaderLinks !== undefined ? `leader-links-${f.leaderLinks}` : "", f.trigger !== undefined ? `trigger=${f.trigger}` : "",
+    f.afterCount !== undefined ? `after=${f.afterCount}` : "",
   ].filter(Boolean).join(" ");
   return `#${f.id} ${f.kind} at ${f.atMs}ms for ${f.durationMs}ms${extra ? " " + extra : ""}`;
 }

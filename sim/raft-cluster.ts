@@ -7,6 +7,7 @@ import { assert } from "../src/core/util/assert.ts";
 import type { RaftStorage } from "../src/storage/types.ts";
 import type { Transport } from "../src/transports/transport.ts";
 import { RaftSafetyChecker } from "./checkers/raft-safety.ts";
+import { CrashArm, CrashPointError, CrashPointStateMachine, type CrashPoint } from "./crash-points.ts";
 import type { SimNetwork } from "./network.ts";
 import type { WorldRng } from "./world/rng.ts";
 import type { World } from "./world/world.ts";
@@ -23,6 +24,8 @@ export interface NodeDisk {
   failSyncAfter(syncs: number): void;
   /** Whether an error thrown out of the storage is the disk dying (not a bug). */
   isCrash(error: unknown): boolean;
+  /** Let `saves` more saves complete, then kill the node right after the next one (before it sends). */
+  armAfterPersist(saves: number): void;
 }
 
 export interface RaftClusterOptions<S extends StateMachine<unknown>> {
@@ -52,6 +55,8 @@ interface NodeSlot<S> {
   host: RaftHost<unknown> | null;
   stateMachine: S | null;
   lastRole: string;
+  /** Armed by a mid-apply crash point: the node dies after applying that many more entries. */
+  readonly midApply: CrashArm;
   /** The node's configuration as last seen, and when it last changed (the step-down check reads it). */
   lastConf: string;
   confChangedMs: number;
@@ -80,6 +85,8 @@ export class RaftCluster<S extends StateMachine<unknown>> {
   restarts = 0;
   /** Nodes that died mid-write (an armed sync failed). */
   diskCrashes = 0;
+  /** Nodes killed at a crash point inside their Ready loop. */
+  crashPoints = 0;
 
   constructor(private readonly options: RaftClusterOptions<S>) {
     this.conf = { voters: [...(options.initialVoters ?? options.nodeIds)], learners: [] };
@@ -87,7 +94,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     for (const id of options.nodeIds) {
       const config = options.makeConfig(id);
       const tickPeriodMs = Math.max(1, Math.round(config.tickMs * options.driftOf(id)));
-      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down", lastConf: "", confChangedMs: 0 });
+      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down", midApply: new CrashArm(), lastConf: "", confChangedMs: 0 });
     }
   }
 
@@ -164,7 +171,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     const rng = this.options.rng.derive(`node/${id}/${slot.incarnation}`);
     const config = makeConfig(id);
     const host = new RaftHost<unknown>(
-      slot.disk.storage, this.guardedTransport(slot), stateMachine,
+      slot.disk.storage, this.guardedTransport(slot), new CrashPointStateMachine(stateMachine, slot.midApply),
       (p) => nodeFactory(config, { ...p, initialConf: p.initialConf ?? this.conf }, rng),
       this.options.hostConfig ?? defaultRaftHostConfig(),
       {
@@ -198,6 +205,14 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     this.onNodeChanged?.(id);
   }
 
+  /** Arm a crash point inside the node's Ready loop (see crash-points.ts), firing after `after` more saves or applied entries. */
+  armCrashPoint(id: NodeId, point: CrashPoint, after: number): void {
+    const slot = this.slot(id);
+    if (point === "afterPersist") slot.disk.armAfterPersist(after);
+    else slot.midApply.arm(after);
+    this.options.world.record("crashPointArmed", { node: id, point, after });
+  }
+
   /** Arm a node's disk to die at a coming sync: a crash in the middle of a write. */
   failDiskSoon(id: NodeId, syncs: number): void {
     this.slot(id).disk.failSyncAfter(syncs);
@@ -219,9 +234,11 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     try {
       fn();
     } catch (error) {
-      if (!slot.disk.isCrash(error)) throw error;
-      this.options.world.record("diskCrash", { node: slot.id });
-      this.diskCrashes++;
+      const crashPoint = error instanceof CrashPointError;
+      if (!crashPoint && !slot.disk.isCrash(error)) throw error;
+      this.options.world.record(crashPoint ? "crashPoint" : "diskCrash", { node: slot.id, ...(crashPoint ? { what: (error as Error).message } : {}) });
+      if (crashPoint) this.crashPoints++;
+      else this.diskCrashes++;
       this.crash(slot.id);
       const downMs = this.options.rng.derive(`disk-outage/${slot.id}/${slot.incarnation}`).int(20, 2_000);
       this.options.world.after(downMs, () => {

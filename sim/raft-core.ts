@@ -4,6 +4,7 @@ import type { NodeDisk, NodeFactory } from "./raft-cluster.ts";
 import { WalStorage } from "../src/storage/wal-storage.ts";
 import { DiskCrashedError, SimDisk } from "./disk.ts";
 import { MemRaftStorage } from "./storage/mem-storage.ts";
+import { CrashPointStorage } from "./crash-points.ts";
 import type { WorldRng } from "./world/rng.ts";
 
 /** The production core, as the simulator runs it unless a test swaps in a mutant. */
@@ -36,18 +37,20 @@ export function simRaftConfig(id: NodeId, limits: Partial<RaftConfig> = {}): Raf
  */
 export function makeSimDisk(rng: WorldRng): NodeDisk {
   const disk = new SimDisk();
-  const storage = new WalStorage(disk);
+  const storage = new CrashPointStorage(new WalStorage(disk));
   return {
     storage,
     crash: () => void disk.crash(rng, { tornWriteProbability: 0.4, corruptWriteProbability: 0.4 }),
     failSyncAfter: (syncs) => disk.failSyncAfter(syncs),
     isCrash: (error) => error instanceof DiskCrashedError,
+    armAfterPersist: (saves) => storage.armAfterPersist(saves),
   };
 }
 
 /** The in-memory storage, where every save is durable at once (faster; no disk faults). */
 export function makeMemDisk(): NodeDisk {
-  return { storage: new MemRaftStorage(), crash: () => {}, failSyncAfter: () => {}, isCrash: () => false };
+  const storage = new CrashPointStorage(new MemRaftStorage());
+  return { storage, crash: () => {}, failSyncAfter: () => {}, isCrash: () => false, armAfterPersist: (saves) => storage.armAfterPersist(saves) };
 }
 
 /** One deterministic line per message, for traces: `n1->n2 append t=2 i=10/2 n=3 c=9`. */

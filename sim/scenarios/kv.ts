@@ -130,7 +130,7 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
   Object.assign(facts, network.stats, {
     completed: workload.completed, indeterminate: workload.indeterminate, refused: workload.refused,
     loadReadsIssued: readLoad.issued, loadReadsAnswered: readLoad.answered,
-    restarts: cluster.restarts, diskCrashes: cluster.diskCrashes, checks: cluster.checker.checks,
+    restarts: cluster.restarts, diskCrashes: cluster.diskCrashes, crashPoints: cluster.crashPoints, checks: cluster.checker.checks,
   });
   if (membership !== null) {
     for (const [kind, count] of Object.entries(membership.counts)) facts[`conf.${kind}`] = count;

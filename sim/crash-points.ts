@@ -1,0 +1,84 @@
+import type { StateMachine } from "../src/agent/raft-host.ts";
+import type { Entry, HardState, PersistedState, Snapshot } from "../src/core/raft/types.ts";
+import type { RaftStorage } from "../src/storage/types.ts";
+
+/**
+ * Crash points inside the host's Ready loop. The Ready loop persists (and syncs), then sends,
+ * then applies; a crash fault that fires between inputs only ever sees all three done. These
+ * points kill the node in between:
+ * - afterPersist: the save returned (synced), the Ready's messages are never sent;
+ * - midApply: some of a Ready's committed entries are applied, the rest and the advance are not.
+ * (Between a send and a slow sync completing needs asynchronous syncs, which the host does not
+ * have yet; see the agent issue.)
+ */
+export type CrashPoint = "afterPersist" | "midApply";
+export const CRASH_POINTS: readonly CrashPoint[] = ["afterPersist", "midApply"];
+
+/** Thrown out of storage or the state machine at an armed crash point; the cluster treats it like a disk dying. */
+export class CrashPointError extends Error {
+  override name = "CrashPointError";
+}
+
+/** A one-shot counter: `fire()` is true on the (n+1)-th call after arming. */
+class Arm {
+  private remaining: number | null = null;
+
+  arm(after: number): void {
+    this.remaining = after;
+  }
+
+  fire(): boolean {
+    if (this.remaining === null) return false;
+    if (this.remaining > 0) {
+      this.remaining -= 1;
+      return false;
+    }
+    this.remaining = null;
+    return true;
+  }
+}
+
+/** Storage that can die right after a save completed (the data is durable, the sends never happen). */
+export class CrashPointStorage implements RaftStorage {
+  private readonly afterPersist = new Arm();
+
+  constructor(private readonly inner: RaftStorage) {}
+
+  armAfterPersist(saves: number): void {
+    this.afterPersist.arm(saves);
+  }
+
+  save(update: { hardState?: HardState; entries: readonly Entry[]; snapshot?: Snapshot }): void {
+    this.inner.save(update);
+    if (this.afterPersist.fire()) throw new CrashPointError("crash point: after persisting a Ready, before sending its messages");
+  }
+
+  load(): PersistedState {
+    return this.inner.load();
+  }
+
+  compact(snapshot: Snapshot): void {
+    this.inner.compact(snapshot);
+  }
+}
+
+/** A state machine that can die in the middle of applying a Ready's committed entries. */
+export class CrashPointStateMachine<R> implements StateMachine<R> {
+  constructor(private readonly inner: StateMachine<R>, private readonly midApply: Arm) {}
+
+  apply(entry: Entry): R {
+    const result = this.inner.apply(entry);
+    if (this.midApply.fire()) throw new CrashPointError(`crash point: in the middle of applying committed entries (after ${entry.index})`);
+    return result;
+  }
+
+  snapshot(): Uint8Array {
+    return this.inner.snapshot();
+  }
+
+  restore(data: Uint8Array): void {
+    this.inner.restore(data);
+  }
+}
+
+export { Arm as CrashArm };
