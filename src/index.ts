@@ -24,3 +24,16 @@ export { SimNetwork, SimEndpoint } from "../sim/network.ts";
 export { World } from "../sim/world/world.ts";
 export { WorldRng } from "../sim/world/rng.ts";
 export type { HistoryOp, KvOp, KvResult, CheckResult } from "../sim/checkers/history.ts";
+
+// Real-socket building blocks: the gossip member, the WAL storage, and the whole agent.
+export { startGossipMember, type GossipMemberOptions } from "./transports/gossip-member.ts";
+export { GossipEndpoint } from "./transports/gossip-endpoint.ts";
+export { GossipKeyring } from "./transports/gossip-keyring.ts";
+export { WalStorage, defaultWalConfig, type WalConfig } from "./storage/wal-storage.ts";
+export { NodeFsDirectory } from "./storage/node-fs-directory.ts";
+export { startAgent, type RunningAgent } from "./agent/run.ts";
+export { Agent } from "./agent/agent.ts";
+export { loadConfig } from "./agent/config/index.ts";
+export type { AgentConfig } from "./agent/config/types.ts";
+export { createLogger, type RootLogger } from "./agent/log.ts";
+export type { AgentBackend } from "./agent/api.ts";
