@@ -110,7 +110,9 @@ test("-n 2: a semaphore lets two children run at once, never three", async (t) =
   t.teardown(() => kv.close());
   const dir = tempDir(t);
   const log = path.join(dir, "log");
-  const child = `echo start >> ${log}; sleep 0.5; echo end >> ${log}`;
+  // Each holder waits (up to 5 s) until a second has started, so a 2-slot semaphore shows its
+  // second slot however slowly the machine spawns processes; a third start would be a violation.
+  const child = `echo start >> ${log}; i=0; while [ $(grep -c start ${log}) -lt 2 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.2; echo end >> ${log}`;
   const runs = [0, 1, 2, 3].map(() => runCli(["lock", "-n", "2", "app/sem", child], captureIo({ CONSUL_HTTP_ADDR: kv.addr }).io));
   t.deepEqual(await Promise.all(runs), [0, 0, 0, 0]);
   let running = 0;
@@ -120,6 +122,7 @@ test("-n 2: a semaphore lets two children run at once, never three", async (t) =
     most = Math.max(most, running);
   }
   t.is(running, 0);
+  t.true(most <= 2, `at most 2 holders at once, saw ${most}`);
   t.is(most, 2);
   const state = JSON.parse(kv.entries.get("app/sem/.lock")!.value.toString()) as { Limit: number; Holders: Record<string, boolean> };
   t.deepEqual(state, { Limit: 2, Holders: {} });
