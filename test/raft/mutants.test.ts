@@ -174,3 +174,32 @@ test("mutant read-round-per-request sends a heartbeat round for every read (issu
   t.is(roundsForTenReads(production), 1);
   t.is(roundsForTenReads(mutantNamed("read-round-per-request")), 10);
 });
+
+/**
+ * Issue 14 defect 3 through the public API: 40 reads per tick (half lease, half ReadIndex) at a
+ * leader whose messages take two ticks each way. Returns the leader's role after 200 ticks.
+ */
+function roleUnderReadLoad(make: Make): string {
+  const c = new Harness(["n1", "n2", "n3"], { seed: 75, make });
+  const leader = c.electLeader();
+  const inFlight: Message[][] = [[], [], [], []];
+  for (let tick = 0; tick < 200 && leader.status().role === "leader"; tick++) {
+    for (let i = 0; i < 40; i++) leader.readIndex(`t${tick}r${i}`, i % 2 === 0 ? "lease" : "readIndex");
+    for (const node of c.nodes.values()) node.tick();
+    c.drain();
+    inFlight.push(c.queue);
+    c.queue = [];
+    for (const m of inFlight.shift()!) c.deliver(m);
+    c.drain();
+    inFlight[inFlight.length - 1]!.push(...c.queue);
+    c.queue = [];
+  }
+  return `${leader.status().role}/${leader.status().term}`;
+}
+
+test("mutant read-round-per-request: read load with two-tick message delays deposes a connected leader; batched rounds do not", (t) => {
+  const production_ = roleUnderReadLoad(production);
+  t.regex(production_, /^leader\//, `production: ${production_}`);
+  const mutant_ = roleUnderReadLoad(mutantNamed("read-round-per-request"));
+  t.regex(mutant_, /^follower\//, `mutant: ${mutant_}`);
+});
