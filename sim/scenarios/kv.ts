@@ -5,6 +5,8 @@ import { checkHistory, runLivenessPhase } from "./raft-liveness.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { ConnectivityLog, LivenessViolation, checkStepDown } from "../checkers/step-down.ts";
 import { ReadLoad } from "../read-load.ts";
+import { checkIdleSpell } from "../checkers/idle-probe.ts";
+import { encodeCommand } from "./kv-state-machine.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { MembershipDriver } from "../membership-driver.ts";
 import { generateSchedule, selectFaults } from "../faults.ts";
@@ -27,6 +29,14 @@ import type { Outcome, Scenario, ScenarioOptions, SeedResult } from "./types.ts"
  * 20 s leaves a wide margin while a stuck cluster still fails.
  */
 export const livenessBoundMs = 20_000;
+
+/**
+ * After convergence, four times: idle for longer than the stall time (10 ticks, 525 ms on the
+ * slowest clock), then one entry; no follower may be dropped to probe for it. Whether the
+ * follower's answer beats the leader's next tick depends on the tick phase, hence several spells.
+ */
+const idleSpell = { idleMs: 700, settleMs: 300 };
+const idleSpells = 4;
 
 /** How often the safety checkers that scan whole logs run during a seed. */
 const logMatchingEveryMs = 2_000;
@@ -164,7 +174,12 @@ function runPhases(
   drivers.membership?.stop();
   drivers.readLoad.stop();
   driver.healAll();
-  return runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
+  const stuck = runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
+  if (stuck !== null) return stuck;
+  for (let spell = 0; spell < idleSpells; spell++) {
+    checkIdleSpell(world, cluster, encodeCommand({ kind: "put", key: "__idle-spell", value: String(spell) }), idleSpell);
+  }
+  return null;
 }
 
 /**
