@@ -347,7 +347,7 @@ export class Agent implements AgentBackend {
       sharedTransport(this.raftTransport!),
       catalogStateMachine(this.catalog!),
       (persisted) => new RaftNode(raftConfig, persisted, mulberry32(randomBytes(4).readUInt32LE(0))),
-      defaultRaftHostConfig({ snapshotEveryEntries: this.config.raftSnapshotThreshold, requestTimeoutTicks: Math.ceil(this.config.rpcHoldTimeoutMs / tickMs) }),
+      defaultRaftHostConfig({ snapshotEveryEntries: this.config.raftSnapshotThreshold, requestTimeoutTicks: Math.ceil(this.config.rpcHoldTimeoutMs / tickMs), scheduleDrain: (drain) => setImmediate(drain) }),
       { onSettled: (changed) => { if (changed) this.onRaftChange(); } },
     );
   }

@@ -60,6 +60,13 @@ export type ReadOutcome =
 const readyRoundsMax = 10_000;
 
 export interface RaftHostConfig {
+  /**
+   * Group commit: when given, proposals, reads and received messages do not run the Ready loop at
+   * once; they ask for one drain through this scheduler (the agent passes setImmediate), so every
+   * request that arrived in the same turn of the event loop, or while the last fsync blocked it,
+   * goes into one Ready and one sync. Absent (the simulator), each input drains at once.
+   */
+  readonly scheduleDrain?: (drain: () => void) => void;
   /** Snapshot and compact the log every this many applied entries (hashicorp/raft SnapshotThreshold, scaled to the simulator's short runs). */
   readonly snapshotEveryEntries: number;
   /** A proposal or read not answered within this many ticks is reported as unknown / timeout, so callers never wait forever. */
@@ -147,7 +154,7 @@ export class RaftHost<R> {
       return;
     }
     this.node.step(message);
-    this.drain();
+    this.requestDrain();
   }
 
   propose(data: Uint8Array, done: (outcome: ProposeOutcome<R>) => void): void {
@@ -159,7 +166,7 @@ export class RaftHost<R> {
     }
     this.supersede(result.index, result.term);
     this.proposals.set(result.index, { term: result.term, deadlineTick: this.ticks + this.config.requestTimeoutTicks, done });
-    this.drain();
+    this.requestDrain();
   }
 
   /**
@@ -191,7 +198,7 @@ export class RaftHost<R> {
       return;
     }
     this.reads.set(ctx, { deadlineTick: this.ticks + this.config.requestTimeoutTicks, index: null, done });
-    this.drain();
+    this.requestDrain();
   }
 
   /** Ask the core to hand leadership to `to` (ignored unless this node leads). */
@@ -207,6 +214,19 @@ export class RaftHost<R> {
     this.proposals.clear();
     this.reads.clear();
     void this.transport.close();
+  }
+
+  private drainScheduled = false;
+
+  private requestDrain(): void {
+    const schedule = this.config.scheduleDrain;
+    if (schedule === undefined) return this.drain();
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    schedule(() => {
+      this.drainScheduled = false;
+      if (!this.stopped) this.drain();
+    });
   }
 
   private drain(): void {
