@@ -30,14 +30,17 @@ interface Accept {
   readonly any: boolean;
 }
 
-/** Which address families a question takes (Consul's TranslateAddressAccept*). */
+/** Which address families a question takes (Consul's TranslateAddressAccept*; "any" takes both). */
 function acceptFor(qtype: number): Accept {
   if (qtype === QTYPE.A) return { v4: true, v6: false, any: false };
   if (qtype === QTYPE.AAAA) return { v4: false, v6: true, any: false };
-  return { v4: false, v6: false, any: true };
+  return { v4: true, v6: true, any: true };
 }
 
-/** Consul's translateAddressAccept: a tagged address of the asked family, else the default if it fits. */
+/**
+ * Consul's translateAddressAccept: the `lan_ipv6` tagged address if that family is taken, then
+ * `lan_ipv4`, then the address itself if it fits (SRV and ANY therefore prefer a tagged IPv6).
+ */
 export function translateAddress(address: string, tagged: Readonly<Record<string, string>>, accept: Accept): string {
   const v4 = tagged["lan_ipv4"] ?? "";
   const v6 = tagged["lan_ipv6"] ?? "";

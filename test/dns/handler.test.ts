@@ -219,3 +219,25 @@ test("config: defaults as Consul's, and bad values refused with the field named"
   t.throws(() => resolveDnsConfig({ ...defaultDnsConfig(), udpAnswerLimit: 0 }), { message: /udp_answer_limit/ });
   t.throws(() => createDnsHandler(seedsBackend().asBackend(), { ...defaultDnsConfig(), recursors: ["nope"] }), { message: /invalid recursor address "nope"/ });
 });
+
+test("addresses: a tagged lan_ipv6 answers AAAA, hostnames answer CNAME, an SRV to a hostname has no glue", async (t) => {
+  const backend = new CatalogBackend();
+  backend.node("dual", "10.3.0.1", {}, { lan_ipv6: "2001:db8::1" });
+  backend.service("dual", { ID: "s", Service: "s", Port: 1 });
+  backend.node("ext-node", "10.3.0.2", {});
+  backend.service("ext-node", { ID: "ext", Service: "ext", Address: "api.example.com", Port: 443 });
+  backend.node("named", "storage.example.com", {});
+  const handle = handlerFor(backend);
+  const answer = async (name: string, type: dnsPacket.RecordType) => decode(await handle(queryPacket(name, type), "tcp"));
+  t.deepEqual((await answer("s.service.consul", "AAAA")).answers!.map((r) => [r.type, (r as dnsPacket.StringAnswer).data]), [["AAAA", "2001:db8::1"]]);
+  t.deepEqual((await answer("s.service.consul", "A")).answers!.map((r) => [r.type, (r as dnsPacket.StringAnswer).data]), [["A", "10.3.0.1"]]);
+  t.deepEqual((await answer("ext.service.consul", "A")).answers!.map((r) => [r.type, (r as dnsPacket.StringAnswer).data]), [["CNAME", "api.example.com"]]);
+  const srv = await answer("ext.service.consul", "SRV");
+  t.deepEqual(srv.answers!.map((r) => (r as dnsPacket.SrvAnswer).data), [{ priority: 1, weight: 1, port: 443, target: "api.example.com" }]);
+  t.is(srv.additionals!.filter((r) => r.type === "A").length, 0);
+  t.deepEqual((await answer("named.node.consul", "A")).answers!.map((r) => [r.type, (r as dnsPacket.StringAnswer).data]), [["CNAME", "storage.example.com"]]);
+  const any = await answer("dual.node.consul", "ANY" as dnsPacket.RecordType);
+  t.deepEqual(any.answers!.map((r) => r.type), ["AAAA"], "ANY prefers the tagged lan_ipv6, as Consul's translateAddressAccept");
+  const glue = (await answer("s.service.consul", "SRV")).additionals!.map((r) => [r.type, (r as dnsPacket.StringAnswer).data]);
+  t.deepEqual(glue, [["AAAA", "2001:db8::1"]]);
+});

@@ -120,7 +120,7 @@ export async function serve(backend: CatalogBackend, config: Partial<DnsConfig> 
 
 /** `dig @127.0.0.1 -p PORT ...args`, with a short timeout and one try. */
 export async function dig(port: number, ...args: string[]): Promise<string> {
-  const { stdout } = await run("dig", ["@127.0.0.1", "-p", String(port), "+time=5", "+tries=1", ...args], { timeout: 10_000 });
+  const { stdout } = await run("dig", ["@127.0.0.1", "-p", String(port), "+time=10", "+tries=1", ...args], { timeout: 20_000 });
   return stdout;
 }
 

@@ -93,7 +93,7 @@ test.after.always(async () => {
   for (const close of closers) await close();
 });
 
-async function praetorWith(recursors: string[], recursorTimeoutMs = 1000): Promise<Running> {
+async function praetorWith(recursors: string[], recursorTimeoutMs = 4000): Promise<Running> {
   const running = await serve(seedsBackend(), { recursors, recursorTimeoutMs });
   closers.push(running.close);
   return running;
@@ -157,7 +157,7 @@ test.serial("every recursor failing or silent past the timeout is SERVFAIL", asy
   t.true(header(out).flags.includes("ra"));
   t.false(header(out).flags.includes("aa"));
   t.is(silent.seen.udp, 1);
-  t.true(elapsedMs < 3000, `${elapsedMs} ms`);
+  t.true(elapsedMs < 4500, `${elapsedMs} ms`);
   t.is(praetor.handler.stats.serverFailures, 1);
 });
 
