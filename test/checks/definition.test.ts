@@ -90,7 +90,7 @@ test("each kind is recognised with its fields", (t) => {
   t.deepEqual(parsed({ name: "ttl", ttl: "30s" }).probe, { kind: "ttl" });
   t.is(parsed({ name: "ttl", ttl: "30s" }).ttlMs, 30_000);
   t.deepEqual(parsed({ name: "a", alias_service: "web", alias_node: "n1" }).probe, { kind: "alias", aliasNode: "n1", aliasService: "web" });
-  t.deepEqual(parsed({ name: "g", grpc: "127.0.0.1:9090/svc", grpc_use_tls: true, interval: "10s" }).probe, { kind: "grpc", target: "127.0.0.1:9090/svc", useTls: true });
+  t.deepEqual(parsed({ name: "g", grpc: "127.0.0.1:9090/svc", grpc_use_tls: true, interval: "10s" }).probe, { kind: "grpc", target: "127.0.0.1:9090/svc", useTls: true, tlsSkipVerify: false });
   t.deepEqual(parsed({ name: "d", docker_container_id: "f972c95ebf0e", args: ["/bin/check"], shell: "/bin/bash", interval: "10s" }).probe,
     { kind: "docker", containerId: "f972c95ebf0e", args: ["/bin/check"], shell: "/bin/bash" });
   t.is(parsed({ name: "h", http: "http://x/", interval: "10s" }).probe.kind, "http");

@@ -171,11 +171,11 @@ test("alias: a failing catalog reader makes the alias critical with Consul's tex
   t.throws(() => bare.add(def({ name: "a", alias_service: "web" }), { origin: "remote" }), { message: /alias checks need the agent's catalog reader/ });
 });
 
-test("kinds that may wait (grpc, docker) are refused with what is supported", (t) => {
+test("kinds that may wait (docker, h2ping) are refused with what is supported", (t) => {
   const { runner } = testRunner();
   t.teardown(() => runner.stop());
-  t.throws(() => runner.add(def({ name: "g", grpc: "127.0.0.1:9090", interval: "10s" }), { origin: "remote" }),
-    { message: 'check "g": grpc checks are not supported by this agent yet (supported: script, http, tcp, udp, ttl, alias)' });
+  t.throws(() => runner.add(def({ name: "h", h2ping: "127.0.0.1:9090", interval: "10s" }), { origin: "remote" }),
+    { message: 'check "h": h2ping checks are not supported by this agent yet (supported: script, http, tcp, udp, grpc, ttl, alias)' });
   t.throws(() => runner.add(def({ name: "d", docker_container_id: "abc", args: ["true"], interval: "10s" }), { origin: "local" }), { message: /docker checks are not supported/ });
 });
 

@@ -21,3 +21,4 @@ export { scriptTimeoutMsDefault } from "./script.ts";
 export { httpTimeoutMsDefault, redirectsMax } from "./http.ts";
 export { tcpTimeoutMsDefault } from "./tcp.ts";
 export { udpTimeoutMsDefault } from "./udp.ts";
+export { grpcTimeoutMsDefault } from "./grpc.ts";

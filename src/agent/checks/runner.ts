@@ -4,7 +4,7 @@
  * and tells the agent what changed. The agent keeps the checks' records and syncs them to the
  * catalog; the runner only runs them.
  *
- * - Interval checks (script, http, tcp, udp) first run at a random point within their interval,
+ * - Interval checks (script, http, tcp, udp, grpc) first run at a random point within their interval,
  *   as Consul staggers them, then every interval after the previous run ends. A check never runs
  *   twice at once, and no more than `concurrencyMax` runs hold a process or socket together.
  * - TTL checks go critical with `TTL expired` unless `ttlUpdate` comes within the TTL.
@@ -20,6 +20,7 @@ import {
   type CheckChange, type CheckState, type CheckThresholds,
 } from "../../core/checks/status.ts";
 import { checkResultStatuses, type CheckDefinition, type CheckResultStatus } from "../../core/checks/types.ts";
+import { grpcTimeoutMsDefault, runGrpc } from "./grpc.ts";
 import { runHttp, httpTimeoutMsDefault } from "./http.ts";
 import { BoundedPool } from "./pool.ts";
 import type { ProbeOptions, ProbeResult } from "./probe.ts";
@@ -103,7 +104,7 @@ interface Entry {
   deregisterReportedFor: number | null;
 }
 
-const intervalKinds = new Set(["script", "http", "tcp", "udp"]);
+const intervalKinds = new Set(["script", "http", "tcp", "udp", "grpc"]);
 
 export class CheckRunner {
   private readonly entries = new Map<string, Entry>();
@@ -243,7 +244,7 @@ export class CheckRunner {
       if (refused !== null) return refused;
     }
     if (!intervalKinds.has(kind) && kind !== "ttl" && kind !== "alias") {
-      return `check ${JSON.stringify(def.id)}: ${kind} checks are not supported by this agent yet (supported: script, http, tcp, udp, ttl, alias)`;
+      return `check ${JSON.stringify(def.id)}: ${kind} checks are not supported by this agent yet (supported: script, http, tcp, udp, grpc, ttl, alias)`;
     }
     if (kind === "alias" && this.config.aliasSource === undefined) {
       return `check ${JSON.stringify(def.id)}: alias checks need the agent's catalog reader, and this runner was built without one`;
@@ -328,6 +329,8 @@ export class CheckRunner {
         return runTcp(probe.address, options(tcpTimeoutMsDefault));
       case "udp":
         return runUdp(probe.address, options(udpTimeoutMsDefault));
+      case "grpc":
+        return runGrpc(probe, options(grpcTimeoutMsDefault));
       default:
         throw new Error(`${probe.kind} is not an interval probe`);
     }

@@ -295,7 +295,7 @@ function buildProbe(v: Raw): CheckProbe {
   if (targets.length > 1) {
     throw new Refusal(`a check runs one probe, but this one sets ${targets.map((t) => `"${t}"`).join(" and ")}: keep exactly one`);
   }
-  if (v.grpc) return { kind: "grpc", target: v.grpc, useTls: v.grpcUseTls ?? false };
+  if (v.grpc) return { kind: "grpc", target: v.grpc, useTls: v.grpcUseTls ?? false, tlsSkipVerify: v.tlsSkipVerify ?? false };
   if (v.http) {
     return {
       kind: "http",

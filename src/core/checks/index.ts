@@ -5,3 +5,4 @@ export * from "./status.ts";
 export * from "./output.ts";
 export * from "./alias.ts";
 export * from "./sync.ts";
+export * from "./grpc-health.ts";

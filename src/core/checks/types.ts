@@ -33,7 +33,7 @@ export type CheckProbe =
   /** `aliasNode` "" means this agent's node. */
   | { readonly kind: "alias"; readonly aliasNode: string; readonly aliasService: string }
   | { readonly kind: "docker"; readonly containerId: string; readonly args: readonly string[]; readonly shell: string }
-  | { readonly kind: "grpc"; readonly target: string; readonly useTls: boolean }
+  | { readonly kind: "grpc"; readonly target: string; readonly useTls: boolean; readonly tlsSkipVerify: boolean }
   | { readonly kind: "h2ping"; readonly target: string; readonly useTls: boolean }
   | { readonly kind: "os_service"; readonly service: string };
 
