@@ -1,6 +1,6 @@
 /**
  * One real-socket gossip member, for trying Praetor's gossip by hand and for the Serf interop check:
- *   npm run gossip-node -- --name p1 --bind 127.0.0.1:18301 [--join HOST:PORT]... [--tag k=v]...
+ *   npm run gossip-node -- --name p1 --bind 127.0.0.1:18301 [--join HOST:PORT]... [--tag k=v]... [--encrypt KEY]...
  * Prints each membership change and user event as one JSON line on stdout; each stdin line
  * `event NAME PAYLOAD` sends a user event; SIGTERM or SIGINT leaves gracefully, then exits.
  */
@@ -30,8 +30,9 @@ function earlyBind(args: readonly string[]): Promise<BoundGossipSockets> | null 
 const earlyBound = earlyBind(process.argv.slice(2));
 
 // Everything else loads at once: the argument parser and the gossip core.
-const [{ default: yargs }, { hideBin }, { startGossipMember }, { formatAddr }] = await Promise.all([
+const [{ default: yargs }, { hideBin }, { startGossipMember }, { formatAddr }, { GossipKeyring }] = await Promise.all([
   import("yargs"), import("yargs/helpers"), import("../transports/gossip-member.ts"), import("../core/gossip/node.ts"),
+  import("../transports/gossip-keyring.ts"),
 ]);
 const argv = await yargs(hideBin(process.argv))
   .scriptName("gossip-node")
@@ -40,6 +41,7 @@ const argv = await yargs(hideBin(process.argv))
   .option("join", { type: "string", array: true, default: [] as string[], describe: "HOST:PORT of a member to join (repeatable)" })
   .option("tag", { type: "string", array: true, default: [] as string[], describe: "k=v tag (repeatable)" })
   .option("verbose", { type: "boolean", default: false, describe: "log every gossip message in and out on stderr" })
+  .option("encrypt", { type: "string", array: true, default: [] as string[], describe: "base64 gossip key (serf keygen); the first is primary, more are accepted (repeatable)" })
   .strict()
   .parseAsync();
 
@@ -81,7 +83,14 @@ async function start(): Promise<import("../transports/gossip-endpoint.ts").Gossi
   const { host, port } = splitHostPort(argv.bind);
   // Bind before loading the gossip core, so a peer that dials us during start-up waits instead of being refused.
   const bound = (await earlyBound) ?? await BoundGossipSockets.bind(host, port);
-  return startGossipMember({ name: argv.name, bind: argv.bind, tags, bound, ...(argv.verbose ? { trace } : {}) });
+  const keyring = argv.encrypt.length > 0 ? GossipKeyring.fromBase64(argv.encrypt[0]!, argv.encrypt.slice(1)) : undefined;
+  // Drops, key mismatches and refused streams go to stderr, one JSON line each (rate-limited per reason).
+  const logger = (level: string, msg: string, fields: Readonly<Record<string, unknown>>): void => {
+    process.stderr.write(`${JSON.stringify({ level, msg, ...fields })}\n`);
+  };
+  return startGossipMember({
+    name: argv.name, bind: argv.bind, tags, bound, logger, ...(keyring ? { keyring } : {}), ...(argv.verbose ? { trace } : {}),
+  });
 }
 
 let member;

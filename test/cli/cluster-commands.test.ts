@@ -87,6 +87,9 @@ test("errors as Consul prints them: the agent's status and body, or the dial err
   const garbage = await run(["members"], { "GET /v1/agent/members": (_q: http.IncomingMessage, res: http.ServerResponse) => res.end("not json") });
   t.is(garbage.code, 1);
   t.is(garbage.stderr, 'Error retrieving members: invalid JSON from /v1/agent/members: "not json"\n');
+  const wrongShape = await run(["members"], { "GET /v1/agent/members": [members[0], { Name: 5 }] });
+  t.is(wrongShape.code, 1);
+  t.is(wrongShape.stderr, 'Error retrieving members: unexpected answer from the agent: {"Name":5}\n');
 });
 
 test("the address: -http-addr over PRAETOR_HTTP_ADDR over CONSUL_HTTP_ADDR; the token: -token over the environment", async (t) => {

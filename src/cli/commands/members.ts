@@ -17,6 +17,13 @@ export interface MemberEntry {
   readonly Status: number;
 }
 
+function isMemberEntry(m: unknown): m is MemberEntry {
+  const e = m as Partial<MemberEntry> | null;
+  return typeof e === "object" && e !== null && typeof e.Name === "string" && typeof e.Addr === "string"
+    && typeof e.Port === "number" && typeof e.Status === "number"
+    && (e.Tags === null || e.Tags === undefined || (typeof e.Tags === "object" && Object.values(e.Tags).every((v) => typeof v === "string")));
+}
+
 const serfStatus = ["none", "alive", "leaving", "left", "failed"];
 
 export function memberStatus(status: number): string {
@@ -118,8 +125,9 @@ Usage: praetor members [options]
       println(io.stderr, `Error retrieving members: ${e.message}`);
       return 1;
     }
-    if (!Array.isArray(members)) {
-      println(io.stderr, `Error retrieving members: expected a JSON list, got ${JSON.stringify(members).slice(0, 200)}`);
+    const malformed = !Array.isArray(members) ? members : members.find((m) => !isMemberEntry(m));
+    if (malformed !== undefined) {
+      println(io.stderr, `Error retrieving members: unexpected answer from the agent: ${JSON.stringify(malformed).slice(0, 200)}`);
       return 1;
     }
     const rows = decorate(members, segment).filter((r) => statusRe.test(memberStatus(r.member.Status)));

@@ -52,7 +52,8 @@ Usage: praetor operator raft list-peers [options]
         if (e instanceof ApiRequestError) throw new ApiRequestError(`Failed to retrieve raft configuration: ${e.message}`);
         throw e;
       }
-      if (!Array.isArray(config?.Servers)) throw new ApiRequestError(`Failed to retrieve raft configuration: no Servers list in ${JSON.stringify(config).slice(0, 200)}`);
+      const validServer = (x: unknown) => typeof x === "object" && x !== null && ["ID", "Node", "Address"].every((k) => typeof (x as Record<string, unknown>)[k] === "string");
+      if (!Array.isArray(config?.Servers) || !config.Servers.every(validServer)) throw new ApiRequestError(`Failed to retrieve raft configuration: no Servers list in ${JSON.stringify(config).slice(0, 200)}`);
       println(io.stdout, formatPeers(config));
       return 0;
     });
