@@ -1,0 +1,168 @@
+/**
+ * Praetor's gossip beside Debian's `serf agent`, in the same run on loopback: a pool of N serf agents
+ * and a pool of N Praetor members (each its own `gossip-node` process), both with their defaults.
+ * tcpdump counts every packet and payload byte of each pool (their port ranges do not overlap);
+ * /proc gives each process's RSS and CPU; then one member of each pool is killed with SIGKILL and
+ * the time until a peer reports it failed is taken.
+ *
+ *   node --import tsx bench/gossip-vs-serf.ts [--nodes 20] [--window-s 30] [--warmup-s 15]
+ *
+ * Needs serf and tcpdump (apt-get install serf tcpdump) and the right to capture on lo.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
+}
+
+const n = Number(arg("nodes", "20"));
+const windowS = Number(arg("window-s", "30"));
+const warmupS = Number(arg("warmup-s", "15"));
+const serfPortBase = 21000;
+const serfRpcBase = 23000;
+const praetorPortBase = 22000;
+const procs: ChildProcess[] = [];
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function cleanup(): void {
+  for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+}
+process.on("exit", cleanup);
+process.on("SIGINT", () => process.exit(130));
+
+function startSerf(i: number): ChildProcess {
+  const p = spawn("serf", ["agent", "-node", `serf${i}`, "-bind", `127.0.0.1:${serfPortBase + i}`, "-rpc-addr", `127.0.0.1:${serfRpcBase + i}`,
+    ...(i > 0 ? ["-join", `127.0.0.1:${serfPortBase}`] : [])], { stdio: "ignore" });
+  procs.push(p);
+  return p;
+}
+
+const praetorOut = new Map<number, string[]>();
+function startPraetor(i: number): ChildProcess {
+  const p = spawn(process.execPath, ["--import", "tsx", "src/cli/gossip-node.ts", "--name", `p${i}`, "--bind", `127.0.0.1:${praetorPortBase + i}`,
+    ...(i > 0 ? ["--join", `127.0.0.1:${praetorPortBase}`] : [])], { stdio: ["pipe", "pipe", "ignore"] });
+  const lines: string[] = [];
+  praetorOut.set(i, lines);
+  p.stdout!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean)));
+  procs.push(p);
+  return p;
+}
+
+async function serfMembers(i: number): Promise<{ name: string; status: string }[]> {
+  const { stdout } = await execFileAsync("serf", ["members", "-rpc-addr", `127.0.0.1:${serfRpcBase + i}`, "-format", "json"]);
+  return (JSON.parse(stdout) as { members: { name: string; status: string }[] }).members;
+}
+
+function praetorAlive(i: number): number {
+  const alive = new Set<string>([`p${i}`]);
+  for (const l of praetorOut.get(i) ?? []) {
+    const e = JSON.parse(l) as { event: string; name: string };
+    if (e.event === "member-join") alive.add(e.name);
+    if (e.event === "member-failed" || e.event === "member-leave") alive.delete(e.name);
+  }
+  return alive.size;
+}
+
+/** utime+stime in ms and RSS in bytes, from /proc. */
+function usage(pid: number): { cpuMs: number; rssBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]!;
+  return { cpuMs: ticks * 10, rssBytes: Number(rss) * 1024 };
+}
+
+function capture(portFrom: number, portTo: number): { stop: () => Promise<{ packets: number; udpBytes: number; tcpBytes: number; udpPackets: number; tcpPackets: number }> } {
+  const p = spawn("tcpdump", ["-i", "lo", "-nn", "-q", "-l", `portrange ${portFrom}-${portTo}`], { stdio: ["ignore", "pipe", "ignore"] });
+  procs.push(p);
+  const totals = { packets: 0, udpBytes: 0, tcpBytes: 0, udpPackets: 0, tcpPackets: 0 };
+  let rest = "";
+  p.stdout!.on("data", (d: Buffer) => {
+    const text = rest + d.toString();
+    const lines = text.split("\n");
+    rest = lines.pop()!;
+    for (const l of lines) {
+      const udp = /UDP, length (\d+)/.exec(l);
+      const tcp = /: tcp (\d+)/.exec(l);
+      if (udp) {
+        totals.udpPackets++;
+        totals.udpBytes += Number(udp[1]);
+      } else if (tcp) {
+        totals.tcpPackets++;
+        totals.tcpBytes += Number(tcp[1]);
+      } else continue;
+      totals.packets++;
+    }
+  });
+  return {
+    stop: async () => {
+      p.kill("SIGINT");
+      await sleep(500);
+      return totals;
+    },
+  };
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (await Promise.resolve().then(probe).catch(() => false)) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(250);
+  }
+}
+
+console.log(`gossip vs serf on loopback: N=${n} each, ${warmupS} s warm-up, ${windowS} s window`);
+const serfs = Array.from({ length: n }, (_, i) => {
+  const p = startSerf(i);
+  return p;
+});
+const praetors: ChildProcess[] = [startPraetor(0)];
+await sleep(3000);
+for (let i = 1; i < n; i++) praetors.push(startPraetor(i));
+await waitFor("serf pool formed", async () => (await serfMembers(0)).filter((m) => m.status === "alive").length === n, 120_000);
+await waitFor("Praetor pool formed", () => praetorAlive(0) === n && praetorAlive(n - 1) === n, 300_000);
+console.log("both pools formed; warming up");
+await sleep(warmupS * 1000);
+
+const serfCap = capture(serfPortBase, serfPortBase + 999);
+const praetorCap = capture(praetorPortBase, praetorPortBase + 999);
+const before = { serf: serfs.map((p) => usage(p.pid!)), praetor: praetors.map((p) => usage(p.pid!)) };
+await sleep(windowS * 1000);
+const after = { serf: serfs.map((p) => usage(p.pid!)), praetor: praetors.map((p) => usage(p.pid!)) };
+const traffic = { serf: await serfCap.stop(), praetor: await praetorCap.stop() };
+
+function row(name: string, t: typeof traffic.serf, b: { cpuMs: number; rssBytes: number }[], a: { cpuMs: number; rssBytes: number }[]): Record<string, number> {
+  const per = (x: number): number => x / n / windowS;
+  const cpuMs = a.reduce((s, u, i) => s + u.cpuMs - b[i]!.cpuMs, 0);
+  const rss = a.reduce((s, u) => s + u.rssBytes, 0) / n;
+  const r = {
+    udpBytesPerMemberPerSec: Math.round(per(t.udpBytes)), tcpBytesPerMemberPerSec: Math.round(per(t.tcpBytes)),
+    totalBytesPerMemberPerSec: Math.round(per(t.udpBytes + t.tcpBytes)),
+    udpPacketsPerMemberPerSec: Number(per(t.udpPackets).toFixed(2)), tcpPacketsPerMemberPerSec: Number(per(t.tcpPackets).toFixed(2)),
+    rssMbPerMember: Number((rss / 1e6).toFixed(1)), cpuPercentPerMember: Number(((cpuMs / n / (windowS * 1000)) * 100).toFixed(2)),
+  };
+  console.log(`${name.padEnd(8)} ${JSON.stringify(r)}`);
+  return r;
+}
+const s = row("serf", traffic.serf, before.serf, after.serf);
+const p = row("praetor", traffic.praetor, before.praetor, after.praetor);
+console.log(`ratios praetor/serf: total bytes x${(p.totalBytesPerMemberPerSec! / s.totalBytesPerMemberPerSec!).toFixed(2)}, ` +
+  `udp x${(p.udpBytesPerMemberPerSec! / s.udpBytesPerMemberPerSec!).toFixed(2)}, tcp x${(p.tcpBytesPerMemberPerSec! / Math.max(1, s.tcpBytesPerMemberPerSec!)).toFixed(2)}, ` +
+  `RSS x${(p.rssMbPerMember! / s.rssMbPerMember!).toFixed(2)}, CPU x${(p.cpuPercentPerMember! / s.cpuPercentPerMember!).toFixed(2)}`);
+
+// Detection of a kill -9: the last member of each pool, as seen by member 0.
+serfs[n - 1]!.kill("SIGKILL");
+praetors[n - 1]!.kill("SIGKILL");
+const [serfDetectMs, praetorDetectMs] = await Promise.all([
+  waitFor("serf to mark the killed agent failed", async () => (await serfMembers(0)).some((m) => m.name === `serf${n - 1}` && m.status === "failed"), 60_000),
+  waitFor("Praetor to mark the killed member failed", () => (praetorOut.get(0) ?? []).some((l) => l.includes("member-failed") && l.includes(`"p${n - 1}"`)), 60_000),
+]);
+console.log(`kill -9 detected: serf ${(serfDetectMs / 1000).toFixed(1)} s, praetor ${(praetorDetectMs / 1000).toFixed(1)} s (polled every 0.25 s)`);
+cleanup();
+process.exit(0);
