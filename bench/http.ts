@@ -117,8 +117,10 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean
   return true;
 }
 
+/** Between phases: no waiter left and the previous client's sockets all closed on our side. */
 async function drained(): Promise<void> {
-  while (backend.catalog.waiterCount > 0) await new Promise((r) => setTimeout(r, 50));
+  const connections = () => new Promise<number>((resolve) => server.server.getConnections((_error, count) => resolve(count)));
+  while (backend.catalog.waiterCount > 0 || (await connections()) > 0) await new Promise((r) => setTimeout(r, 100));
 }
 
 async function wakeOneKey(count: number): Promise<void> {
