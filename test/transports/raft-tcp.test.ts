@@ -66,7 +66,7 @@ test("a 5 MB snapshot message crosses in 1 MiB frames and is reassembled byte fo
   t.is(b!.server.framePayloadBytes, 1024 * 1024, "no frame may exceed 1 MiB, so the 5 MB can only arrive in chunks");
   a!.transport.send(b!.transport.localAddr, snapshot);
   a!.transport.send(b!.transport.localAddr, heartbeat(a!.transport.localAddr, b!.transport.localAddr, 900));
-  await eventually(() => b!.received.length === 2, "the snapshot and the heartbeat after it");
+  await eventually(() => b!.received.length === 2, "the snapshot and the heartbeat after it", 30_000);
   const [[, got], [, after]] = b!.received as [[string, Message], [string, Message]];
   t.deepEqual(got.snapshot!.meta, snapshot.snapshot!.meta);
   t.is(Buffer.compare(got.snapshot!.data, data), 0, "the same 5 MB");
@@ -96,7 +96,7 @@ test("a peer that restarts is redialed with backoff, and delivery resumes", asyn
   t.teardown(() => clearInterval(sender));
   await eventually(() => a.transport.counters.dialFailures >= 3, "a few failed dials");
   b = await endpoint(t, bPort);
-  await eventually(() => b.received.length > 0, "delivery to the restarted peer", 5_000);
+  await eventually(() => b.received.length > 0, "delivery to the restarted peer");
   clearInterval(sender);
   t.is(b.received[0]![0], a.transport.localAddr);
   t.is(a.transport.peerStates()[bAddr], "open");

@@ -70,11 +70,15 @@ test.serial("a call past its timeout rejects with 504 and the server's handler s
     });
   }));
   const client = startClient(t);
+  t.is(await client.call(server.addr, "echo", "warm"), "warm", "the connection is open before the clock starts");
   const started = Date.now();
   const error = await t.throwsAsync(client.call(server.addr, "block", null, { timeoutMs: 150 }));
   const elapsedMs = Date.now() - started;
   t.like(rpcError(error), { status: 504, kind: "timeout" });
-  t.true(elapsedMs >= 140 && elapsedMs < 1_000, `rejected after ${elapsedMs} ms`);
+  t.true(elapsedMs >= 140 && elapsedMs < 3_000, `rejected after ${elapsedMs} ms`);
+  // On a loaded machine the request may reach the handler only after the caller gave up; the
+  // cancel frame follows it on the same connection, so the handler still starts, then is aborted.
+  await eventually(() => seenTimeoutMs !== undefined, "the handler to start");
   t.is(seenTimeoutMs, 150, "the handler is told how long the caller waits");
   await eventually(() => aborted !== null, "the handler's signal to abort");
   t.like(rpcError(aborted), { kind: "cancelled" });
@@ -125,7 +129,7 @@ test.serial("a server that is down fails the call at once, as unreachable", asyn
   const error = rpcError(await t.throwsAsync(client.call(`127.0.0.1:${port}`, "echo", 1, { timeoutMs: 10_000 })));
   t.like(error, { status: 503, kind: "unreachable" });
   t.regex(error.message, /ECONNREFUSED/);
-  t.true(Date.now() - started < 1_000, `rejected after ${Date.now() - started} ms`);
+  t.true(Date.now() - started < 3_000, `rejected after ${Date.now() - started} ms`);
   t.like(rpcError(await t.throwsAsync(client.call("not an address", "echo", 1))), { kind: "unreachable" });
 });
 
@@ -227,12 +231,14 @@ test("a server that goes silent without closing is pinged after a timeout, and t
   const addr = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
   const client = startClient(t, { probeTimeoutMs: 200 });
   const longCall = client.call(addr, "watch", null, { timeoutMs: 60_000 });
+  await eventually(() => accepted === 1, "the connection to be accepted");
+  await sleep(50);
   t.like(rpcError(await t.throwsAsync(client.call(addr, "echo", 1, { timeoutMs: 100 }))), { kind: "timeout" });
   const started = Date.now();
   const longError = rpcError(await t.throwsAsync(longCall));
   t.like(longError, { kind: "disconnected", status: 503 });
   t.regex(longError.message, /did not answer a ping within 200 ms/);
-  t.true(Date.now() - started < 2_000, "the long call failed when the ping did, not after its own 60 s");
+  t.true(Date.now() - started < 5_000, "the long call failed when the ping did, not after its own 60 s");
   t.deepEqual(client.connectedServers, []);
   void client.call(addr, "echo", 1, { timeoutMs: 50 }).catch(() => {});
   await eventually(() => accepted === 2, "the next call to dial a new connection");

@@ -17,7 +17,7 @@ export function recordingLogger(): { logger: Logger; lines: LogLine[]; reasons: 
   };
 }
 
-export async function eventually<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
+export async function eventually<T>(probe: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -32,8 +32,9 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /**
  * Dials `port` on 127.0.0.1, writes `bytes` (and half-closes when `end`), and resolves with how
  * the server ended the connection: "closed" when it hung up on us within `timeoutMs`, "open" if not.
+ * The wait is generous because a loaded test machine can stall a process for seconds.
  */
-export function rawExchange(port: number, bytes: Uint8Array, { end = false, timeoutMs = 2_000 } = {}): Promise<"closed" | "open"> {
+export function rawExchange(port: number, bytes: Uint8Array, { end = false, timeoutMs = 10_000 } = {}): Promise<"closed" | "open"> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: "127.0.0.1", port });
     let settled = false;
