@@ -3,7 +3,8 @@
  * catalog), measured with Debian's `dnsperf` (4 clients), beside `unbound` serving a static zone of
  * the same names and records in the same run. Without dnsperf it falls back to a Node client in
  * this process (which shares the CPU with the server, so it reads low); without unbound it prints
- * Praetor's figures alone.
+ * Praetor's figures alone. A Node UDP echo server (each query sent back as its own answer) shows
+ * what the socket layer alone costs in this runtime.
  *
  *   node --import tsx bench/dns.ts [--seconds 10] [--clients 4] [--instances 3] [--unbound-threads 1]
  */
@@ -166,6 +167,18 @@ async function startUnbound(dir: string): Promise<{ port: number; child: ChildPr
   throw new Error(`unbound did not answer on port ${port}: ${stderr}`);
 }
 
+/** The floor of any Node DNS server: a UDP socket that sends each query back flagged as a response. */
+async function startEcho(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  socket.on("message", (message, remote) => {
+    const answer = Buffer.from(message);
+    answer[2] = answer[2]! | 0x80;
+    socket.send(answer, remote.port, remote.address);
+  });
+  return socket;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "praetor-dns-bench-"));
   const handler = createDnsHandler(catalog().asBackend(), defaultDnsConfig());
@@ -182,6 +195,9 @@ async function main(): Promise<void> {
         console.log(`${type.padEnd(3)}  ${label.padEnd(35)} ${await measured(unbound.child.pid ?? null, () => measure(unbound.port, "web.service.consul", type))}`);
       }
     }
+    const echo = await startEcho();
+    console.log(`     node UDP echo (the floor)           ${await measured(null, () => measure(echo.address().port, "web.service.consul", "A"))}`);
+    echo.close();
     if (unbound === null) console.log("unbound not installed: no reference figures (apt-get install unbound)");
   } finally {
     unbound?.child.kill();
