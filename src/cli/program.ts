@@ -41,6 +41,7 @@ const commands: Readonly<Record<string, Entry>> = {
   "operator raft remove-peer": { synopsis: "Remove a Praetor server from the Raft configuration", load: async () => (await import("./commands/operator.ts")).removePeerCommand },
   "operator raft transfer-leader": { synopsis: "Transfer raft leadership to another node", load: async () => (await import("./commands/operator.ts")).transferLeaderCommand },
   reload: { synopsis: "Triggers the agent to reload configuration files", load: async () => (await import("./commands/cluster.ts")).reloadCommand },
+  rtt: { synopsis: "Estimates network round trip time between nodes", load: async () => (await import("./commands/rtt.ts")).rttCommand },
   services: { synopsis: "Interact with services" },
   "services deregister": { synopsis: "Deregister services with the local agent", load: async () => (await import("./commands/services.ts")).servicesDeregisterCommand },
   "services register": { synopsis: "Register services with the local agent", load: async () => (await import("./commands/services.ts")).servicesRegisterCommand },

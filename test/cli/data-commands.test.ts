@@ -296,3 +296,27 @@ test("snapshot save writes the server's bytes atomically and reports the index; 
   const missing = await run(["snapshot", "restore", path.join(dir, "none.snap")], {});
   t.is(missing.stderr, `Error opening snapshot file: open ${path.join(dir, "none.snap")}: no such file or directory\n`);
 });
+
+test("rtt: Serf's distance between two nodes' coordinates; the agent's own node by default", async (t) => {
+  const coord = (vec: number[], height: number, adjustment = 0) => ({ Vec: vec, Error: 0.2, Adjustment: adjustment, Height: height });
+  const routes = {
+    "GET /v1/agent/self": { Config: { NodeName: "me", Datacenter: "dc1" } },
+    "GET /v1/coordinate/nodes": [
+      { Node: "me", Segment: "", Coord: coord([0, 0, 0], 0.0001) },
+      { Node: "far", Segment: "", Coord: coord([0.003, 0.004, 0], 0.0001) },
+      { Node: "odd", Segment: "", Coord: coord([0, 0, 0], 0.0001, -0.01) },
+    ],
+  };
+  const r = await run(["rtt", "far"], routes);
+  t.is(r.code, 0);
+  // |(0.003, 0.004, 0)| = 0.005 s, plus both heights (0.0002 s) = 5.2 ms.
+  t.is(r.stdout, "Estimated far <-> me rtt: 5.200 ms (using LAN coordinates)\n");
+  // An adjustment that would make the distance negative is ignored.
+  t.is((await run(["rtt", "odd", "me"], routes)).stdout, "Estimated odd <-> me rtt: 0.200 ms (using LAN coordinates)\n");
+  const missing = await run(["rtt", "ghost", "me"], routes);
+  t.is(missing.code, 1);
+  t.is(missing.stderr, 'Error: Could not find a coordinate for node "ghost"\n');
+  t.is((await run(["rtt"], routes)).stderr, "One or two node names must be specified\n");
+  const wan = await run(["rtt", "-wan", "s1.dc2"], { ...routes, "GET /v1/coordinate/datacenters": [{ Datacenter: "dc1", AreaID: "wan", Coordinates: [{ Node: "me.dc1", Coord: coord([0, 0], 0) }] }, { Datacenter: "dc2", AreaID: "wan", Coordinates: [{ Node: "s1.dc2", Coord: coord([0.01, 0], 0) }] }] });
+  t.is(wan.stdout, "Estimated s1.dc2 <-> me.dc1 rtt: 10.000 ms (using WAN coordinates)\n");
+});
