@@ -61,21 +61,22 @@ export class BlockingChecker {
     if (stream === undefined) throw new Error(`blocking checker: unknown stream ${streamId}`);
     this.answers++;
     stream.answers++;
-    const where = `blocking query ${stream.query} (stream ${streamId}, answer ${stream.answers} from ${answer.server}, ` +
+    // "blocking query <kind>: <query> (...)": the simulator names a violation by its first clause.
+    const where = (kind: string) => `blocking query ${kind}: ${stream.query} (stream ${streamId}, answer ${stream.answers} from ${answer.server}, ` +
       `called at ${answer.callMs} ms with index ${answer.passedIndex} and wait ${answer.waitMs} ms, answered at ${answer.returnMs} ms)`;
     if (answer.index < stream.lastIndex) {
-      throw new SafetyViolation(`${where}: index went back from ${stream.lastIndex} to ${answer.index}`);
+      throw new SafetyViolation(`${where("index regression")}: index went back from ${stream.lastIndex} to ${answer.index}`);
     }
     const blocked = answer.passedIndex > 0;
     const changed = stream.lastPrint !== null && answer.print !== stream.lastPrint;
     if (blocked && answer.how !== "timeout" && answer.index <= answer.passedIndex && !changed) {
-      throw new SafetyViolation(`${where}: answered twice with the same index ${answer.index} and no change before the wait ran out (the client would spin)`);
+      throw new SafetyViolation(`${where("spin")}: answered twice with the same index ${answer.index} and no change before the wait ran out (the client would spin)`);
     }
     if (changed && answer.index === stream.lastIndex) {
-      throw new SafetyViolation(`${where}: the answer changed under the same index ${answer.index}`);
+      throw new SafetyViolation(`${where("hidden change")}: the answer changed under the same index ${answer.index}`);
     }
     if (blocked && answer.how === "timeout" && changed) {
-      throw new SafetyViolation(`${where}: the answer changed during the wait (index ${answer.passedIndex} -> ${answer.index}) but the waiter was not woken`);
+      throw new SafetyViolation(`${where("missed wake")}: the answer changed during the wait (index ${answer.passedIndex} -> ${answer.index}) but the waiter was not woken`);
     }
     if (answer.how === "woken") this.wakes++;
     if (answer.how === "timeout") this.timeouts++;

@@ -60,7 +60,7 @@ export class LockClientChecker {
       const endMs = this.beliefEndMs(belief);
       if (belief.sinceMs <= ackMs && ackMs < endMs) {
         throw new SafetyViolation(
-          `lock safety (clients): client ${client} acquired ${key} with session ${session} at ${ackMs} ms while client ${belief.client} ` +
+          `client lock safety: client ${client} acquired ${key} with session ${session} at ${ackMs} ms while client ${belief.client} ` +
           `believed it held it with session ${belief.session} since ${belief.sinceMs} ms (until ${endMs === Infinity ? "released" : `${endMs} ms`})`,
         );
       }

@@ -74,7 +74,7 @@ export class SessionChecker {
     if (session === undefined) return;
     session.expired = true;
     const proposal = this.proposals.get(`${id}@${stampMs}`);
-    if (proposal === undefined) throw new SafetyViolation(`session TTL: ${id} expired at index ${raftIndex} by an expiry stamped ${stampMs} ms that no leader proposed`);
+    if (proposal === undefined) throw new SafetyViolation(`session TTL unproposed expiry: ${id} expired at index ${raftIndex} by an expiry stamped ${stampMs} ms that no leader proposed`);
     const fromMs = Math.max(session.lastRenewOkCallMs, proposal.takeoverMs);
     const earliestMs = fromMs + session.ttlMs;
     this.closestMarginMs = Math.min(this.closestMarginMs, effectiveMs - earliestMs);
@@ -83,7 +83,7 @@ export class SessionChecker {
         ? `its leader ${proposal.leader} took over at ${proposal.takeoverMs} ms`
         : `its last successful renew was called at ${session.lastRenewOkCallMs} ms`;
       throw new SafetyViolation(
-        `session TTL: ${id} (TTL ${session.ttlMs} ms) expired by ${proposal.leader} at ${effectiveMs} ms, before ${earliestMs} ms: ${why}`,
+        `session TTL early expiry: ${id} (TTL ${session.ttlMs} ms) expired by ${proposal.leader} at ${effectiveMs} ms, before ${earliestMs} ms: ${why}`,
       );
     }
   }
@@ -100,7 +100,7 @@ export class SessionChecker {
       const latestMs = fromMs + 2 * session.ttlMs + this.lateBoundMs;
       if (nowMs > latestMs) {
         throw new SafetyViolation(
-          `session TTL: ${id} (TTL ${session.ttlMs} ms) still alive at ${nowMs} ms, past ${latestMs} ms ` +
+          `session TTL outlived: ${id} (TTL ${session.ttlMs} ms) still alive at ${nowMs} ms, past ${latestMs} ms ` +
           `(last renew attempt ${session.lastRenewAttemptMs} ms, leader since ${takeoverMs} ms, 2 x TTL + ${this.lateBoundMs} ms)`,
         );
       }

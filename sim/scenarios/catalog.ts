@@ -226,7 +226,7 @@ function checkLockHistory(history: LockHistory, facts: Record<string, number | s
   const result = checkLinearizable(ops);
   if (result.ok) return null;
   const shown = result.ops.slice(0, 12).map((op) => JSON.stringify(op)).join("\n  ");
-  return `linearizability of locks and sessions (${result.verdict}) on ${result.key}: ${result.explanation}\n  ${shown}`;
+  return `lock and session linearizability (${result.verdict}) on ${JSON.stringify(result.key)}: ${result.explanation}\n  ${shown}`;
 }
 
 /**

@@ -5,6 +5,7 @@ import { checkLinearizable } from "../../sim/checkers/linearizability.ts";
 import { LockClientChecker } from "../../sim/checkers/lock-client-checker.ts";
 import { holderKey, LockHistory, sessionKey } from "../../sim/checkers/lock-history.ts";
 import { SessionChecker } from "../../sim/checkers/session-checker.ts";
+import { checkerOf } from "../../sim/violation.ts";
 import { Catalog, encodeCommand, type Command } from "./imports.ts";
 
 /** Applies commands to one catalog with the checker wrapped around each apply, as the scenario does. */
@@ -229,4 +230,22 @@ test("lock history: a renew answered after the session's end was acknowledged is
   const result = checkLinearizable(history.history());
   t.false(result.ok);
   t.is(result.ok ? "" : result.key, "session:s1");
+});
+
+test("catalog checkers name their violation in the first clause, so the shrinker keeps the same one", (t) => {
+  const spin = new BlockingChecker();
+  spin.open("s", "catalog/node/agent-2");
+  spin.onAnswer("s", answer({ passedIndex: 0, index: 7, print: "x" }));
+  const error = t.throws(() => spin.onAnswer("s", answer({ passedIndex: 7, index: 7, print: "x" })))!;
+  t.is(checkerOf("safety", error.stack ?? ""), "blocking query spin");
+  const sessions = new SessionChecker(2_000, 5);
+  sessions.onCreated("s1", 2_000, 0);
+  sessions.onExpireProposed("s1", 500, "n1/t2", 400);
+  const early = t.throws(() => sessions.onExpired(3, "s1", 500, 500))!;
+  t.is(checkerOf("safety", early.stack ?? ""), "session TTL early expiry");
+  const locks = new LockClientChecker();
+  locks.onPureTtlSessionCreated("s1", 2_000, 0);
+  locks.onAcquired(1, "s1", "lock/a", 10);
+  const clash = t.throws(() => locks.onAcquired(2, "s2", "lock/a", 20))!;
+  t.is(checkerOf("safety", clash.stack ?? ""), "client lock safety");
 });

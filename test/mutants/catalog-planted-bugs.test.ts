@@ -18,10 +18,10 @@ interface Budget {
   readonly checker: RegExp;
 }
 const seedsToCatch: Readonly<Record<string, Budget>> = {
-  "catalog-node-index-from-tables": { seeds: 10, measuredFirst: 1, checker: /blocking query catalog\/node\/.*the client would spin/ },
-  "catalog-health-node-index-from-checks": { seeds: 10, measuredFirst: 1, checker: /blocking query health\/node\/.*the client would spin/ },
-  "catalog-health-checks-index-from-checks": { seeds: 10, measuredFirst: 1, checker: /blocking query health\/checks\/.*the client would spin/ },
-  "catalog-session-timers-not-reset": { seeds: 10, measuredFirst: 1, checker: /session TTL: .* took over at/ },
+  "catalog-node-index-from-tables": { seeds: 10, measuredFirst: 1, checker: /^SafetyViolation: blocking query spin: catalog\/node\// },
+  "catalog-health-node-index-from-checks": { seeds: 10, measuredFirst: 1, checker: /^SafetyViolation: blocking query spin: health\/node\// },
+  "catalog-health-checks-index-from-checks": { seeds: 10, measuredFirst: 1, checker: /^SafetyViolation: blocking query spin: health\/checks\// },
+  "catalog-session-timers-not-reset": { seeds: 10, measuredFirst: 1, checker: /^SafetyViolation: session TTL early expiry: .* took over at/ },
 };
 
 test("catalog planted bugs: every mutant in the catalogue has a stated seed budget", (t) => {
