@@ -34,7 +34,7 @@ export function def(raw: Record<string, unknown>, serviceId?: string): CheckDefi
 }
 
 /** Resolves with the first change recorded (now or later) that matches, or rejects naming what was seen. */
-export async function waitFor(changes: Change[], match: (c: Change) => boolean, what: string, timeoutMs = 5000): Promise<Change> {
+export async function waitFor(changes: Change[], match: (c: Change) => boolean, what: string, timeoutMs = 20_000): Promise<Change> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = changes.find(match);

@@ -16,7 +16,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-const opts = { timeoutMs: 5000, outputMaxBytes: 4096, signal: signalNever };
+// Generous: a loaded machine can starve a child for seconds; the timeout test sets its own.
+const opts = { timeoutMs: 30_000, outputMaxBytes: 4096, signal: signalNever };
 
 test("exit 0 is passing, 1 warning, 2 critical; stdout and stderr both land in the output", async (t) => {
   const rows: Array<[number, CheckResultStatus]> = [[0, "passing"], [1, "warning"], [2, "critical"], [127, "critical"]];
