@@ -16,6 +16,9 @@ const typeCodes: Readonly<Record<string, number>> = { A: 1, NS: 2, CNAME: 5, SOA
 
 export class EncodeError extends Error {
   override name = "EncodeError";
+  constructor(message: string, readonly tooLarge = false) {
+    super(message);
+  }
 }
 
 const messageBytesMax = 65535;
@@ -31,7 +34,7 @@ class Writer {
   private readonly names = new Map<string, number>();
 
   room(bytes: number): void {
-    if (this.offset + bytes > messageBytesMax) throw new EncodeError(`response exceeds ${messageBytesMax} bytes`);
+    if (this.offset + bytes > messageBytesMax) throw new EncodeError(`response exceeds ${messageBytesMax} bytes`, true);
   }
 
   u8(value: number): void {

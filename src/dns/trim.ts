@@ -7,7 +7,7 @@
  */
 import type { Answer } from "dns-packet";
 import type { AnswerSlot } from "./records.ts";
-import { encodeResponse } from "./encode.ts";
+import { EncodeError, encodeResponse } from "./encode.ts";
 import { tcpBytesMax, udpBytesDefault, udpLimitBytes, type Query } from "./wire.ts";
 
 export interface Draft {
@@ -71,6 +71,15 @@ export function fitResponse(query: Query, draft: Draft, options: FitOptions): Fi
     answers: answers.map((slot) => slot.record), authorities,
     additionals: withGlue ? [...glueFor(answers, draft.glue), ...additionals] : [...additionals],
   });
+  /** Encoded size, or Infinity for a message past 64 KiB (which the encoder refuses to build). */
+  const sizeOf = (answers: readonly AnswerSlot[], authorities: readonly Answer[], additionals: readonly Answer[], withGlue: boolean): number => {
+    try {
+      return encode(answers, authorities, additionals, withGlue, false).length;
+    } catch (error) {
+      if (error instanceof EncodeError && error.tooLarge) return Number.POSITIVE_INFINITY;
+      throw error;
+    }
+  };
   const fitted = (kept: number, build: (truncated: boolean) => Buffer): Fitted => {
     const droppedAnswers = draft.answers.length - kept;
     const truncated = options.transport === "udp" && options.enableTruncate && droppedAnswers > 0;
@@ -79,13 +88,23 @@ export function fitResponse(query: Query, draft: Draft, options: FitOptions): Fi
 
   // The common case: everything fits as it is.
   const whole = (truncated: boolean) => encode(slots, draft.authorities, draft.additionals, true, truncated);
-  const wholeBytes = whole(false);
-  if (wholeBytes.length <= limitBytes) return slots.length === draft.answers.length ? { bytes: wholeBytes, truncated: false, droppedAnswers: 0 } : fitted(slots.length, whole);
+  if (slots.length === draft.answers.length) {
+    // Encoded once and sent as it is when it fits.
+    let wholeBytes: Buffer | null = null;
+    try {
+      wholeBytes = whole(false);
+    } catch (error) {
+      if (!(error instanceof EncodeError && error.tooLarge)) throw error;
+    }
+    if (wholeBytes !== null && wholeBytes.length <= limitBytes) return { bytes: wholeBytes, truncated: false, droppedAnswers: 0 };
+  } else if (sizeOf(slots, draft.authorities, draft.additionals, true) <= limitBytes) {
+    return fitted(slots.length, whole);
+  }
 
   // Then fewer answers: with the authority section, without it, without the message-wide additionals.
   const attempts: [readonly Answer[], readonly Answer[]][] = [[draft.authorities, draft.additionals], [[], draft.additionals], [[], []]];
   for (const [authorities, additionals] of attempts) {
-    const fits = (k: number): boolean => encode(slots.slice(0, k), authorities, additionals, true, false).length <= limitBytes;
+    const fits = (k: number): boolean => sizeOf(slots.slice(0, k), authorities, additionals, true) <= limitBytes;
     if (slots.length === 0) {
       if (fits(0)) return fitted(0, (truncated) => encode([], authorities, additionals, true, truncated));
       continue;
@@ -93,7 +112,7 @@ export function fitResponse(query: Query, draft: Draft, options: FitOptions): Fi
     const kept = largestFitting(slots.length, fits);
     if (kept >= 1) return fitted(kept, (truncated) => encode(slots.slice(0, kept), authorities, additionals, true, truncated));
     // Not even the first answer with its glue: try it bare.
-    if (encode(slots.slice(0, 1), authorities, additionals, false, false).length <= limitBytes) {
+    if (sizeOf(slots.slice(0, 1), authorities, additionals, false) <= limitBytes) {
       return fitted(1, (truncated) => encode(slots.slice(0, 1), authorities, additionals, false, truncated));
     }
   }

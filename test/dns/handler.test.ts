@@ -241,3 +241,20 @@ test("addresses: a tagged lan_ipv6 answers AAAA, hostnames answer CNAME, an SRV 
   const glue = (await answer("s.service.consul", "SRV")).additionals!.map((r) => [r.type, (r as dnsPacket.StringAnswer).data]);
   t.deepEqual(glue, [["AAAA", "2001:db8::1"]]);
 });
+
+test("over TCP an answer past 64 KiB is trimmed to fit, not failed", async (t) => {
+  const backend = new CatalogBackend();
+  for (let i = 0; i < 1500; i++) {
+    const node = `node-with-a-rather-long-name-${i}`;
+    backend.node(node, `10.${(i >> 8) & 0xff}.${i & 0xff}.1`, { "consul-network-segment": "", rack: `rack-${i % 10}` });
+    backend.service(node, { ID: "wide", Service: "wide", Port: 9000 });
+  }
+  const handle = handlerFor(backend);
+  const bytes = await handle(queryPacket("wide.service.consul", "SRV"), "tcp");
+  const answer = decode(bytes);
+  t.is(answer.rcode, "NOERROR");
+  t.true(bytes!.length <= 65535, `${bytes!.length} bytes`);
+  t.true(answer.answers!.length > 300 && answer.answers!.length < 1500, `${answer.answers!.length} answers`);
+  const targets = new Set(answer.answers!.map((record) => (record as dnsPacket.SrvAnswer).data.target));
+  t.deepEqual(new Set(answer.additionals!.filter((record) => record.type === "A").map((record) => record.name)), targets);
+});
