@@ -37,3 +37,7 @@ export { loadConfig } from "./agent/config/index.ts";
 export type { AgentConfig } from "./agent/config/types.ts";
 export { createLogger, type RootLogger } from "./agent/log.ts";
 export type { AgentBackend } from "./agent/api.ts";
+export {
+  RpcServer, RpcClient, RaftTcpTransport, RpcError, RpcBindError, RpcStatus, rpcPortDefault, FrameError,
+  type RpcHandler, type RpcMeta, type RpcServerOptions, type RpcClientOptions, type CallOptions, type RaftTcpTransportOptions,
+} from "./transports/rpc/index.ts";

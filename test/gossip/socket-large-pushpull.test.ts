@@ -51,7 +51,7 @@ async function pair(t: { teardown(fn: () => Promise<void>): void }): Promise<[Go
   return [a, b];
 }
 
-test("a member receiving a 10 MB push/pull keeps answering pings: its peer never suspects it", async (t) => {
+test.serial("a member receiving a 10 MB push/pull keeps answering pings: its peer never suspects it", async (t) => {
   const [a, b] = await pair(t);
   const big = encodeStream({ type: "pushPull", Join: false, Nodes: Array.from({ length: 100_000 }, (_, i) => deadNode(i)), UserState: null });
   t.true(big.length > 10_000_000, `push/pull of ${big.length} bytes`);
@@ -75,7 +75,7 @@ test("a member receiving a 10 MB push/pull keeps answering pings: its peer never
   t.log(`10 MB push/pull answered in ${exchangeMs.toFixed(0)} ms; b saw a alive throughout`);
 });
 
-test("a push/pull declaring more nodes than the limit is refused at its header, and counted", async (t) => {
+test.serial("a push/pull declaring more nodes than the limit is refused at its header, and counted", async (t) => {
   const a = await startGossipMember({ name: "a", bind: "127.0.0.1:0", config, seed: 3, streamLimits: { nodesMax: 10 } });
   t.teardown(() => a.kill());
   const bytes = encodeStream({ type: "pushPull", Join: false, Nodes: Array.from({ length: 11 }, (_, i) => deadNode(i)), UserState: null });
@@ -84,7 +84,7 @@ test("a push/pull declaring more nodes than the limit is refused at its header, 
   t.is(a.counters.dropped.oversized, 1);
 });
 
-test("push/pulls beyond the concurrency cap are closed unread; the ones within it are answered", async (t) => {
+test.serial("push/pulls beyond the concurrency cap are closed unread; the ones within it are answered", async (t) => {
   const cap = 4;
   const a = await startGossipMember({ name: "a", bind: "127.0.0.1:0", config, seed: 4, pushPullConcurrencyMax: cap });
   t.teardown(() => a.kill());
