@@ -1,13 +1,19 @@
 /**
- * The `praetor` executable's entry (bin/praetor.mjs runs its compiled form, dist/cli/main.js).
+ * The `praetor` executable's entry (bin/praetor.mjs runs its compiled form, dist/src/cli/main.js).
  * Everything a command needs is imported when that command runs; see program.ts.
  */
 import { processIo } from "./io.ts";
 import { runCli } from "./program.ts";
 
+const argv = process.argv.slice(2);
+let code: number;
 try {
-  process.exitCode = await runCli(process.argv.slice(2), processIo());
+  code = await runCli(argv, processIo());
 } catch (e) {
   process.stderr.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
+  code = 1;
 }
+process.exitCode = code;
+// Once the agent has stopped (or failed to start), whatever it left open must not keep the
+// process alive: exit as soon as stdout has drained.
+if (argv[0] === "agent") process.stdout.write("", () => process.exit(code));
