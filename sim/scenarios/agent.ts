@@ -1,0 +1,571 @@
+/**
+ * `--scenario agent`: whole agents in the simulator (issue 11). Three servers (Raft voters from the
+ * start, the catalog as state machine) and two to four clients; every agent runs a gossip core on
+ * a simulated LAN and a LocalSync (src/core/agent/local-sync.ts) that keeps its own services in the
+ * catalog; every server runs ServerDuties (src/core/agent/server-duties.ts), which, while leading,
+ * reconciles the gossip pool into `serfHealth` checks. These are the classes `src/agent/agent.ts`
+ * runs; only their hosts (callbacks) are simulated here.
+ *
+ * Requests: an agent's reads and writes go over a simulated RPC to a server it picks from its
+ * gossip view (a server serves itself); a follower forwards to the leader it knows. Every request
+ * ends by its deadline, answered or timed out (RequestLog checks it).
+ *
+ * Faults: the campaign's schedule drives the Raft network and the servers (crashes, partitions,
+ * loss...); a server that dies loses its gossip member too, and gossip between two servers obeys
+ * the Raft network's partitions. On top of the schedule, one client is killed and one leaves.
+ * After the heal: checkers (1) catalog = gossip view and (2) anti-entropy converged must hold
+ * within a bound, then (3) a steady window with full LocalSync rounds and leader reconciliations
+ * must propose zero writes. Raft safety is checked throughout by the cluster's checker.
+ */
+import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-host.ts";
+import type { LocalService, SyncWrite } from "../../src/core/agent/anti-entropy.ts";
+import { LocalSync, type LocalSyncHost, type LocalView } from "../../src/core/agent/local-sync.ts";
+import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMember, type DutiesRaftStatus } from "../../src/core/agent/server-duties.ts";
+import { encodeCommand, type Command } from "../../src/core/catalog/commands.ts";
+import { Catalog, defaultCatalogConfig, type ApplyResult } from "../../src/core/catalog/index.ts";
+import type { CheckRecord, NodeServices } from "../../src/core/catalog/types.ts";
+import { defaultLanConfig, type GossipConfig } from "../../src/core/gossip/config.ts";
+import type { Member, OutPacket } from "../../src/core/gossip/events.ts";
+import { MemberIndex } from "../../src/core/gossip/member-table.ts";
+import { GossipNode } from "../../src/core/gossip/node.ts";
+import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
+import { checkAntiEntropy, checkCatalogMatchesGossip, RequestLog, type AgentTruth } from "../checkers/agent-checker.ts";
+import { SafetyViolation } from "../checkers/raft-safety.ts";
+import { FaultDriver } from "../fault-driver.ts";
+import { generateSchedule, selectFaults } from "../faults.ts";
+import { SimNetwork } from "../network.ts";
+import { RaftCluster } from "../raft-cluster.ts";
+import { defaultNodeFactory, describeMessage, drawRaftLimits, makeSimDisk, simRaftConfig } from "../raft-core.ts";
+import type { WorldRng } from "../world/rng.ts";
+import { World } from "../world/world.ts";
+import type { Outcome, Scenario, ScenarioOptions, SeedResult } from "./types.ts";
+
+const tickMs = 50;
+const datacenter = "dc1";
+const serverCount = 3;
+const rpcTimeoutMs = 2_000;
+/** LocalSync's periodic full sync (production: 60 s; shortened so the steady window sees several). */
+const syncPeriodMs = 2_000;
+const settleBoundMs = 60_000;
+const settleProbeMs = 500;
+const steadyWindowMs = 5_000;
+const logMatchingEveryMs = 2_000;
+const serviceNames = ["web", "db", "cache", "api"];
+
+/** Planted defects for the scenario's own tests: each must make a checker fail. */
+export type AgentPlant = "duties-never-propose" | "sync-never-deletes";
+
+export interface AgentRunOptions extends ScenarioOptions {
+  readonly plant?: AgentPlant;
+  readonly clients?: number;
+}
+
+class CatalogMachine implements StateMachine<ApplyResult> {
+  readonly catalog = new Catalog(defaultCatalogConfig());
+  apply(entry: Entry): ApplyResult {
+    return this.catalog.applyBytes(entry.data, entry.index);
+  }
+  snapshot(): Uint8Array {
+    return this.catalog.snapshot();
+  }
+  restore(data: Uint8Array): void {
+    this.catalog.restore(data);
+  }
+}
+
+interface SimAgent {
+  readonly idx: number;
+  readonly name: string;
+  readonly ip: string;
+  readonly gossipAddr: string;
+  readonly addrBytes: Uint8Array;
+  readonly raftId: string | null;
+  readonly nodeId: string;
+  readonly services: Map<string, LocalService>;
+  gossip: GossipNode | null;
+  /** Bumped whenever the agent's process stops: callbacks of a dead incarnation do nothing. */
+  gen: number;
+  sync: LocalSync | null;
+  duties: ServerDuties | null;
+  fate: "alive" | "failed" | "left";
+}
+
+function service(name: string, port: number, tags: readonly string[]): LocalService {
+  return { ID: name, Service: name, Tags: [...tags], Address: "", Port: port, Meta: {}, Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, Kind: "" };
+}
+
+class AgentSim {
+  readonly world: World;
+  readonly network: SimNetwork<Message>;
+  readonly cluster: RaftCluster<CatalogMachine>;
+  readonly driver: FaultDriver;
+  readonly agents: SimAgent[] = [];
+  readonly requests = new RequestLog();
+  private readonly byAddr = new Map<string, SimAgent>();
+  private readonly byName = new Map<string, SimAgent>();
+  private readonly byRaft = new Map<string, SimAgent>();
+  private readonly index = new MemberIndex();
+  private readonly gossipConfig: GossipConfig = { ...defaultLanConfig(), tickMs };
+  private readonly netRng: WorldRng;
+  private readonly rpcRng: WorldRng;
+  /** Catalog writes proposed to Raft by anyone (duties or an agent's anti-entropy). */
+  writesProposed = 0;
+  gossipPackets = 0;
+
+  constructor(readonly options: AgentRunOptions, clientCount: number) {
+    const world = new World(options.seed, { trace: options.trace });
+    this.world = world;
+    const setupRng = world.rng.derive("setup");
+    const delayMinMs = setupRng.int(1, 3);
+    const limits = drawRaftLimits(setupRng);
+    const snapshotEveryEntries = setupRng.int(20, 200);
+    this.netRng = world.rng.derive("gossip-net");
+    this.rpcRng = world.rng.derive("rpc");
+    const servicesRng = world.rng.derive("services");
+    for (let i = 0; i < serverCount + clientCount; i++) {
+      const server = i < serverCount;
+      const name = server ? `s${i + 1}` : `c${i - serverCount + 1}`;
+      const addrBytes = new Uint8Array([10, 0, 0, i + 1]);
+      const ip = addrBytes.join(".");
+      const services = new Map<string, LocalService>();
+      for (let k = servicesRng.int(0, 2); k > 0; k--) {
+        const svc = servicesRng.pick(serviceNames);
+        services.set(svc, service(svc, servicesRng.int(1000, 9000), ["v1"]));
+      }
+      const agent: SimAgent = {
+        idx: i, name, ip, gossipAddr: `${ip}:8301`, addrBytes, raftId: server ? `${ip}:8300` : null,
+        nodeId: `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`, services, gossip: null, gen: 0, sync: null, duties: null, fate: "alive",
+      };
+      this.agents.push(agent);
+      this.byAddr.set(agent.gossipAddr, agent);
+      this.byName.set(name, agent);
+      if (agent.raftId !== null) this.byRaft.set(agent.raftId, agent);
+      this.index.idOf(name);
+    }
+    const raftIds = this.agents.filter((a) => a.raftId !== null).map((a) => a.raftId!);
+    this.network = new SimNetwork<Message>(world, world.rng.derive("network"), { delayMinMs, delayMaxMs: delayMinMs + setupRng.int(2, 25) }, describeMessage);
+    this.cluster = new RaftCluster<CatalogMachine>({
+      world, rng: world.rng.derive("nodes"), network: this.network, nodeIds: raftIds,
+      makeConfig: (id) => simRaftConfig(id, limits), nodeFactory: options.nodeFactory ?? defaultNodeFactory,
+      makeStateMachine: () => new CatalogMachine(),
+      makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
+      driftOf: () => 1,
+      hostConfig: defaultRaftHostConfig({ snapshotEveryEntries, requestTimeoutTicks: 50 }),
+    });
+    this.cluster.onNodeChanged = (id) => this.serverChanged(id);
+    this.driver = new FaultDriver(world, world.rng.derive("fault-targets"), this.network, this.cluster);
+  }
+
+  // ------------------------------------------------------------ agent processes
+
+  start(): void {
+    this.cluster.startAll();
+    for (const agent of this.agents) if (agent.raftId === null) this.startProcess(agent);
+    this.world.after(tickMs, () => this.tickAll());
+    const checkLogs = (): void => {
+      this.cluster.checkLogMatching();
+      this.world.after(logMatchingEveryMs, checkLogs);
+    };
+    this.world.after(logMatchingEveryMs, checkLogs);
+  }
+
+  private serverChanged(id: NodeId): void {
+    const agent = this.byRaft.get(id)!;
+    if (this.cluster.isUp(id)) this.startProcess(agent);
+    else this.stopProcess(agent);
+  }
+
+  private startProcess(agent: SimAgent): void {
+    if (agent.gossip !== null) this.stopProcess(agent);
+    const tags: Record<string, string> = agent.raftId !== null
+      ? { role: "consul", dc: datacenter, id: agent.nodeId, port: "8300", vsn: "2" }
+      : { role: "node", dc: datacenter, id: agent.nodeId };
+    const rng = this.world.rng.derive(`gossip/${agent.name}/${agent.gen}`);
+    agent.gossip = new GossipNode(this.gossipConfig, { name: agent.name, addr: agent.addrBytes, port: 8301, tags }, rng, {
+      memberIndex: this.index, clockMs: () => this.world.nowMs,
+    });
+    if (agent.raftId !== null) {
+      const catalog = this.cluster.stateMachine(agent.raftId)!.catalog;
+      agent.duties = new ServerDuties(this.dutiesHost(agent), catalog, defaultServerDutiesConfig(tickMs));
+    }
+    agent.sync = new LocalSync(this.syncHost(agent), () => this.localView(agent), {
+      periodicTicks: syncPeriodMs / tickMs, changeDelayTicks: 1, retryTicks: 1_000 / tickMs, checkUpdateIntervalMs: 0,
+    });
+    agent.sync.soon();
+    this.world.record("agentStart", { agent: agent.name, gen: agent.gen });
+    this.join(agent);
+  }
+
+  private stopProcess(agent: SimAgent): void {
+    agent.gossip = null;
+    agent.duties = null;
+    agent.sync = null;
+    agent.gen++;
+    this.world.record("agentStop", { agent: agent.name });
+  }
+
+  /** Join like `retry_join`: every other agent's address (the servers first), retried on failure. */
+  private join(agent: SimAgent): void {
+    const node = agent.gossip;
+    if (node === null) return;
+    node.join(this.agents.filter((a) => a !== agent && a.fate === "alive").map((a) => a.gossipAddr));
+    this.afterStep(agent);
+  }
+
+  private tickAll(): void {
+    for (const agent of this.agents) {
+      if (agent.gossip === null) continue;
+      agent.gossip.tick();
+      this.afterStep(agent);
+      agent.duties?.tick();
+      agent.sync?.tick();
+    }
+    this.world.after(tickMs, () => this.tickAll());
+  }
+
+  private afterStep(agent: SimAgent): void {
+    const node = agent.gossip;
+    if (node === null) return;
+    node.invariants();
+    const out = node.drain();
+    for (const p of out.packets) this.send(agent, p);
+    for (const e of out.events) {
+      if (e.type === "join-failed") {
+        const gen = agent.gen;
+        this.world.after(5_000, () => { if (agent.gen === gen) this.join(agent); });
+      }
+      if (e.type === "member-join" || e.type === "member-update" || e.type === "member-failed" || e.type === "member-leave" || e.type === "member-reap") {
+        agent.duties?.onMemberEvent(dutiesMember(e.member), e.type === "member-reap");
+      }
+    }
+    if (node.hasLeft && agent.gossip === node) {
+      agent.gossip = null;
+      agent.gen++;
+      this.world.record("left", { agent: agent.name });
+    }
+  }
+
+  /** Gossip between two servers obeys the Raft network's partitions (they share the machines' links). */
+  private gossipBlocked(from: SimAgent, to: SimAgent): boolean {
+    return from.raftId !== null && to.raftId !== null && this.network.isBlocked(from.raftId, to.raftId);
+  }
+
+  private send(from: SimAgent, p: OutPacket): void {
+    this.gossipPackets++;
+    const dest = this.byAddr.get(p.to);
+    if (dest === undefined || this.gossipBlocked(from, dest)) return;
+    const delayMs = Math.round(this.netRng.uniform(0.2, 2) * 1000) / 1000;
+    const gen = dest.gen;
+    const fromGen = from.gen;
+    this.world.after(delayMs, () => {
+      if (dest.gossip === null || dest.gen !== gen) {
+        // A TCP connect to a dead address is refused: the sender hears about it.
+        if (p.via === "tcp" && from.gossip !== null && from.gen === fromGen) {
+          from.gossip.unreachable(p.to);
+          this.afterStep(from);
+        }
+        return;
+      }
+      const via = p.via === "udp" ? "udp" : p.via === "tcp" ? "tcp" : "tcp-reply";
+      for (const msg of p.msgs) dest.gossip.receive(from.gossipAddr, msg, via);
+      this.afterStep(dest);
+    });
+  }
+
+  // ------------------------------------------------------------ the hosts of the pure classes
+
+  private propose(server: SimAgent, write: SyncWrite | { op: "session.expire"; ID: string }, done: (applied: boolean) => void): void {
+    this.writesProposed++;
+    const command = { ...write, v: 1, nowMs: this.world.nowMs } as unknown as Command;
+    const up = this.cluster.withHost(server.raftId!, (host) => host.propose(encodeCommand(command), (o) => done(o.kind === "applied")));
+    if (!up) done(false);
+  }
+
+  private dutiesHost(agent: SimAgent): DutiesHost {
+    const id = agent.raftId!;
+    const plant = this.options.plant;
+    return {
+      raftId: id,
+      datacenter,
+      raftStatus: () => {
+        const host = this.cluster.host(id);
+        if (host === null) return { role: "follower", term: 0, conf: { voters: [], learners: [] }, lastIndex: 0 };
+        return host.node.status() as unknown as DutiesRaftStatus;
+      },
+      propose: (write, done) => {
+        if (plant === "duties-never-propose") return;
+        this.propose(agent, write, done);
+      },
+      proposeConfChange: (change, done) => {
+        this.world.record("autopilot", { change });
+        const up = this.cluster.withHost(id, (host) => host.proposeConfChange(change, (o) => done(o.kind === "applied")));
+        if (!up) done(false);
+      },
+      lanMembers: () => (agent.gossip?.members() ?? []).map(dutiesMember),
+      nowMs: () => this.world.nowMs,
+    };
+  }
+
+  private syncHost(agent: SimAgent): LocalSyncHost {
+    return {
+      readNode: (done) => this.call(agent, "readNode", (server, reply) => this.serveRead(server, agent.name, reply), done),
+      write: (write, done) => {
+        if (this.options.plant === "sync-never-deletes" && write.op === "catalog.deregister") return done(true);
+        this.call<true>(agent, write.op, (server, reply) => this.serveWrite(server, write, reply), (r) => done(r !== null));
+      },
+      nowMs: () => this.world.nowMs,
+    };
+  }
+
+  private localView(agent: SimAgent): LocalView {
+    return {
+      node: {
+        name: agent.name, id: agent.nodeId, address: agent.ip, datacenter,
+        taggedAddresses: { lan: agent.ip, lan_ipv4: agent.ip, wan: agent.ip, wan_ipv4: agent.ip },
+        meta: { "consul-network-segment": "" },
+      },
+      services: new Map(agent.services),
+      checks: new Map(),
+    };
+  }
+
+  // ------------------------------------------------------------ the simulated RPC
+
+  private hopMs(): number {
+    return this.rpcRng.int(1, 5);
+  }
+
+  /** A server to ask: a server asks itself; a client picks one its gossip view shows alive. */
+  private pickServer(from: SimAgent): SimAgent | null {
+    if (from.raftId !== null) return from;
+    const alive = (from.gossip?.members() ?? []).filter((m) => m.status === "alive" && m.tags.role === "consul");
+    if (alive.length === 0) return null;
+    return this.byName.get(this.rpcRng.pick(alive).name) ?? null;
+  }
+
+  /**
+   * One request from `from`: it ends exactly once, with the answer, a failure, or a timeout at
+   * its deadline; an answer arriving later is dropped. The caller's callback runs only if its
+   * process is still the one that asked.
+   */
+  private call<T>(from: SimAgent, what: string, serve: (server: SimAgent, reply: (value: T | null) => void) => void, done: (value: T | null) => void): void {
+    const world = this.world;
+    const id = this.requests.begin(from.name, what, world.nowMs, rpcTimeoutMs);
+    const gen = from.gen;
+    let finished = false;
+    const finish = (value: T | null, outcome: "ok" | "failed" | "timeout"): void => {
+      if (finished) return;
+      finished = true;
+      this.requests.end(id, world.nowMs, from.gen === gen ? outcome : "abandoned");
+      if (from.gen === gen) done(value);
+    };
+    world.after(rpcTimeoutMs, () => finish(null, "timeout"));
+    const server = this.pickServer(from);
+    if (server === null) {
+      world.after(this.hopMs(), () => finish(null, "failed"));
+      return;
+    }
+    const local = server === from;
+    world.after(local ? 0 : this.hopMs(), () => {
+      if (!this.cluster.isUp(server.raftId!)) return; // lost: the timeout answers
+      serve(server, (value) => world.after(local ? 0 : this.hopMs(), () => finish(value, value === null ? "failed" : "ok")));
+    });
+  }
+
+  /** Run `atLeader` on the leader `server` knows: itself, or one forwarding hop away. */
+  private viaLeader<T>(server: SimAgent, atLeader: (leader: SimAgent, reply: (value: T | null) => void) => void, reply: (value: T | null) => void): void {
+    const host = this.cluster.host(server.raftId!);
+    if (host === null) return;
+    const status = host.node.status();
+    if (status.role === "leader") return atLeader(server, reply);
+    const leader = status.leader === null ? undefined : this.byRaft.get(status.leader);
+    if (leader === undefined || this.network.isBlocked(server.raftId!, leader.raftId!)) return reply(null);
+    this.world.after(this.hopMs(), () => {
+      if (!this.cluster.isUp(leader.raftId!)) return;
+      atLeader(leader, (value) => this.world.after(this.hopMs(), () => reply(value)));
+    });
+  }
+
+  private serveWrite(server: SimAgent, write: SyncWrite, reply: (value: true | null) => void): void {
+    this.viaLeader<true>(server, (leader, answer) => this.propose(leader, write, (applied) => answer(applied ? true : null)), reply);
+  }
+
+  private serveRead(server: SimAgent, name: string, reply: (value: { node: NodeServices | null; checks: readonly CheckRecord[] } | null) => void): void {
+    this.viaLeader(server, (leader, answer) => {
+      const up = this.cluster.withHost(leader.raftId!, (host) => host.read("readIndex", (o) => {
+        const machine = this.cluster.stateMachine(leader.raftId!);
+        if (o.kind !== "ready" || machine === null) return answer(null);
+        answer({ node: machine.catalog.catalogNode(name).value, checks: machine.catalog.healthNode(name).value });
+      }));
+      if (!up) answer(null);
+    }, reply);
+  }
+
+  // ------------------------------------------------------------ workload and churn
+
+  /** A few changes to each agent's services during the safety phase. */
+  scheduleServiceChanges(durationMs: number): number {
+    const rng = this.world.rng.derive("service-changes");
+    let changes = 0;
+    for (const agent of this.agents) {
+      for (let k = rng.int(1, 3); k > 0; k--) {
+        changes++;
+        const atMs = rng.int(500, Math.max(600, durationMs - 500));
+        const svc = rng.pick(serviceNames);
+        const port = rng.int(1000, 9000);
+        const tag = rng.pick(["v1", "v2"]);
+        this.world.at(atMs, () => {
+          if (agent.fate !== "alive") return;
+          if (agent.services.has(svc) && port % 2 === 0) agent.services.delete(svc);
+          else if (agent.services.has(svc) || agent.services.size < 2) agent.services.set(svc, service(svc, port, [tag]));
+          else agent.services.delete([...agent.services.keys()][0]!);
+          this.world.record("services", { agent: agent.name, ids: [...agent.services.keys()] });
+          agent.sync?.changed();
+        });
+      }
+    }
+    return changes;
+  }
+
+  kill(agent: SimAgent): void {
+    agent.fate = "failed";
+    this.stopProcess(agent);
+    this.world.record("kill", { agent: agent.name });
+  }
+
+  leave(agent: SimAgent): void {
+    agent.fate = "left";
+    // The agent stops its anti-entropy, then leaves the pool; the leader deregisters it.
+    agent.sync = null;
+    agent.gossip?.leave();
+    this.afterStep(agent);
+    this.world.record("leave", { agent: agent.name });
+  }
+
+  // ------------------------------------------------------------ checks
+
+  /** Each agent's fate; a killed one the leader's gossip pool has forgotten must be gone. */
+  truths(leaderId: string): AgentTruth[] {
+    const pool = this.byRaft.get(leaderId)!.gossip;
+    return this.agents.map((a) => {
+      const forgotten = a.fate === "failed" && pool !== null && pool.member(a.name) === null;
+      if (forgotten) this.forgotten.add(a.name);
+      return { name: a.name, fate: forgotten ? "forgotten" : a.fate, services: a.services };
+    });
+  }
+
+  readonly forgotten = new Set<string>();
+
+  leaderCatalog(): { id: string; catalog: Catalog } | null {
+    const leader = this.cluster.leader();
+    if (leader === null) return null;
+    return { id: leader.id, catalog: this.cluster.stateMachine(leader.id)!.catalog };
+  }
+
+  converged(): string | null {
+    const leader = this.leaderCatalog();
+    if (leader === null) return "no leader";
+    const truths = this.truths(leader.id);
+    return this.poolMatchesTruth(leader.id) ?? checkCatalogMatchesGossip(leader.catalog, truths) ?? checkAntiEntropy(leader.catalog, truths);
+  }
+
+  /** The leader's gossip view itself: every live agent alive, the leaver left (or forgotten), the killed one not alive. */
+  private poolMatchesTruth(leaderId: string): string | null {
+    const pool = this.byRaft.get(leaderId)!.gossip;
+    if (pool === null) return `leader ${leaderId} runs no gossip member`;
+    for (const a of this.agents) {
+      const status = pool.member(a.name)?.status ?? null;
+      const ok = a.fate === "alive" ? status === "alive" : a.fate === "left" ? status === "left" || status === null : status !== "alive";
+      if (!ok) return `the leader's gossip pool has ${a.name} ${status ?? "unknown"} but it is ${a.fate}`;
+    }
+    return null;
+  }
+}
+
+function dutiesMember(m: Member): DutiesMember {
+  return { name: m.name, addr: m.addr.join("."), status: m.status, nodeId: m.tags.id ?? "", tags: m.tags };
+}
+
+export function runAgentSeed(options: AgentRunOptions): SeedResult {
+  const probe = new World(options.seed).rng.derive("agent-shape");
+  const clientCount = options.clients ?? probe.int(2, 4);
+  const sim = new AgentSim(options, clientCount);
+  const world = sim.world;
+  const kinds = options.faults.filter((k) => k !== "membership" && k !== "drift");
+  const fullSchedule = generateSchedule(world.rng.derive("faults"), kinds, options.durationMs);
+  const schedule = options.faultSchedule ?? (options.scheduleIds === undefined ? fullSchedule : selectFaults(fullSchedule, options.scheduleIds));
+  world.record("seed", { seed: options.seed, scenario: "agent", clients: clientCount, faults: schedule.map((f) => f.id) });
+  const facts: Record<string, number | string> = { servers: serverCount, clients: clientCount, faults: schedule.length };
+  let outcome: Outcome = "ok";
+  let message: string | null = null;
+  try {
+    const verdict = runPhases(sim, schedule, options.durationMs, facts);
+    outcome = verdict.outcome;
+    message = verdict.message;
+  } catch (error) {
+    outcome = error instanceof SafetyViolation || (error instanceof Error && /after its deadline|ended twice/.test(error.message)) ? "safety" : "crash";
+    message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  }
+  Object.assign(facts, sim.requests.counts, {
+    writesProposed: sim.writesProposed, gossipPackets: sim.gossipPackets, restarts: sim.cluster.restarts, raftChecks: sim.cluster.checker.checks,
+  });
+  world.record("end", { outcome, message: message?.split("\n")[0] ?? null });
+  return {
+    seed: options.seed, scenario: "agent", outcome, message, events: world.eventsProcessed, simulatedMs: world.nowMs,
+    schedule: fullSchedule, scheduleIds: schedule.map((f) => f.id), trace: world.trace, facts,
+  };
+}
+
+function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[0], durationMs: number, facts: Record<string, number | string>): { outcome: Outcome; message: string | null } {
+  const world = sim.world;
+  const rng = world.rng.derive("churn");
+  sim.start();
+  sim.driver.schedule(schedule);
+  facts["serviceChanges"] = sim.scheduleServiceChanges(durationMs);
+  const clients = sim.agents.filter((a) => a.raftId === null);
+  const victim = clients[rng.int(0, clients.length - 1)]!;
+  const leaver = clients.find((c) => c !== victim)!;
+  world.at(Math.round(durationMs * 0.3), () => sim.kill(victim));
+  world.at(Math.round(durationMs * 0.5), () => sim.leave(leaver));
+  facts["killed"] = victim.name;
+  facts["left"] = leaver.name;
+  world.runUntil(durationMs);
+  sim.driver.healAll();
+  // Settle: (1) and (2) must hold within the bound.
+  const healedMs = world.nowMs;
+  let pending: string | null = "not probed";
+  while (world.nowMs < healedMs + settleBoundMs) {
+    world.runUntil(world.nowMs + settleProbeMs);
+    const overdue = sim.requests.overdue(world.nowMs);
+    if (overdue !== null) return { outcome: "liveness", message: `a request hung: ${overdue}` };
+    pending = sim.converged();
+    if (pending === null) break;
+  }
+  if (pending !== null) return { outcome: "liveness", message: `not converged ${settleBoundMs} ms after the heal: ${pending}` };
+  facts["convergedAfterHealMs"] = world.nowMs - healedMs;
+  facts["forgotten"] = [...sim.forgotten].join(",");
+  // Steady state (3): full LocalSync rounds and leader reconciliations propose nothing.
+  const writesBefore = sim.writesProposed;
+  const syncsBefore = new Map(sim.agents.map((a) => [a.name, a.sync?.counters.syncs ?? 0]));
+  world.runUntil(world.nowMs + steadyWindowMs);
+  const extra = sim.writesProposed - writesBefore;
+  if (extra !== 0) return { outcome: "safety", message: `steady state: ${extra} writes proposed in a ${steadyWindowMs} ms window with nothing changing (want 0)` };
+  for (const agent of sim.agents) {
+    if (agent.fate !== "alive") continue;
+    const syncs = (agent.sync?.counters.syncs ?? 0) - (syncsBefore.get(agent.name) ?? 0);
+    if (syncs < 1) return { outcome: "liveness", message: `steady state: ${agent.name} completed no anti-entropy sync in ${steadyWindowMs} ms` };
+  }
+  const after = sim.converged();
+  if (after !== null) return { outcome: "safety", message: `after the steady window: ${after}` };
+  const overdue = sim.requests.overdue(world.nowMs);
+  if (overdue !== null) return { outcome: "liveness", message: `a request hung: ${overdue}` };
+  for (const agent of sim.agents) if (agent.raftId !== null) sim.cluster.stateMachine(agent.raftId)?.catalog.invariants();
+  sim.cluster.checkLogMatching();
+  return { outcome: "ok", message: null };
+}
+
+export const scenario: Scenario = {
+  name: "agent",
+  description: "whole agents: 3 servers + clients, gossip + Raft + catalog, ServerDuties and LocalSync; catalog = gossip view, anti-entropy converged, zero-write steady state",
+  runSeed: runAgentSeed,
+};
