@@ -7,6 +7,7 @@ import type { CatalogQuery, QueryValues } from "./query-types.ts";
 import type { Catalog } from "../catalog/catalog.ts";
 import type { QueryResult } from "../catalog/types.ts";
 import type { WatchScope } from "../catalog/watch.ts";
+import { queryScopes as scopes } from "../catalog/queries.ts";
 
 export function runQuery<K extends CatalogQuery["kind"]>(catalog: Catalog, query: Extract<CatalogQuery, { kind: K }>): QueryResult<QueryValues[K]> {
   return run(catalog, query) as QueryResult<QueryValues[K]>;
@@ -34,23 +35,23 @@ function run(catalog: Catalog, query: CatalogQuery): QueryResult<unknown> {
   }
 }
 
-/** The scopes whose writes can change the query's answer (catalog.ts lists them per endpoint). */
+/** The scopes whose writes can change the query's answer: the catalog's own table (queries.ts). */
 export function queryScopes(query: CatalogQuery): WatchScope[] {
   switch (query.kind) {
-    case "catalogNodes": return [{ kind: "table", table: "nodes" }];
-    case "catalogServices": return [{ kind: "table", table: "services" }];
-    case "catalogService":
-    case "healthService": return [{ kind: "service", name: query.name }];
-    case "healthChecks": return [{ kind: "service", name: query.service }];
-    case "catalogNode":
-    case "healthNode": return [{ kind: "node", name: query.name }];
-    case "healthState": return [{ kind: "table", table: "checks" }];
-    case "kvGet": return [{ kind: "kvKey", key: query.key }];
-    case "kvList":
-    case "kvKeys": return [{ kind: "kvPrefix", prefix: query.prefix }];
-    case "sessionInfo":
-    case "sessionList": return [{ kind: "table", table: "sessions" }];
-    case "readTxn": return query.ops.map((op) => ({ kind: "kvPrefix", prefix: op.Key }) as const);
+    case "catalogNodes": return scopes.catalogNodes();
+    case "catalogServices": return scopes.catalogServices(query.nodeMeta);
+    case "catalogService": return scopes.catalogService(query.name);
+    case "healthService": return scopes.healthService(query.name);
+    case "healthChecks": return scopes.healthChecks(query.service);
+    case "catalogNode": return scopes.catalogNode(query.name);
+    case "healthNode": return scopes.healthNode(query.name);
+    case "healthState": return scopes.healthState(query.nodeMeta);
+    case "kvGet": return scopes.kvGet(query.key);
+    case "kvList": return scopes.kvList(query.prefix);
+    case "kvKeys": return scopes.kvKeys(query.prefix);
+    case "sessionInfo": return scopes.sessionInfo();
+    case "sessionList": return scopes.sessionList();
+    case "readTxn": return query.ops.map((op) => ({ kind: "kvPrefix", prefix: (op as { Key?: string }).Key ?? "" }) as const);
   }
 }
 

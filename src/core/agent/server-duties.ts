@@ -115,8 +115,7 @@ export class ServerDuties {
     this.confChangeInFlight = false;
     if (!leading) return;
     // Consul's initializeSessionTimers: every TTL session gets a fresh deadline under a new leader.
-    const reset = (this.catalog as unknown as { resetSessionTimers?: (nowMs: number) => void }).resetSessionTimers;
-    reset?.call(this.catalog, this.host.nowMs());
+    this.catalog.resetSessionTimers(this.host.nowMs());
     this.reconcileAll();
   }
 
