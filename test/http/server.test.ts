@@ -174,7 +174,7 @@ test("startHttpServer: a port in use is an error naming the port and -http-port;
   const started = Date.now();
   await first.close();
   t.is(await blocked, "closed");
-  t.true(Date.now() - started < 2000);
+  t.true(Date.now() - started < 15_000, "close does not wait for the 10 min blocking query");
 });
 
 test("headers: every blocking read answers X-Consul-Index (>= 1), KnownLeader, LastContact and Effective-Consistency", async (t) => {

@@ -68,7 +68,7 @@ test("blocking: 10,000 watchers on different keys; one write wakes exactly its k
   t.regex(woke[0]!, /^woke 4321 200 /);
   t.is(waiters(), watchers - 1);
   t.log(`10,000 watchers: one write woke 1 watcher, answered in ${latencyMs} ms`);
-  t.true(latencyMs < 1000, `wake-up took ${latencyMs} ms`);
+  t.true(latencyMs < 5000, `wake-up took ${latencyMs} ms`);
 
   const killedAt = Date.now();
   child.kill("SIGKILL");
