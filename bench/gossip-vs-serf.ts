@@ -43,12 +43,16 @@ function startSerf(i: number): ChildProcess {
 }
 
 const praetorOut = new Map<number, string[]>();
+const praetorListening = new Set<number>();
 function startPraetor(i: number): ChildProcess {
   const p = spawn(process.execPath, ["--import", "tsx", "src/cli/gossip-node.ts", "--name", `p${i}`, "--bind", `127.0.0.1:${praetorPortBase + i}`,
-    ...(i > 0 ? ["--join", `127.0.0.1:${praetorPortBase}`] : [])], { stdio: ["pipe", "pipe", "ignore"] });
+    ...(i > 0 ? ["--join", `127.0.0.1:${praetorPortBase}`] : [])], { stdio: ["pipe", "pipe", "pipe"] });
   const lines: string[] = [];
   praetorOut.set(i, lines);
   p.stdout!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n").filter(Boolean)));
+  p.stderr!.on("data", (d: Buffer) => {
+    if (d.toString().includes("listening on")) praetorListening.add(i);
+  });
   procs.push(p);
   return p;
 }
@@ -123,8 +127,14 @@ const serfs = Array.from({ length: n }, (_, i) => {
   return p;
 });
 const praetors: ChildProcess[] = [startPraetor(0)];
-await sleep(3000);
-for (let i = 1; i < n; i++) praetors.push(startPraetor(i));
+await waitFor("p0 listening", () => praetorListening.has(0), 60_000);
+// Started in batches, each once the previous one listens: on a loaded machine 50 loaders at once
+// take longer than a join's 10 s TCP timeout (a failed join is not retried by gossip-node).
+for (let batch = 1; batch < n; batch += 10) {
+  const ids = Array.from({ length: Math.min(10, n - batch) }, (_, k) => batch + k);
+  for (const i of ids) praetors.push(startPraetor(i));
+  await waitFor(`p${ids[0]}..p${ids[ids.length - 1]} listening`, () => ids.every((i) => praetorListening.has(i)), 120_000);
+}
 await waitFor("serf pool formed", async () => (await serfMembers(0)).filter((m) => m.status === "alive").length === n, 120_000);
 await waitFor("Praetor pool formed", () => praetorAlive(0) === n && praetorAlive(n - 1) === n, 300_000);
 console.log("both pools formed; warming up");
