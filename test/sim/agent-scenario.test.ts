@@ -1,0 +1,56 @@
+import test from "ava";
+import { FAULT_KINDS } from "../../sim/faults.ts";
+import { RequestLog } from "../../sim/checkers/agent-checker.ts";
+import { runAgentSeed } from "../../sim/scenarios/agent.ts";
+import { loadScenario } from "../../sim/scenarios/index.ts";
+
+const faults = [...FAULT_KINDS];
+
+test("agent scenario: seeds under every fault kind end ok, with convergence and real traffic", (t) => {
+  for (const seed of [1, 2, 3]) {
+    const result = runAgentSeed({ seed, durationMs: 30_000, faults });
+    t.is(result.outcome, "ok", `seed ${seed}: ${result.message}`);
+    t.true(Number(result.facts["ok"]) > 20, `seed ${seed}: only ${result.facts["ok"]} RPCs answered`);
+    t.true(Number(result.facts["writesProposed"]) > 5, `seed ${seed}: only ${result.facts["writesProposed"]} writes proposed`);
+    t.true(typeof result.facts["convergedAfterHealMs"] === "number", `seed ${seed}: no convergence time in ${JSON.stringify(result.facts)}`);
+  }
+});
+
+test("agent scenario: the same seed gives the same trace and facts", (t) => {
+  const a = runAgentSeed({ seed: 11, durationMs: 15_000, faults, trace: true });
+  const b = runAgentSeed({ seed: 11, durationMs: 15_000, faults, trace: true });
+  t.true(a.trace!.length > 100, `trace of ${a.trace!.length} lines is too short to mean anything`);
+  t.deepEqual(a.trace, b.trace);
+  t.deepEqual(a.facts, b.facts);
+});
+
+test("agent scenario: a leader whose duties never propose fails checker (1), catalog vs gossip", (t) => {
+  const result = runAgentSeed({ seed: 1, durationMs: 15_000, faults: [], plant: "duties-never-propose" });
+  t.not(result.outcome, "ok");
+  t.regex(result.message ?? "", /catalog vs gossip: .*serfHealth (absent|passing)/);
+});
+
+test("agent scenario: anti-entropy that never deregisters a service fails checker (2)", (t) => {
+  // Without faults every seed converges; find seeds where some agent drops a service.
+  const failing = [1, 2, 3, 4, 5, 6].map((seed) => runAgentSeed({ seed, durationMs: 15_000, faults: [], plant: "sync-never-deletes" })).filter((r) => r.outcome !== "ok");
+  t.true(failing.length > 0, "no seed exercised a service removal");
+  for (const r of failing) t.regex(r.message ?? "", /anti-entropy: .*catalog has service .* the agent does not own/);
+});
+
+test("agent scenario: loadable as --scenario agent", async (t) => {
+  const scenario = await loadScenario("agent");
+  t.is(scenario.name, "agent");
+});
+
+test("request log: a request ending after its deadline, or twice, throws; one still open past it is reported", (t) => {
+  const log = new RequestLog();
+  const late = log.begin("c1", "readNode", 0, 2_000);
+  t.throws(() => log.end(late, 2_001, "ok"), { message: /after its deadline 2000 ms/ });
+  const twice = log.begin("c1", "write", 0, 2_000);
+  log.end(twice, 2_000, "timeout");
+  t.throws(() => log.end(twice, 2_000, "ok"), { message: /ended twice/ });
+  const open = new RequestLog();
+  open.begin("c2", "write", 100, 2_000);
+  t.is(open.overdue(2_100), null);
+  t.regex(open.overdue(2_101) ?? "", /write from c2\) began at 100 ms, deadline 2100 ms, still open at 2101 ms/);
+});
