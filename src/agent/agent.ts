@@ -239,6 +239,7 @@ export class Agent implements AgentBackend {
     await this.restoreLocalState();
     this.timer = setInterval(() => this.tick(), tickMs);
     this.startJoins();
+    void this.rejoinRemembered().finally(() => void this.store.del("meta/left").catch(() => {}));
     if (c.server) this.maybeBootstrap();
     this.log.info("agent started", { node: this.nodeName, datacenter: this.datacenter, server: c.server });
   }
@@ -499,11 +500,13 @@ export class Agent implements AgentBackend {
       case "member-failed":
       case "member-leave":
         this.log.info(`member ${event.type.slice(7)}: ${event.member.name}`, { addr: ipOf(event.member), status: event.member.status });
+        this.rememberMember(event.member);
         this.duties?.onMemberEvent(this.dutiesMember(event.member));
         if (this.config.server) this.maybeBootstrap();
         break;
       case "member-reap":
         this.log.info(`member reaped: ${event.member.name}`);
+        void this.store.del(`member/${event.member.name}`).catch(() => {});
         this.duties?.onMemberEvent(this.dutiesMember(event.member), true);
         break;
       case "user-event":
@@ -517,6 +520,35 @@ export class Agent implements AgentBackend {
   }
 
   // ---------------------------------------------------------------- Joining
+
+  /**
+   * The LAN members seen, kept in the agent's store (Consul's serf snapshot): after a restart the
+   * agent rejoins them, so a cluster whose servers all restarted finds its clients again.
+   */
+  private rememberMember(member: Member): void {
+    if (member.name === this.nodeName || this.config.inMemory) return;
+    const key = `member/${member.name}`;
+    if (member.status === "left") void this.store.del(key).catch(() => {});
+    else void this.store.put(key, formatAddr(member.addr, member.port)).catch(() => {});
+  }
+
+  private async rejoinRemembered(): Promise<void> {
+    const remembered = (await this.store.entries("member/")).map(([, addr]) => String(addr));
+    if (remembered.length === 0) return;
+    if (this.config.rejoinAfterLeave === false && (await this.store.entries("meta/left")).length > 0) {
+      this.log.info("not rejoining the members of the last run: this agent left gracefully (set -rejoin to rejoin)");
+      return;
+    }
+    for (let attempt = 1; attempt <= 5 && !this.stopped; attempt++) {
+      try {
+        await this.joinPool(this.lan, remembered);
+        this.log.info("rejoined members of the last run", { members: remembered.length });
+        return;
+      } catch {
+        await sleep(2_000);
+      }
+    }
+  }
 
   private startJoins(): void {
     const c = this.config;
@@ -917,6 +949,7 @@ export class Agent implements AgentBackend {
     if (this.leaving) return;
     this.leaving = true;
     this.log.info("gracefully leaving the cluster");
+    await this.store.put("meta/left", Date.now()).catch(() => {});
     await Promise.all([this.lan?.leave(), this.wan?.leave()].filter(Boolean));
     setTimeout(() => {
       void this.shutdown().then(() => this.hooks.onShutdown?.());

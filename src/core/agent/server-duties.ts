@@ -48,6 +48,11 @@ export interface ServerDutiesConfig {
   readonly autopilotEveryTicks: number;
   /** A non-voter is promoted after being caught up this long. */
   readonly stableTicks: number;
+  /**
+   * A new leader deregisters catalog nodes its pool does not know only after leading this long:
+   * a leader that just restarted has not yet heard of every live member again.
+   */
+  readonly reapGraceTicks: number;
   readonly maxTrailingEntries: number;
 }
 
@@ -58,6 +63,7 @@ export function defaultServerDutiesConfig(tickMs: number): ServerDutiesConfig {
     sessionCheckEveryTicks: ticks(200),
     autopilotEveryTicks: ticks(500),
     stableTicks: ticks(2_000),
+    reapGraceTicks: ticks(30_000),
     maxTrailingEntries: 250, // Consul's autopilot max_trailing_logs
   };
 }
@@ -70,6 +76,7 @@ export function serverRaftId(member: { readonly addr: string; readonly tags: Rea
 export class ServerDuties {
   private ticks = 0;
   private leading = false;
+  private leadingSinceTick = 0;
   private readonly autopilot: Autopilot;
   private confChangeInFlight = false;
   private readonly reconcileInFlight = new Set<string>();
@@ -112,6 +119,7 @@ export class ServerDuties {
 
   private onLeadershipChange(leading: boolean): void {
     this.leading = leading;
+    this.leadingSinceTick = this.ticks;
     this.confChangeInFlight = false;
     if (!leading) return;
     // Consul's initializeSessionTimers: every TTL session gets a fresh deadline under a new leader.
@@ -133,7 +141,13 @@ export class ServerDuties {
       const view = this.nodeView(node.Node);
       if (view !== null) views.set(node.Node, view);
     }
-    for (const write of reconcileAll(this.host.lanMembers(), views, this.host.datacenter)) this.reconcileWrite(write);
+    const members = this.host.lanMembers();
+    if (this.ticks - this.leadingSinceTick < this.config.reapGraceTicks) {
+      // Too early to tell a reaped member from one this leader has not heard of again yet.
+      const known = new Set(members.map((m) => m.name));
+      for (const name of [...views.keys()]) if (!known.has(name)) views.delete(name);
+    }
+    for (const write of reconcileAll(members, views, this.host.datacenter)) this.reconcileWrite(write);
   }
 
   private reconcileWrite(write: SyncWrite): void {
