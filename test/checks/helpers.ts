@@ -46,6 +46,15 @@ export async function waitFor(changes: Change[], match: (c: Change) => boolean, 
   }
 }
 
+/** Polls until the condition holds, or rejects naming it. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${what}`);
+    await sleep(5);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

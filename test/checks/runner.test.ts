@@ -2,7 +2,7 @@ import test from "ava";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { CheckRunner, CheckRunnerError, type AliasView } from "../../src/agent/checks/index.ts";
-import { def, sleep, testRunner, waitFor } from "./helpers.ts";
+import { def, sleep, testRunner, until, waitFor } from "./helpers.ts";
 
 test("ttl: critical with \"TTL expired\" when no update comes in time", async (t) => {
   const { runner, changes } = testRunner();
@@ -16,7 +16,7 @@ test("ttl: critical with \"TTL expired\" when no update comes in time", async (t
 test("ttl: pass, warn and fail set the status; each update restarts the TTL; expiry keeps the last output", async (t) => {
   const { runner, changes } = testRunner();
   t.teardown(() => runner.stop());
-  runner.add(def({ id: "app", name: "app", ttl: "300ms" }), { origin: "remote" });
+  runner.add(def({ id: "app", name: "app", ttl: "2s" }), { origin: "remote" });
   t.is(runner.ttlUpdate("app", "passing", "all good"), "all good");
   t.is(runner.ttlUpdate("app", "warning", "disk 91%"), "disk 91%");
   t.is(runner.ttlUpdate("app", "critical", "disk full"), "disk full");
@@ -27,7 +27,7 @@ test("ttl: pass, warn and fail set the status; each update restarts the TTL; exp
     await sleep(100);
     runner.ttlUpdate("app", "passing", "all good");
   }
-  t.is(runner.get("app")!.status, "passing", "updates every 100 ms keep a 300 ms TTL alive");
+  t.is(runner.get("app")!.status, "passing", "updates every 100 ms keep a 2 s TTL alive");
   const expired = await waitFor(changes, (c) => c.status === "critical" && c.output.startsWith("TTL"), "expiry");
   t.is(expired.output, "TTL expired (last output before timeout follows): all good");
 });
@@ -59,9 +59,7 @@ test("pool: never more concurrent runs than concurrencyMax, and every check stil
   for (let i = 0; i < 6; i++) {
     runner.add(def({ id: `s${i}`, name: `s${i}`, args: ["sh", "-c", "sleep 0.2"], interval: "10s", status: "critical" }), { origin: "local" });
   }
-  await sleep(50);
-  t.is(runner.poolStats.active, 2);
-  t.is(runner.poolStats.queued, 4);
+  await until(() => runner.poolStats.active === 2 && runner.poolStats.queued === 4, "two runs in flight, four waiting");
   for (let i = 0; i < 6; i++) await waitFor(changes, (c) => c.id === `s${i}` && c.status === "passing", `s${i} passing`, 10_000);
   t.is(runner.poolStats.peakActive, 2);
 });
@@ -112,7 +110,8 @@ test("deregister_critical_service_after: reported once per critical spell, for s
   runner.onDeregisterCritical((serviceId, checkId, forMs) => reports.push([serviceId, checkId, forMs]));
   runner.add(def({ tcp: "127.0.0.1:1", interval: "20ms", deregister_critical_service_after: "100ms" }, "web"), { origin: "local" });
   runner.add(def({ name: "node-level", ttl: "20ms", deregister_critical_service_after: "100ms" }), { origin: "local" });
-  await sleep(400);
+  await until(() => reports.length > 0, "a deregistration report");
+  await sleep(300);
   t.is(reports.length, 1, JSON.stringify(reports));
   t.is(reports[0]![0], "web");
   t.is(reports[0]![1], "service:web");
@@ -159,7 +158,8 @@ test("alias of a local check reacts to the local change at once, without waiting
   runner.add(def({ id: "mirror", name: "mirror", alias_service: "web" }), { origin: "local" });
   await waitFor(changes, (c) => c.id === "mirror" && c.status === "passing", "mirror passing");
   runner.ttlUpdate("beat", "critical", "stuck");
-  const mirrored = await waitFor(changes, (c) => c.id === "mirror" && c.status === "critical", "mirror critical", 1000);
+  // Far sooner than the 60 s poll: the local change itself triggers the alias.
+  const mirrored = await waitFor(changes, (c) => c.id === "mirror" && c.status === "critical", "mirror critical", 10_000);
   t.is(mirrored.output, 'Aliased check "Service \'web\' check" failing: stuck');
 });
 
@@ -215,7 +215,7 @@ test("stop() ends every check: running scripts are killed, no change comes after
   while (runner.poolStats.active === 0) await sleep(5);
   const stoppedAtMs = Date.now() - t0;
   await runner.stop();
-  t.true(Date.now() - t0 - stoppedAtMs < 3000, "stop did not wait for the 5 s script");
+  t.true(Date.now() - t0 - stoppedAtMs < 4500, "stop did not wait for the 5 s script");
   t.is(runner.poolStats.active, 0);
   await sleep(400);
   t.deepEqual(changes.filter((c) => c.atMs >= stoppedAtMs), [], "nothing changed after stop (the 200 ms TTL never expired)");
@@ -238,5 +238,5 @@ test("stop() does not wait for a catalog read that never answers", async (t) => 
   await sleep(20);
   const started = Date.now();
   await runner.stop();
-  t.true(Date.now() - started < 1000);
+  t.true(Date.now() - started < 3000);
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CheckRunner, CheckRunnerError, type CheckResultStatus } from "../../src/agent/checks/index.ts";
 import { runScript } from "../../src/agent/checks/script.ts";
-import { def, signalNever, sleep, testRunner, waitFor } from "./helpers.ts";
+import { def, signalNever, sleep, testRunner, until, waitFor } from "./helpers.ts";
 
 /** Alive means running: a killed child reparented to a PID 1 that reaps lazily stays a zombie (state Z) for a while. */
 function isAlive(pid: number): boolean {
@@ -64,7 +64,8 @@ test("a hanging script is killed at its timeout with its whole process group", a
   t.true(result.direct === true, "a timeout bypasses the thresholds, as in Consul");
   t.true(tookMs >= 290 && tookMs < 10_000, `took ${tookMs} ms (the script sleeps 30 s)`);
   const childPid = Number(readFileSync(pidFile, "utf8").trim());
-  await sleep(50);
+  // SIGKILL is sent; on a loaded machine the child may take a moment to be scheduled and die.
+  await until(() => !isAlive(childPid), `the script's child ${childPid} dead`, 5000).catch(() => {});
   t.false(isAlive(childPid), `the script's child ${childPid} outlived the timeout`);
 });
 
@@ -77,8 +78,9 @@ test("a script that exits but leaves a child holding its output is finished, and
   t.is(result.status, "passing");
   t.is(result.output, "done\n");
   t.true(Date.now() - started < 10_000, "the leftover sleep 30 did not hold the check");
-  await sleep(50);
-  t.false(isAlive(Number(readFileSync(pidFile, "utf8").trim())));
+  const leftover = Number(readFileSync(pidFile, "utf8").trim());
+  await until(() => !isAlive(leftover), `the leftover ${leftover} dead`, 5000).catch(() => {});
+  t.false(isAlive(leftover));
 });
 
 test("script checks are refused by default, explaining why and naming the flags", (t) => {
@@ -119,8 +121,7 @@ test("runner: remove() kills a running script and drops its result", async (t) =
   const { runner, changes } = testRunner();
   t.teardown(() => runner.stop());
   runner.add(def({ id: "slow", name: "slow", args: ["sh", "-c", "sleep 5; echo late"], interval: "10ms", timeout: "10s" }), { origin: "local" });
-  await sleep(100);
-  t.is(runner.poolStats.active, 1);
+  await until(() => runner.poolStats.active === 1, "the script running");
   t.true(runner.remove("slow"));
   await sleep(50);
   t.is(runner.poolStats.active, 0, "the slot is back");
