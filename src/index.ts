@@ -41,3 +41,7 @@ export {
   RpcServer, RpcClient, RaftTcpTransport, RpcError, RpcBindError, RpcStatus, rpcPortDefault, FrameError,
   type RpcHandler, type RpcMeta, type RpcServerOptions, type RpcClientOptions, type CallOptions, type RaftTcpTransportOptions,
 } from "./transports/rpc/index.ts";
+export { createHttpApi, startHttpServer, type HttpApiOptions, type HttpLogger } from "./http/server.ts";
+export { compileFilter, applyFilter, parseFilter, FilterError } from "./core/filter/index.ts";
+export { createDnsHandler } from "./dns/handler.ts";
+export { startDnsServer } from "./dns/server.ts";
