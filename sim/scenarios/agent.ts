@@ -46,8 +46,11 @@ const serverCount = 3;
 const rpcTimeoutMs = 2_000;
 /** LocalSync's periodic full sync (production: 60 s; shortened so the steady window sees several). */
 const syncPeriodMs = 2_000;
-const settleBoundMs = 60_000;
+/** After the heal: an election, a new leader's 30 s reap grace (ServerDuties), gossip suspicion and refutation, a sync. */
+const settleBoundMs = 120_000;
 const settleProbeMs = 500;
+/** How long checkers (1) and (2) must hold before the steady window: longer than a suspicion. */
+const stableMs = 10_000;
 const steadyWindowMs = 5_000;
 const logMatchingEveryMs = 2_000;
 const serviceNames = ["web", "db", "cache", "api"];
@@ -276,6 +279,7 @@ class AgentSim {
 
   private propose(server: SimAgent, write: SyncWrite | { op: "session.expire"; ID: string }, done: (applied: boolean) => void): void {
     this.writesProposed++;
+    if (this.world.tracing) this.world.record("propose", { at: server.name, write });
     const command = { ...write, v: 1, nowMs: this.world.nowMs } as unknown as Command;
     const up = this.cluster.withHost(server.raftId!, (host) => host.propose(encodeCommand(command), (o) => done(o.kind === "applied")));
     if (!up) done(false);
@@ -533,16 +537,23 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
   sim.driver.healAll();
   // Settle: (1) and (2) must hold within the bound.
   const healedMs = world.nowMs;
+  // Converged means held for `stableMs`: a server restarted by the heal may still be declared
+  // failed by its old incarnation's suspicion (and refute it) a few seconds later.
   let pending: string | null = "not probed";
+  let convergedSinceMs: number | null = null;
   while (world.nowMs < healedMs + settleBoundMs) {
     world.runUntil(world.nowMs + settleProbeMs);
     const overdue = sim.requests.overdue(world.nowMs);
     if (overdue !== null) return { outcome: "liveness", message: `a request hung: ${overdue}` };
     pending = sim.converged();
-    if (pending === null) break;
+    if (pending !== null) convergedSinceMs = null;
+    else convergedSinceMs ??= world.nowMs;
+    if (convergedSinceMs !== null && world.nowMs - convergedSinceMs >= stableMs) break;
   }
-  if (pending !== null) return { outcome: "liveness", message: `not converged ${settleBoundMs} ms after the heal: ${pending}` };
-  facts["convergedAfterHealMs"] = world.nowMs - healedMs;
+  if (pending !== null || convergedSinceMs === null || world.nowMs - convergedSinceMs < stableMs) {
+    return { outcome: "liveness", message: `not converged (and stable for ${stableMs} ms) ${settleBoundMs} ms after the heal: ${pending ?? "converged only briefly"}` };
+  }
+  facts["convergedAfterHealMs"] = convergedSinceMs - healedMs;
   facts["forgotten"] = [...sim.forgotten].join(",");
   // Steady state (3): full LocalSync rounds and leader reconciliations propose nothing.
   const writesBefore = sim.writesProposed;
