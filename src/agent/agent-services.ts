@@ -149,9 +149,13 @@ export class AgentServices {
     return result.definition;
   }
 
-  private async addCheck(def: CheckDefinition, origin: Origin, rawDefinition: Record<string, unknown>): Promise<void> {
+  /**
+   * `origin` says where the check is kept (an API service's checks persist with the service, so
+   * they are stored as "config"); `from` says who asked, which decides whether scripts may run.
+   */
+  private async addCheck(def: CheckDefinition, origin: Origin, rawDefinition: Record<string, unknown>, from: Origin = origin): Promise<void> {
     try {
-      this.runner.add(def, { origin: origin === "api" ? "remote" : "local" });
+      this.runner.add(def, { origin: from === "api" ? "remote" : "local" });
     } catch (error) {
       if (error instanceof CheckRunnerError) throw new ApiError(error.httpStatus === 404 ? 404 : error.httpStatus, error.message);
       throw error;
@@ -188,7 +192,7 @@ export class AgentServices {
       }
     }
     // Service checks persist with the service definition, not on their own.
-    for (const [i, def] of defs.entries()) await this.addCheck(def, origin === "api" ? "config" : origin, parsed.checks[i] as Record<string, unknown>);
+    for (const [i, def] of defs.entries()) await this.addCheck(def, "config", parsed.checks[i] as Record<string, unknown>, origin);
   }
 
   async deregisterService(id: string): Promise<void> {

@@ -1,7 +1,7 @@
 /** Catalog reads as data, shared by the agent's front ends, its RPC and the simulator. */
 import type {
   CatalogServiceEntry, CheckRecord, CheckStatus, HealthServiceEntry, KvEntry, KvOp, NodeRecord,
-  NodeServices, ServiceFilter, SessionRecord,
+  NodeServices, ServiceFilter, SessionRecord, TxnOp,
 } from "../catalog/index.ts";
 
 /** A catalog read, as data, so it can run locally or travel to a server over RPC. */
@@ -20,7 +20,7 @@ export type CatalogQuery =
   | { readonly kind: "sessionInfo"; readonly id: string }
   | { readonly kind: "sessionList"; readonly node?: string }
   /** A txn of reads only (Consul answers it without Raft). */
-  | { readonly kind: "readTxn"; readonly ops: readonly KvOp[] };
+  | { readonly kind: "readTxn"; readonly ops: readonly (TxnOp | KvOp)[] };
 
 /** What each query answers with (the HTTP layer serialises it as Consul does). */
 export interface QueryValues {

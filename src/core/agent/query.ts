@@ -51,7 +51,14 @@ export function queryScopes(query: CatalogQuery): WatchScope[] {
     case "kvKeys": return scopes.kvKeys(query.prefix);
     case "sessionInfo": return scopes.sessionInfo();
     case "sessionList": return scopes.sessionList();
-    case "readTxn": return query.ops.map((op) => ({ kind: "kvPrefix", prefix: (op as { Key?: string }).Key ?? "" }) as const);
+    case "readTxn": return query.ops.map((op): WatchScope => {
+      if ("KV" in op) return { kind: "kvPrefix", prefix: op.KV.Key };
+      if ("Node" in op) return { kind: "table", table: "nodes" };
+      if ("Service" in op) return { kind: "table", table: "services" };
+      if ("Check" in op) return { kind: "table", table: "checks" };
+      if ("Session" in op) return { kind: "table", table: "sessions" };
+      return { kind: "kvPrefix", prefix: op.Key };
+    });
   }
 }
 

@@ -1,19 +1,18 @@
 /**
- * `PUT /v1/txn` (txn_endpoint.go): a JSON list of up to 128 operations. A list of only KV reads
+ * `PUT /v1/txn` (txn_endpoint.go): a JSON list of up to 128 operations. A list of only reads
  * is answered without Raft (`readTxn`, with the read headers); anything else is one `txn` write.
  * Success is `{"Results":[...],"Errors":null}`; a rolled-back txn is 409 with
  * `{"Results":null,"Errors":[{"OpIndex":n,"What":"..."}]}` (the server maps ApiError.errors).
  */
 import type { AgentBackend } from "../../agent/api.ts";
 import { ApiError } from "../../agent/api.ts";
-import type { ApplyResult, KvOp } from "../../core/catalog/index.ts";
+import { isReadOnlyTxn, type ApplyResult, type TxnOp } from "../../core/catalog/index.ts";
 import { writeRequest } from "../bodies.ts";
 import { kvValueMaxBytes, type Call } from "../call.ts";
 import { badRequest } from "../params.ts";
 
 /** Consul's maxTxnOps in current releases. */
 export const txnOpsMax = 128;
-const readVerbs = new Set(["get", "get-tree", "check-index", "check-session", "check-not-exists"]);
 
 export async function txn(call: Call, backend: AgentBackend): Promise<void> {
   const body = await call.json(kvValueMaxBytes);
@@ -22,10 +21,9 @@ export async function txn(call: Call, backend: AgentBackend): Promise<void> {
     throw new ApiError(413, `Transaction contains too many operations (${body.length} > ${txnOpsMax})`);
   }
   const request = writeRequest("txn", { Ops: body });
-  const ops = request.Ops as readonly { KV?: KvOp }[];
-  const readOnly = ops.length > 0 && ops.every((op) => op.KV !== undefined && readVerbs.has(op.KV.Verb));
-  if (readOnly) {
-    const result = await backend.query({ kind: "readTxn", ops: ops.map((op) => op.KV!) }, call.readOptions(false));
+  const ops = request.Ops as readonly TxnOp[];
+  if (ops.length > 0 && isReadOnlyTxn(ops)) {
+    const result = await backend.query({ kind: "readTxn", ops }, call.readOptions(false));
     call.meta(result.meta);
     return call.send(unwrapApplyResult(result.value), 200, true);
   }
