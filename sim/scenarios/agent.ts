@@ -56,7 +56,7 @@ const logMatchingEveryMs = 2_000;
 const serviceNames = ["web", "db", "cache", "api"];
 
 /** Planted defects for the scenario's own tests: each must make a checker fail. */
-export type AgentPlant = "duties-never-propose" | "sync-never-deletes";
+export type AgentPlant = "duties-never-propose" | "sync-never-deletes" | "node-meta-drifts";
 
 export interface AgentRunOptions extends ScenarioOptions {
   readonly plant?: AgentPlant;
@@ -113,6 +113,7 @@ class AgentSim {
   private readonly rpcRng: WorldRng;
   /** Catalog writes proposed to Raft by anyone (duties or an agent's anti-entropy). */
   writesProposed = 0;
+  private metaLooks = 0;
   gossipPackets = 0;
 
   constructor(readonly options: AgentRunOptions, clientCount: number) {
@@ -326,7 +327,8 @@ class AgentSim {
       node: {
         name: agent.name, id: agent.nodeId, address: agent.ip, datacenter,
         taggedAddresses: { lan: agent.ip, lan_ipv4: agent.ip, wan: agent.ip, wan_ipv4: agent.ip },
-        meta: { "consul-network-segment": "" },
+        // Planted: a node meta value that changes on every look, so every full sync writes.
+        meta: this.options.plant === "node-meta-drifts" ? { "consul-network-segment": "", drift: String(this.metaLooks++) } : { "consul-network-segment": "" },
       },
       services: new Map(agent.services),
       checks: new Map(),

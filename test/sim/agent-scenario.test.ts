@@ -37,6 +37,12 @@ test("agent scenario: anti-entropy that never deregisters a service fails checke
   for (const r of failing) t.regex(r.message ?? "", /anti-entropy: .*catalog has service .* the agent does not own/);
 });
 
+test("agent scenario: an agent whose node meta differs on every sync fails checker (3), zero writes in a steady state", (t) => {
+  const result = runAgentSeed({ seed: 1, durationMs: 15_000, faults: [], plant: "node-meta-drifts" });
+  t.is(result.outcome, "safety", result.message ?? "");
+  t.regex(result.message ?? "", /steady state: \d+ writes proposed in a 5000 ms window with nothing changing \(want 0\)/);
+});
+
 test("agent scenario: loadable as --scenario agent", async (t) => {
   const scenario = await loadScenario("agent");
   t.is(scenario.name, "agent");
