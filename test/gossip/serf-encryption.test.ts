@@ -14,8 +14,8 @@ import type { GossipLogLevel } from "../../src/transports/gossip-log.ts";
 import { startGossipMember } from "../../src/transports/gossip-member.ts";
 import { SerfAgent, eventually, serfInstalled, serfMissingMessage } from "./serf-agent.ts";
 
-const serfBind = "127.0.0.1:17846";
-const serfRpc = "127.0.0.1:17843";
+const serfBind = "127.0.0.1:18046";
+const serfRpc = "127.0.0.1:18043";
 
 const keygen = (): string => execFileSync("serf", ["keygen"], { encoding: "utf8" }).trim();
 
@@ -24,10 +24,10 @@ test("a Praetor member with serf's key joins `serf agent -encrypt`; events cross
   const key = keygen();
   t.is(decodeKey(key).length, 32, "serf keygen makes 32-byte keys");
   const serf = await SerfAgent.start({ node: "serf-e", bind: serfBind, rpc: serfRpc, encrypt: key });
-  const good = await startGossipMember({ name: "p-good", bind: "127.0.0.1:17851", keyring: GossipKeyring.fromBase64(key) });
+  const good = await startGossipMember({ name: "p-good", bind: "127.0.0.1:18051", keyring: GossipKeyring.fromBase64(key) });
   const logs: { level: GossipLogLevel; msg: string; fields: Readonly<Record<string, unknown>> }[] = [];
   const bad = await startGossipMember({
-    name: "p-bad", bind: "127.0.0.1:17852", keyring: GossipKeyring.fromBase64(keygen()),
+    name: "p-bad", bind: "127.0.0.1:18052", keyring: GossipKeyring.fromBase64(keygen()),
     logger: (level, msg, fields) => logs.push({ level, msg, fields }),
   });
   t.teardown(async () => {
