@@ -441,11 +441,20 @@ class AgentSim {
 
   leave(agent: SimAgent): void {
     agent.fate = "left";
-    // The agent stops its anti-entropy, then leaves the pool; the leader deregisters it.
-    agent.sync = null;
-    agent.gossip?.leave();
-    this.afterStep(agent);
-    this.world.record("leave", { agent: agent.name });
+    // As the agent does: stop anti-entropy, wait for a sync in flight to end (its writes must not
+    // land after the leader deregisters the node), then leave the pool.
+    agent.sync?.stop();
+    const leaveWhenIdle = (): void => {
+      if (agent.sync !== null && agent.sync.inFlight) {
+        this.world.after(50, leaveWhenIdle);
+        return;
+      }
+      agent.sync = null;
+      agent.gossip?.leave();
+      this.afterStep(agent);
+      this.world.record("leave", { agent: agent.name });
+    };
+    leaveWhenIdle();
   }
 
   // ------------------------------------------------------------ checks

@@ -950,6 +950,9 @@ export class Agent implements AgentBackend {
     this.leaving = true;
     this.log.info("gracefully leaving the cluster");
     await this.store.put("meta/left", Date.now()).catch(() => {});
+    // No registration of this node may land after the leader deregisters it.
+    this.sync.stop();
+    for (let waited = 0; this.sync.inFlight && waited < 5_000; waited += 50) await sleep(50);
     await Promise.all([this.lan?.leave(), this.wan?.leave()].filter(Boolean));
     setTimeout(() => {
       void this.shutdown().then(() => this.hooks.onShutdown?.());

@@ -37,6 +37,7 @@ export class LocalSync {
   private running = false;
   private dueTick: number | null = 0;
   private generation = 0;
+  private stopped = false;
   private readonly outputSyncedMs = new Map<string, number>();
   readonly counters = { syncs: 0, writes: 0, failures: 0, lastSyncWrites: 0 };
 
@@ -60,9 +61,18 @@ export class LocalSync {
     return this.running;
   }
 
+  /**
+   * The agent is leaving: no new sync starts and a running one sends no further write. The caller
+   * waits until `inFlight` is false before leaving the pool, so no registration of this node can
+   * land after the leader has deregistered it.
+   */
+  stop(): void {
+    this.stopped = true;
+  }
+
   tick(): void {
     this.ticks++;
-    if (this.running) return;
+    if (this.running || this.stopped) return;
     if (this.dueTick === null || this.ticks < this.dueTick) return;
     this.run();
   }
@@ -72,7 +82,7 @@ export class LocalSync {
     this.dueTick = null;
     const generation = this.generation;
     this.host.readNode((view) => {
-      if (view === null) return this.finish(false, generation, 0);
+      if (view === null || this.stopped) return this.finish(false, generation, 0);
       const now = this.host.nowMs();
       const local = this.local();
       const writes = syncWrites({
@@ -85,6 +95,7 @@ export class LocalSync {
   }
 
   private writeAll(writes: readonly SyncWrite[], i: number, generation: number, now: number): void {
+    if (this.stopped) return this.finish(false, generation, i);
     if (i >= writes.length) return this.finish(true, generation, writes.length);
     const write = writes[i]!;
     this.host.write(write, (ok) => {

@@ -76,11 +76,22 @@ export function reconcileMember(member: PoolMember, existing: CatalogNodeView | 
   }
 }
 
+/** The node meta key every agent's anti-entropy sets on its own node (Consul's agents set it too). */
+export const agentNodeMetaKey = "consul-network-segment";
+
+/**
+ * A node an agent put in the catalog: it has the leader's serfHealth check, or the meta key that
+ * agents' anti-entropy writes (a registration that raced the agent's departure lands without
+ * serfHealth, and must not outlive it). Nodes from /v1/catalog/register carry neither.
+ */
+function agentOwned(view: CatalogNodeView): boolean {
+  return view.serfHealth !== null || Object.hasOwn(view.node.Meta, agentNodeMetaKey);
+}
+
 /**
  * The whole pool at once (on winning an election, and periodically): every member reconciled,
- * and every catalog node that carries a serfHealth check but is no longer a member (reaped while
- * no leader was watching) deregistered. Nodes registered without serfHealth (external services
- * through /v1/catalog/register) are left alone, as in Consul.
+ * and every agent's catalog node that is no longer a member (reaped while no leader was watching)
+ * deregistered. Nodes registered through /v1/catalog/register (external services) are left alone.
  */
 export function reconcileAll(
   members: readonly PoolMember[],
@@ -94,7 +105,7 @@ export function reconcileAll(
     writes.push(...reconcileMember(member, catalogNodes.get(member.name) ?? null, datacenter));
   }
   for (const [name, view] of catalogNodes) {
-    if (known.has(name) || view.serfHealth === null) continue;
+    if (known.has(name) || !agentOwned(view)) continue;
     writes.push({ op: "catalog.deregister", Node: name });
   }
   return writes;
