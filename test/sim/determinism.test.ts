@@ -16,9 +16,9 @@ function traceHash(trace: readonly string[] | null): string {
 }
 
 test("determinism: the same seed twice gives the same trace; another seed a different one", async (t) => {
-  const a = await runSeed({ seed: 4242, durationMs: 15_000, faults, trace: true });
-  const b = await runSeed({ seed: 4242, durationMs: 15_000, faults, trace: true });
-  const c = await runSeed({ seed: 4243, durationMs: 15_000, faults, trace: true });
+  const a = await runSeed({ seed: 4242, durationMs: 30_000, faults, trace: true });
+  const b = await runSeed({ seed: 4242, durationMs: 30_000, faults, trace: true });
+  const c = await runSeed({ seed: 4243, durationMs: 30_000, faults, trace: true });
   t.true(a.trace!.length > 1_000, `trace of ${a.trace!.length} lines is too short to mean anything`);
   t.deepEqual(a.trace, b.trace);
   t.is(traceHash(a.trace), traceHash(b.trace));
