@@ -23,7 +23,6 @@ import { Catalog, catalogStateMachine } from "../core/catalog/catalog.ts";
 import { encodeCommand, type Command } from "../core/catalog/commands.ts";
 import { defaultCatalogConfig } from "../core/catalog/state.ts";
 import { newSessionId } from "../core/catalog/session-id.ts";
-import type { CheckStatus } from "../core/catalog/types.ts";
 import { defaultLanConfig, defaultWanConfig, type GossipConfig } from "../core/gossip/config.ts";
 import type { GossipEvent, Member } from "../core/gossip/events.ts";
 import { formatAddr } from "../core/gossip/node.ts";
@@ -46,10 +45,12 @@ import {
   type ReadResult, type RaftServer, type UserEvent, type WriteOptions, type WriteRequest,
 } from "./api.ts";
 import type { AgentConfig } from "./config/types.ts";
+import { VERSION } from "../cli/version.ts";
 import { LocalState, MemoryStore, openLevelStore, type DurableStore } from "./local-state.ts";
 import { RaftHost, defaultRaftHostConfig } from "./raft-host.ts";
 
-export const praetorVersion = "0.1.0";
+/** The one version string (src/cli/version.ts, checked against package.json by its test). */
+export const praetorVersion = VERSION;
 
 /** The logging surface the agent needs (src/agent/log.ts provides it on pino). */
 export interface AgentLogger {
@@ -1190,12 +1191,6 @@ export class Agent implements AgentBackend {
     return this.raft?.node.status() ?? null;
   }
 
-  setLogLevel(_level: string): void {}
-
-  /** Checks statuses as the runner set them, for maintenance and tests. */
-  checkStatus(id: string): CheckStatus | null {
-    return this.local.checks.get(id)?.check.Status ?? null;
-  }
 }
 
 class NotLeader extends Error {

@@ -7,7 +7,7 @@
  * Every method rejects with `ApiError` (Consul's HTTP status and plain-text message) and never with
  * anything else the front end would have to guess at.
  */
-import type { CheckStatus, Command, TxnError } from "../core/catalog/index.ts";
+import type { CheckRecord, Command, TxnError } from "../core/catalog/index.ts";
 
 /** Consul's consistency modes: default (leader, with its lease), `?consistent`, `?stale`. */
 export type Consistency = "default" | "consistent" | "stale";
@@ -99,24 +99,12 @@ export interface AgentService {
   Kind?: string;
 }
 
-/** `/v1/agent/checks` values (Consul's AgentCheck). */
-export interface AgentCheck {
-  Node: string;
-  CheckID: string;
-  Name: string;
-  Status: CheckStatus;
-  Notes: string;
-  Output: string;
-  ServiceID: string;
-  ServiceName: string;
-  ServiceTags: string[];
-  Type: string;
+/** `/v1/agent/checks` values (Consul's AgentCheck): the catalog's check record plus its run settings. */
+export interface AgentCheck extends CheckRecord {
   Interval: string;
   Timeout: string;
   ExposedPort: number;
   Definition: Record<string, unknown>;
-  CreateIndex: number;
-  ModifyIndex: number;
 }
 
 export interface UserEvent {
