@@ -66,10 +66,11 @@ interface Relay {
   readonly timeoutTick: number;
 }
 
+/** A join under way: the addresses asked and not yet answered or refused, until one answers. */
 interface JoinState {
   readonly addrs: readonly string[];
-  index: number;
-  deadlineTick: number;
+  readonly pending: Set<string>;
+  readonly deadlineTick: number;
 }
 
 type LeavePhase = "none" | "intent" | "dead" | "left";
@@ -252,7 +253,7 @@ export class GossipNode {
     if (this.nowTick >= this.nextPushPullTick) this.periodicPushPull();
     if (this.nowTick >= this.nextReapTick) this.reap();
     if (this.nowTick >= this.nextReconnectTick) this.reconnect();
-    if (this.joinState !== null && this.nowTick >= this.joinState.deadlineTick) this.nextJoinAddr();
+    if (this.joinState !== null && this.nowTick >= this.joinState.deadlineTick) this.joinFailed();
     if (this.leavePhase !== "none") this.tickLeave();
   }
 
@@ -273,18 +274,24 @@ export class GossipNode {
     }
   }
 
-  /** Join through the first of `addrs` that answers a push/pull (tried in order, tcpTimeout each). */
+  /**
+   * Join by a push/pull with every one of `addrs`, as memberlist's Join does: joining through
+   * only the first that answers lets members restarted together form a pool of their own, where
+   * the refutation of a suspicion the others still hold never reaches them. The first answer
+   * completes the join; it fails when none answers within tcpTimeout.
+   */
   join(addrs: readonly string[]): void {
     assert(addrs.length > 0, "join needs at least one address");
     assert(this.leavePhase === "none", `join while leaving (${this.leavePhase})`);
-    this.joinState = { addrs: [...addrs], index: 0, deadlineTick: this.nowTick + this.ticks.tcpTimeout };
-    this.sendPushPull(addrs[0]!, true);
+    this.joinState = { addrs: [...addrs], pending: new Set(addrs), deadlineTick: this.nowTick + this.ticks.tcpTimeout };
+    for (const addr of this.joinState.pending) this.sendPushPull(addr, true);
   }
 
-  /** The caller could not open a TCP stream to `to`: a join in progress moves on at once. */
+  /** The caller could not open a TCP stream to `to`: a join waits for it no longer. */
   unreachable(to: string): void {
     const j = this.joinState;
-    if (j !== null && j.addrs[j.index] === to) this.nextJoinAddr();
+    if (j === null || !j.pending.delete(to)) return;
+    if (j.pending.size === 0) this.joinFailed();
   }
 
   /** Graceful leave: a Serf leave intent, then memberlist's dead-from-self, each given time to spread. */
@@ -835,8 +842,7 @@ export class GossipNode {
     if (via === "tcp") this.packets.push({ to: from, msgs: [this.localState(m.Join)], via: "tcp-reply" });
     this.mergeRemoteState(m.Nodes);
     if (m.UserState !== null && m.UserState.type === "pushPull") this.serf.mergeRemoteState(m.UserState, this.nowTick);
-    const j = this.joinState;
-    if (via === "tcp-reply" && j !== null && j.addrs[j.index] === from) this.joinComplete(from);
+    if (via === "tcp-reply" && this.joinState?.pending.has(from) === true) this.joinComplete(from);
   }
 
   private mergeRemoteState(nodes: readonly PushNodeState[]): void {
@@ -883,17 +889,11 @@ export class GossipNode {
 
   // ---------------------------------------------------------------- join, leave, reap, reconnect
 
-  private nextJoinAddr(): void {
+  private joinFailed(): void {
     const j = this.joinState;
     assert(j !== null, "no join in progress");
-    j.index++;
-    if (j.index >= j.addrs.length) {
-      this.joinState = null;
-      this.events.push({ type: "join-failed", addrs: j.addrs });
-      return;
-    }
-    j.deadlineTick = this.nowTick + this.ticks.tcpTimeout;
-    this.sendPushPull(j.addrs[j.index]!, true);
+    this.joinState = null;
+    this.events.push({ type: "join-failed", addrs: j.addrs });
   }
 
   private joinComplete(addr: string): void {
