@@ -18,6 +18,7 @@ import { LocalSync, type LocalSyncHost, type LocalView } from "../core/agent/loc
 import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMember } from "../core/agent/server-duties.ts";
 import { bootstrapDecision, type ServerInfo } from "../core/agent/bootstrap.ts";
 import { runQuery, queryScopes, validQuery } from "../core/agent/query.ts";
+import { SharedQueries } from "../core/agent/query-share.ts";
 import type { CatalogQuery, QueryValues } from "../core/agent/query-types.ts";
 import { Catalog, catalogStateMachine } from "../core/catalog/catalog.ts";
 import { encodeCommand, type Command } from "../core/catalog/commands.ts";
@@ -163,6 +164,7 @@ export class Agent implements AgentBackend {
   private preferredServer: string | null = null;
   private readonly eventBuffer: UserEvent[] = [];
   private readonly eventWaiters = new Set<() => void>();
+  private shared: SharedQueries | null = null;
   private stopped = false;
   private leaving = false;
   readonly counters = { raftWrites: 0, forwarded: 0 };
@@ -454,6 +456,7 @@ export class Agent implements AgentBackend {
       }
       this.duties?.tick();
       this.sync.tick();
+      this.shared?.tick();
       if (this.ticks % 20 === 0) this.maybeBootstrap();
     } catch (error) {
       this.log.error("tick failed", { error: (error as Error).stack });
@@ -757,31 +760,44 @@ export class Agent implements AgentBackend {
     return { index: result.index, value: (result.value as unknown[]).filter(filter) };
   }
 
+  /** Identical blocking queries share one evaluation per write (src/core/agent/query-share.ts). */
+  private sharedQueries(): SharedQueries {
+    this.shared ??= new SharedQueries({
+      evaluate: (query, filter) => this.evaluate(query, filter),
+      scopes: (query) => queryScopes(query),
+      scopeIndex: (scopes) => this.catalog!.scopeIndex(scopes),
+      watch: (scopes, fromIndex, wake) => this.catalog!.watch(scopes, fromIndex, wake),
+      defer: (job) => queueMicrotask(job),
+    });
+    return this.shared;
+  }
+
   private async blockingRun(query: CatalogQuery, options: ReadOptions, signal?: AbortSignal): Promise<ReadResult<unknown>> {
     const filter = options.filter ? await compileFilterLazy(options.filter) : null;
-    let result = this.evaluate(query, filter);
     const minIndex = options.index ?? 0;
-    if (minIndex === 0 || result.index > minIndex) return { meta: this.readMeta(result.index, options.consistency), value: result.value };
-    const waitMs = Math.min(options.waitMs ?? this.config.defaultQueryTimeMs, this.config.maxQueryTimeMs);
-    const deadline = Date.now() + waitMs + Math.floor(Math.random() * (waitMs / 16));
-    const baseline = JSON.stringify(result.value);
-    const scopes = queryScopes(query);
-    let watchedIndex = result.index;
-    while (!this.stopped && !signal?.aborted) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) break;
-      await new Promise<void>((resolve) => {
-        let cancel = () => {};
-        const timer = setTimeout(() => { cancel(); resolve(); }, remaining);
-        const onAbort = () => { clearTimeout(timer); cancel(); resolve(); };
-        signal?.addEventListener("abort", onAbort, { once: true });
-        cancel = this.catalog!.watch(scopes, watchedIndex, () => { clearTimeout(timer); signal?.removeEventListener("abort", onAbort); resolve(); });
-      });
-      result = this.evaluate(query, filter);
-      watchedIndex = Math.max(watchedIndex, result.index);
-      // Return early only for a real change: an index that moved with the same answer keeps waiting.
-      if (result.index > minIndex && JSON.stringify(result.value) !== baseline) break;
+    const shared = this.sharedQueries();
+    if (minIndex === 0) {
+      const result = shared.peek(query, options.filter) ?? this.evaluate(query, filter);
+      return { meta: this.readMeta(result.index, options.consistency), value: result.value };
     }
+    const current = shared.current(query, options.filter, filter);
+    if (current.index > minIndex || this.stopped || signal?.aborted) return { meta: this.readMeta(current.index, options.consistency), value: current.value };
+    const waitMs = Math.min(options.waitMs ?? this.config.defaultQueryTimeMs, this.config.maxQueryTimeMs);
+    const jitterMs = Math.floor(Math.random() * (waitMs / 16));
+    const woken = await new Promise<{ index: number; value: unknown } | null>((resolve) => {
+      const finish = (answer: { index: number; value: unknown } | null): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        cancel();
+        resolve(answer);
+      };
+      const onAbort = (): void => finish(null);
+      const timer = setTimeout(() => finish(null), waitMs + jitterMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const cancel = shared.wait(query, options.filter, filter, { minIndex, baseline: current.json, wake: finish });
+    });
+    // Timed out or abandoned: the current answer, whatever it is, with an index that never goes back.
+    const result = woken ?? shared.current(query, options.filter, filter);
     return { meta: this.readMeta(Math.max(result.index, minIndex), options.consistency), value: result.value };
   }
 
@@ -1139,6 +1155,8 @@ export class Agent implements AgentBackend {
       ["praetor.leader.reconcile_writes", this.duties?.counters.reconcileWrites ?? 0],
       ["praetor.rpc.forwarded", this.counters.forwarded],
       ["praetor.catalog.waiters", this.catalog?.waiterCount ?? 0],
+      ["praetor.blocking.evaluations", this.shared?.counters.evaluations ?? 0],
+      ["praetor.blocking.waiters", this.shared?.waiterCount ?? 0],
       ["consul.runtime.alloc_bytes", process.memoryUsage().heapUsed],
     ];
     if (format === "prometheus") {
