@@ -131,6 +131,22 @@ export class Call {
     this.ctx.body = text;
   }
 
+  /**
+   * A read's JSON answer, `render`ed from the agent's value. Identical blocking queries woken by
+   * one write receive the same value object (src/core/agent/query-share.ts), so the body is
+   * rendered and serialised once per value and render function, not once per watcher.
+   */
+  sendShared<T>(value: T, render: (value: T) => unknown): void {
+    if (this.pretty || typeof value !== "object" || value === null) return this.send(render(value));
+    let bodies = sharedBodies.get(value);
+    if (bodies === undefined) sharedBodies.set(value, (bodies = new Map()));
+    let text = bodies.get(render as (value: unknown) => unknown);
+    if (text === undefined) bodies.set(render as (value: unknown) => unknown, (text = JSON.stringify(render(value) ?? null)));
+    this.ctx.status = 200;
+    this.ctx.type = "application/json";
+    this.ctx.body = text;
+  }
+
   text(body: string, status = 200, type = "text/plain; charset=utf-8"): void {
     this.ctx.status = status;
     this.ctx.type = type;
@@ -149,6 +165,9 @@ export class Call {
     this.ctx.body = "";
   }
 }
+
+/** Serialised bodies per shared value and render function; entries go when the value does. */
+const sharedBodies = new WeakMap<object, Map<(value: unknown) => unknown, string>>();
 
 /** JSON.stringify replacer: bytes (KV values in txn answers, event payloads) as base64. */
 function bytesAsBase64(_key: string, value: unknown): unknown {

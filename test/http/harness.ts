@@ -6,6 +6,10 @@
  *   t.is(res.status, 200); t.is(res.text, "true");
  */
 import type { ExecutionContext } from "ava";
+import type { Agent } from "../../src/agent/agent.ts";
+import { loadConfig } from "../../src/agent/config/index.ts";
+import { createLogger } from "../../src/agent/log.ts";
+import { startAgent } from "../../src/agent/run.ts";
 import { createHttpApi, startHttpServer, type HttpLogger } from "../../src/http/server.ts";
 import { FakeBackend } from "./fake-backend.ts";
 
@@ -40,6 +44,11 @@ export async function startApi(t: ExecutionContext, options: { uiDir?: string; e
   const server = await startHttpServer({ host: "127.0.0.1", port: 0, app });
   t.teardown(() => server.close());
   const base = `http://127.0.0.1:${server.port}`;
+  return { ...client(base), port: server.port, backend, logged };
+}
+
+/** The calls of `Api` against an agent that is already listening at `base`. */
+export function client(base: string): Pick<Api, "base" | "call" | "get" | "put" | "del"> {
   const call: Api["call"] = async (method, path, body, headers = {}) => {
     // fetch refuses a body on GET and HEAD.
     const bodyless = method === "GET" || method === "HEAD";
@@ -59,9 +68,37 @@ export async function startApi(t: ExecutionContext, options: { uiDir?: string; e
     };
   };
   return {
-    base, port: server.port, backend, logged, call,
+    base, call,
     get: (path, headers) => call("GET", path, undefined, headers),
     put: (path, body, headers) => call("PUT", path, body, headers),
     del: (path) => call("DELETE", path),
   };
+}
+
+export interface AgentApi extends Pick<Api, "base" | "call" | "get" | "put" | "del"> {
+  readonly agent: Agent;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * A real `-dev` agent in this process (Raft, catalog, gossip, the HTTP API on real sockets)
+ * bound to `host` (a loopback address no other test uses), serving once it is the leader and
+ * has registered itself. Stopped when the test ends.
+ */
+export async function startDevAgent(t: ExecutionContext, host: string, extraArgs: string[] = []): Promise<AgentApi> {
+  const { config } = loadConfig(["-dev", "-bind", host, "-client", host, "-dns-port", "-1", "-http-port", "0", ...extraArgs]);
+  const running = await startAgent(config, createLogger({ level: "warn", write: () => {} }));
+  t.teardown(() => running.stop());
+  const base = `http://${host}:${running.httpPorts[0]!}`;
+  const api = client(base);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const leader = (await api.get("/v1/status/leader")).text;
+    const self = leader.length > 2 ? await api.get(`/v1/catalog/node/${running.agent.nodeName}`) : null;
+    if (self !== null && self.status === 200 && self.text !== "null") break;
+    if (Date.now() > deadline) throw new Error(`dev agent on ${host}: no leader or no self-registration within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { ...api, agent: running.agent, host, port: running.httpPorts[0]! };
 }

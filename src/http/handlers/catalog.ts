@@ -10,6 +10,8 @@ import { writeRequest } from "../bodies.ts";
 import type { Call } from "../call.ts";
 import { badRequest } from "../params.ts";
 
+const same = <T>(value: T): T => value;
+
 export async function catalogRegister(call: Call, backend: AgentBackend): Promise<void> {
   const body = await call.jsonObject("registration");
   const answer = await backend.write(writeRequest("catalog.register", body), call.writeOptions());
@@ -44,20 +46,20 @@ function serviceFilter(call: Call, passing: boolean): ServiceFilter {
 export async function catalogNodes(call: Call, backend: AgentBackend): Promise<void> {
   const result = await backend.query({ kind: "catalogNodes", ...nodeMetaOf(call) }, call.readOptions());
   call.meta(result.meta);
-  call.send(result.value ?? []);
+  call.sendShared(result.value ?? [], same);
 }
 
 export async function catalogServices(call: Call, backend: AgentBackend): Promise<void> {
   const result = await backend.query({ kind: "catalogServices", ...nodeMetaOf(call) }, call.readOptions());
   call.meta(result.meta);
-  call.send(result.value ?? {});
+  call.sendShared(result.value ?? {}, same);
 }
 
 export async function catalogService(call: Call, backend: AgentBackend): Promise<void> {
   const name = call.required("service name");
   const result = await backend.query({ kind: "catalogService", name, filter: serviceFilter(call, false) }, call.readOptions());
   call.meta(result.meta);
-  call.send(result.value ?? []);
+  call.sendShared(result.value ?? [], same);
 }
 
 export async function catalogNode(call: Call, backend: AgentBackend): Promise<void> {
@@ -80,14 +82,14 @@ export async function healthNode(call: Call, backend: AgentBackend): Promise<voi
   const name = call.required("node name");
   const result = await backend.query({ kind: "healthNode", name }, call.readOptions());
   call.meta(result.meta);
-  call.send(result.value ?? []);
+  call.sendShared(result.value ?? [], same);
 }
 
 export async function healthChecks(call: Call, backend: AgentBackend): Promise<void> {
   const service = call.required("service name");
   const result = await backend.query({ kind: "healthChecks", service, filter: serviceFilter(call, false) }, call.readOptions());
   call.meta(result.meta);
-  call.send(result.value ?? []);
+  call.sendShared(result.value ?? [], same);
 }
 
 export async function healthService(call: Call, backend: AgentBackend): Promise<void> {
@@ -95,7 +97,7 @@ export async function healthService(call: Call, backend: AgentBackend): Promise<
   const passing = call.params.strictFlag("passing");
   const result = await backend.query({ kind: "healthService", name, filter: serviceFilter(call, passing) }, call.readOptions());
   call.meta(result.meta);
-  call.send(result.value ?? []);
+  call.sendShared(result.value ?? [], same);
 }
 
 const states = new Set(["any", "passing", "warning", "critical"]);
@@ -105,5 +107,5 @@ export async function healthState(call: Call, backend: AgentBackend): Promise<vo
   if (!states.has(state)) throw badRequest("Invalid check state");
   const result = await backend.query({ kind: "healthState", status: state as CheckStatus | "any", ...nodeMetaOf(call) }, call.readOptions());
   call.meta(result.meta);
-  call.send(result.value ?? []);
+  call.sendShared(result.value ?? [], same);
 }

@@ -36,13 +36,13 @@ export async function kvGet(call: Call, backend: AgentBackend): Promise<void> {
     const result = await backend.query({ kind: "kvKeys", prefix: key, ...(separator ? { separator } : {}) }, options);
     call.meta(result.meta);
     if (result.value.length === 0) return call.empty(404);
-    return call.send(result.value);
+    return call.sendShared(result.value, same);
   }
   if (call.params.has("recurse")) {
     const result = await backend.query({ kind: "kvList", prefix: key }, options);
     call.meta(result.meta);
     if (result.value.length === 0) return call.empty(404);
-    return call.send(result.value.map(kvJson));
+    return call.sendShared(result.value, kvListJson);
   }
   if (key === "") throw badRequest("Missing key name");
   const result = await backend.query({ kind: "kvGet", key }, options);
@@ -53,8 +53,12 @@ export async function kvGet(call: Call, backend: AgentBackend): Promise<void> {
     call.ctx.set("X-Content-Type-Options", "nosniff");
     return call.bytes(entry.Value ?? new Uint8Array(0), "text/plain");
   }
-  return call.send([kvJson(entry)]);
+  return call.sendShared(entry, kvGetJson);
 }
+
+const same = <T>(value: T): T => value;
+const kvListJson = (entries: KvEntry[]): unknown => entries.map(kvJson);
+const kvGetJson = (entry: KvEntry): unknown => [kvJson(entry)];
 
 export async function kvPut(call: Call, backend: AgentBackend): Promise<void> {
   const key = call.arg;
