@@ -10,7 +10,7 @@
  */
 import type { Catalog } from "../../src/core/catalog/catalog.ts";
 import type { LocalService } from "../../src/core/agent/anti-entropy.ts";
-import { serfCheckId } from "../../src/core/agent/reconcile.ts";
+import { consulServiceId, serfCheckId } from "../../src/core/agent/reconcile.ts";
 
 /**
  * What happened to an agent. "forgotten": killed, and the leader's gossip pool no longer knows it
@@ -55,7 +55,8 @@ export function checkAntiEntropy(catalog: Catalog, agents: readonly AgentTruth[]
     if (agent.fate !== "alive") continue;
     const remote = catalog.catalogNode(agent.name).value?.Services ?? {};
     const local = agent.services;
-    const ids = new Set([...Object.keys(remote), ...local.keys()]);
+    // A server's `consul` service is the leader's (reconcile.ts), not the agent's own.
+    const ids = new Set([...Object.keys(remote).filter((id) => id !== consulServiceId || local.has(id)), ...local.keys()]);
     for (const id of [...ids].sort()) {
       const l = local.get(id);
       const r = remote[id];

@@ -98,6 +98,14 @@ test.serial("three servers and a client form a cluster, survive a leader's SIGKI
     return r.status === 200 && (JSON.parse(r.text) as { Status: number }[]).filter((m) => m.Status === 1).length === 4;
   });
 
+  // The leader registers each server as an instance of the `consul` service on its RPC port.
+  const consulInstances = await until("the consul service on 3 servers", 30_000, async () => {
+    const r = await http(4, "/v1/catalog/service/consul");
+    const instances = r.status === 200 ? (JSON.parse(r.text) as { Node: string; ServicePort: number }[]) : [];
+    return instances.length === 3 ? instances : null;
+  });
+  t.deepEqual(consulInstances.map((i) => `${i.Node}:${i.ServicePort}`).sort(), ["s1:8300", "s2:8300", "s3:8300"]);
+
   // Writes through the client are forwarded to a server, then to the leader.
   for (let k = 0; k < 30; k++) {
     const r = await http(4, `/v1/kv/cluster/k${k}`, { method: "PUT", body: `v${k}` });

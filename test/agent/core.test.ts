@@ -7,7 +7,7 @@ import test from "ava";
 import { syncWrites, type LocalCheck, type LocalService, type SyncInput } from "../../src/core/agent/anti-entropy.ts";
 import { Autopilot } from "../../src/core/agent/autopilot.ts";
 import { bootstrapDecision, type ServerInfo } from "../../src/core/agent/bootstrap.ts";
-import { reconcileAll, reconcileMember, serfFailedOutput, type CatalogNodeView, type PoolMember } from "../../src/core/agent/reconcile.ts";
+import { consulServiceFor, reconcileAll, reconcileMember, serfFailedOutput, type CatalogNodeView, type PoolMember } from "../../src/core/agent/reconcile.ts";
 import type { NodeRecord } from "../../src/core/catalog/index.ts";
 
 const node = (name: string, address: string, meta: Record<string, string> = {}): NodeRecord => ({
@@ -43,6 +43,30 @@ test("reconcile: a left member is deregistered if present, and nothing is writte
   t.deepEqual(reconcileMember(member("a", "left"), view(node("a", "10.0.0.1"), "passing"), "dc1"), [{ op: "catalog.deregister", Node: "a" }]);
   t.deepEqual(reconcileMember(member("a", "left"), null, "dc1"), []);
   t.deepEqual(reconcileMember(member("a", "leaving"), view(node("a", "10.0.0.1"), "passing"), "dc1"), []);
+});
+
+test("reconcile: a live server of this datacenter carries the consul service on its RPC port; clients and other datacenters do not", (t) => {
+  const server: PoolMember = { ...member("s1", "alive"), tags: { role: "consul", dc: "dc1", port: "8301", raft_vsn: "3", build: "0.1.0:praetor" } };
+  const [write] = reconcileMember(server, null, "dc1");
+  t.true(write?.op === "catalog.register" && write.Service?.ID === "consul" && write.Service.Service === "consul" && write.Service.Port === 8301);
+  t.true(write?.op === "catalog.register" && write.Check?.CheckID === "serfHealth");
+  const service = consulServiceFor(server, "dc1")!;
+  t.is(service.Meta?.version, "0.1.0");
+  t.is(service.Meta?.non_voter, "false");
+  const registered = { ...view(node("s1", "10.0.0.1"), "passing"), consulService: { Port: 8301, Meta: service.Meta! } };
+  t.deepEqual(reconcileMember(server, { ...registered, node: { ...registered.node, ID: "id-s1" } }, "dc1"), [], "in sync: no write");
+  t.is(reconcileMember(server, { ...registered, node: { ...registered.node, ID: "id-s1" }, consulService: null }, "dc1").length, 1, "missing service is re-added");
+  t.is(reconcileMember(server, { ...registered, node: { ...registered.node, ID: "id-s1" }, consulService: { Port: 8300, Meta: service.Meta! } }, "dc1").length, 1, "moved port re-registers");
+  t.is(consulServiceFor({ ...server, tags: { ...server.tags, dc: "dc2" } }, "dc1"), null);
+  t.is(consulServiceFor({ ...server, tags: { role: "node" } }, "dc1"), null);
+  t.is(consulServiceFor(member("c1", "alive"), "dc1"), null);
+});
+
+test("anti-entropy: a server's consul service belongs to the leader and is never deregistered by the agent", (t) => {
+  const base = input({});
+  const consul = { ...base.catalogNode!.Services.web!, ID: "consul", Service: "consul", Port: 8300 };
+  const catalogNode = { Node: { ...node("n1", "10.0.0.1"), ID: "id-n1" }, Services: { ...base.catalogNode!.Services, consul } };
+  t.deepEqual(syncWrites({ ...base, catalogNode }), []);
 });
 
 test("reconcile all: agents' nodes unknown to the pool go; an external registration stays", (t) => {

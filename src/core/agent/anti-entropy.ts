@@ -10,7 +10,7 @@
  */
 import type { Command } from "../catalog/commands.ts";
 import type { CheckRecord, CheckStatus, NodeServices, ServiceRecord } from "../catalog/types.ts";
-import { serfCheckId } from "./reconcile.ts";
+import { consulServiceId, serfCheckId } from "./reconcile.ts";
 
 export interface LocalNode {
   readonly name: string;
@@ -100,6 +100,8 @@ export function syncWrites(input: SyncInput): SyncWrite[] {
     });
   }
   for (const id of Object.keys(remoteServices).sort()) {
+    // The leader keeps a server's `consul` service (reconcile.ts), as Consul's local state skips it.
+    if (id === consulServiceId && !input.services.has(id)) continue;
     if (!input.services.has(id)) writes.push({ op: "catalog.deregister", Node: node.name, ServiceID: id });
   }
   const remoteChecks = new Map(input.catalogChecks.map((c) => [c.CheckID, c]));

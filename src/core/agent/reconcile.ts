@@ -6,7 +6,7 @@
  * catalog differs from that, so a steady cluster reconciles with zero Raft writes.
  */
 import type { Command } from "../catalog/commands.ts";
-import type { CheckRecord, NodeRecord } from "../catalog/types.ts";
+import type { CheckRecord, NodeRecord, ServiceRecord } from "../catalog/types.ts";
 
 export const serfCheckId = "serfHealth";
 export const serfCheckName = "Serf Health Status";
@@ -23,12 +23,51 @@ export interface PoolMember {
   /** Consul's `id` tag: the node ID. */
   readonly nodeId: string;
   readonly meta?: Readonly<Record<string, string>>;
+  /** Serf tags (`role`, `port`, `dc`, `raft_vsn`, `build`, `nonvoter`): a server gets the `consul` service. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** What the catalog holds for one node, as far as reconciliation cares. */
 export interface CatalogNodeView {
   readonly node: NodeRecord;
   readonly serfHealth: Pick<CheckRecord, "Status" | "Output"> | null;
+  /** The node's `consul` service (servers only), null when absent. */
+  readonly consulService?: Pick<ServiceRecord, "Port" | "Meta"> | null;
+}
+
+/** Consul's `structs.ConsulServiceID`: every server of the datacenter is an instance of it. */
+export const consulServiceId = "consul";
+
+type ServiceSpec = NonNullable<Extract<Command, { op: "catalog.register" }>["Service"]>;
+
+/**
+ * The `consul` service a live server of this datacenter carries (Consul's leader.go
+ * handleAliveMember): its RPC port and metadata read from its tags, so `consul.service.consul`
+ * resolves to the servers. Null for clients and for servers of other datacenters.
+ */
+export function consulServiceFor(member: PoolMember, datacenter: string): ServiceSpec | null {
+  const tags = member.tags;
+  if (tags === undefined || tags.role !== "consul" || (tags.dc ?? datacenter) !== datacenter) return null;
+  const port = Number(tags.port ?? "8300");
+  return {
+    ID: consulServiceId, Service: consulServiceId, Tags: [], Address: "", Port: Number.isInteger(port) && port > 0 && port < 65536 ? port : 8300,
+    Weights: { Passing: 1, Warning: 1 },
+    Meta: {
+      non_voter: String(tags.nonvoter === "1"),
+      raft_version: tags.raft_vsn ?? "3",
+      read_replica: String(tags.read_replica === "1"),
+      // memberlist's protocol range, as Consul reports it from the member.
+      serf_protocol_current: "2",
+      serf_protocol_max: "5",
+      serf_protocol_min: "1",
+      version: (tags.build ?? "").split(":")[0] ?? "",
+    },
+  };
+}
+
+function sameMeta(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 type CatalogWrite = Omit<Extract<Command, { op: "catalog.register" }>, "v" | "nowMs"> | Omit<Extract<Command, { op: "catalog.deregister" }>, "v" | "nowMs">;
@@ -47,15 +86,19 @@ export function serfHealthCheck(status: "passing" | "critical"): NonNullable<Ext
 export function reconcileMember(member: PoolMember, existing: CatalogNodeView | null, datacenter: string): CatalogWrite[] {
   switch (member.status) {
     case "alive": {
+      const service = consulServiceFor(member, datacenter);
+      const serviceUpToDate = service === null || (existing?.consulService != null &&
+        existing.consulService.Port === service.Port && sameMeta(existing.consulService.Meta, service.Meta ?? {}));
       const upToDate = existing !== null &&
         existing.node.Address === member.addr &&
         (member.nodeId === "" || existing.node.ID === member.nodeId) &&
-        existing.serfHealth?.Status === "passing";
+        existing.serfHealth?.Status === "passing" && serviceUpToDate;
       if (upToDate) return [];
       return [{
         op: "catalog.register", Node: member.name, ID: member.nodeId || undefined, Address: member.addr, Datacenter: datacenter,
         ...(existing === null && member.meta !== undefined ? { NodeMeta: { ...member.meta } } : {}),
         ...(existing !== null ? { NodeMeta: { ...existing.node.Meta }, TaggedAddresses: { ...existing.node.TaggedAddresses } } : {}),
+        ...(service !== null ? { Service: service } : {}),
         Check: serfHealthCheck("passing"),
       }];
     }

@@ -13,7 +13,7 @@ import type { Catalog } from "../catalog/catalog.ts";
 import type { ConfChange, ConfState } from "../raft/types.ts";
 import { Autopilot, type AutopilotServer } from "./autopilot.ts";
 import type { SyncWrite } from "./anti-entropy.ts";
-import { reconcileAll, reconcileMember, serfCheckId, type CatalogNodeView, type PoolMember } from "./reconcile.ts";
+import { consulServiceId, reconcileAll, reconcileMember, serfCheckId, type CatalogNodeView, type PoolMember } from "./reconcile.ts";
 
 export interface DutiesRaftStatus {
   readonly role: string;
@@ -131,7 +131,11 @@ export class ServerDuties {
     const node = this.catalog.catalogNode(name).value;
     if (node === null) return null;
     const serf = this.catalog.healthNode(name).value.find((c) => c.CheckID === serfCheckId && c.ServiceID === "");
-    return { node: node.Node, serfHealth: serf === undefined ? null : { Status: serf.Status, Output: serf.Output } };
+    const consul = node.Services[consulServiceId];
+    return {
+      node: node.Node, serfHealth: serf === undefined ? null : { Status: serf.Status, Output: serf.Output },
+      consulService: consul === undefined ? null : { Port: consul.Port, Meta: consul.Meta },
+    };
   }
 
   reconcileAll(): void {
