@@ -64,3 +64,34 @@ test("join: when no address answers, one join-failed names them all", (t) => {
   t.is(pool.eventsOf("n1", "join-failed").length, 1);
   t.is(pool.eventsOf("n1", "join-complete").length, 0);
 });
+
+// Agent campaign seeds 1017 and 1499: a client left while a server was cut off, and every
+// server that heard the leave restarted. A restarted member learns of the leaver from two
+// sides: as left (memberlist's "left" state and Serf's LeftMembers) from one that heard the
+// leave, and as alive from one that missed it. Whichever comes first, it must end up left: a
+// leave intent about a member not yet known is kept (Serf's recent intents) and applied when
+// memberlist announces the member.
+for (const order of [["n2", "n1"], ["n1", "n2"]] as const) {
+  test(`join: a member restarted after a leave learns the leaver as left, hearing ${order[0]} first (${order[0] === "n1" ? "alive" : "left"} first)`, (t) => {
+    const pool = TestPool.formed(4);
+    pool.run(20);
+    pool.down.add("n1");
+    pool.node("n4").leave();
+    pool.runUntil(() => pool.node("n4").hasLeft, 200);
+    pool.down.add("n4");
+    pool.down.delete("n1");
+    t.is(pool.status("n1", "n4"), "alive", "n1 missed the leave");
+    t.is(pool.status("n2", "n4"), "left");
+    const n3 = restart(pool, "n3", 93);
+    n3.join([pool.addrOf(order[0])]);
+    pool.flush();
+    n3.join([pool.addrOf(order[1])]);
+    pool.flush();
+    t.not(n3.member("n4"), null, "n3 knows n4");
+    t.not(n3.member("n4")?.status, "alive");
+    t.not(n3.member("n4")?.status, "failed");
+    pool.run(400);
+    for (const v of ["n1", "n2", "n3"]) t.is(pool.status(v, "n4"), "left", `${v} sees n4 left`);
+    t.deepEqual(pool.memberEvents("n3", "member-failed"), []);
+  });
+}
