@@ -207,11 +207,26 @@ export interface SerfQueryResponse {
   readonly ID: number;
   readonly From: string;
   readonly Flags: number;
-  readonly Payload: Uint8Array;
+  /** null: Go's nil slice (an ack carries none), encoded as msgpack nil rather than an empty string. */
+  readonly Payload: Uint8Array | null;
+}
+
+/** Serf's queryFlag bits (messages.go). */
+export const QueryFlag = { ack: 1, noBroadcast: 2 } as const;
+
+/**
+ * Serf's messageRelayType: a message (in practice a query response) that the receiver forwards,
+ * unwrapped, to DestAddr. The header is Go's relayHeader{DestAddr net.UDPAddr, DestName string}.
+ */
+export interface SerfRelay {
+  readonly type: "relay";
+  readonly DestAddr: { readonly IP: Uint8Array; readonly Port: number; readonly Zone: string };
+  readonly DestName: string;
+  readonly Msg: SerfMessage;
 }
 
 export type SerfMessage =
-  | SerfJoin | SerfLeave | SerfUserEvent | SerfPushPull | SerfQuery | SerfQueryResponse;
+  | SerfJoin | SerfLeave | SerfUserEvent | SerfPushPull | SerfQuery | SerfQueryResponse | SerfRelay;
 
 /** A member's Serf tags (Consul's `role`, `dc`, `id`, `port`, `vsn`, ...). Encoded into Meta. */
 export type Tags = Readonly<Record<string, string>>;

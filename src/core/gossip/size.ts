@@ -9,8 +9,8 @@ function str(s: string): number {
   return s.length + (s.length < 32 ? 1 : s.length < 256 ? 2 : 3);
 }
 
-function raw(b: Uint8Array | undefined): number {
-  const n = b === undefined ? 0 : b.length;
+function raw(b: Uint8Array | null | undefined): number {
+  const n = b === undefined || b === null ? 0 : b.length;
   return n + (n < 32 ? 1 : n < 256 ? 2 : 3);
 }
 
@@ -34,6 +34,9 @@ export function serfMessageBytes(m: SerfMessage): number {
       return 2 + field("LTime", uint(m.LTime)) + field("ID", 5) + field("From", str(m.From)) + field("Flags", 5) + field("Payload", raw(m.Payload));
     case "query":
       return 64 + str(m.SourceNode) + str(m.Name) + raw(m.Payload) + m.Filters.reduce((a, f) => a + raw(f), 0);
+    case "relay":
+      return 2 + field("DestAddr", 3 + field("IP", raw(m.DestAddr.IP)) + field("Port", 3) + field("Zone", str(m.DestAddr.Zone)))
+        + field("DestName", str(m.DestName)) + 1 + serfMessageBytes(m.Msg);
     case "pushPull":
       return 64 + Object.keys(m.StatusLTimes).reduce((a, k) => a + str(k) + 5, 0) + m.LeftMembers.reduce((a, k) => a + str(k), 0);
   }

@@ -5,13 +5,14 @@
  * decodeTags), serf/ping_delegate.go and serf/messages.go.
  */
 import type {
-  Coordinate, SerfJoin, SerfLeave, SerfMessage, SerfPushPull, SerfQuery, SerfUserEvents, Tags,
+  Coordinate, SerfJoin, SerfLeave, SerfMessage, SerfPushPull, SerfQuery, SerfRelay, SerfUserEvents, Tags,
 } from "../messages.ts";
 import { SerfMsgType } from "../messages.ts";
 import { WireError, wireFail } from "./errors.ts";
 import {
   type GoField, type GoMsgpackFlavor, GoMsgpackWriter, GoStructReader, asBytes, bytesToString, decodeGoValuePrefix,
 } from "./gomsgpack.ts";
+import { decodeRelay, relayHeaderFields } from "./serf-query-codec.ts";
 
 /** Serf protocol >= 3 prefixes msgpack-encoded tags with this byte; older metadata is the bare role. */
 export const tagMagicByte = 255;
@@ -79,10 +80,13 @@ export function decodePingPayload(p: Uint8Array): Coordinate | null {
 
 /** One Serf message: its type byte, then the struct (serf/messages.go encodeMessage). */
 export function encodeSerfMessage(m: SerfMessage, flavor?: GoMsgpackFlavor): Uint8Array {
+  if (m.type === "relay") {
+    return new GoMsgpackWriter(flavor).byte(SerfMsgType.relay).struct(relayHeaderFields(m)).raw(encodeSerfMessage(m.Msg, flavor)).finish();
+  }
   return new GoMsgpackWriter(flavor).byte(SerfMsgType[m.type]).struct(serfFields(m)).finish();
 }
 
-function serfFields(m: SerfMessage): GoField[] {
+function serfFields(m: Exclude<SerfMessage, SerfRelay>): GoField[] {
   switch (m.type) {
     case "join": return [["LTime", (w) => w.uint(m.LTime)], ["Node", (w) => w.str(m.Node)]];
     case "leave": return [["LTime", (w) => w.uint(m.LTime)], ["Node", (w) => w.str(m.Node)], ["Prune", (w) => w.bool(m.Prune)]];
@@ -148,7 +152,7 @@ function queryFields(m: SerfQuery): GoField[] {
   ];
 }
 
-/** Decodes one Serf message; types Praetor does not speak (key management, relay) are "unsupported". */
+/** Decodes one Serf message; the payload-only types (conflict, key request and response) are "unsupported". */
 export function decodeSerfMessage(buf: Uint8Array): SerfMessage {
   if (buf.length === 0) wireFail("empty", "serf message has no type byte");
   const t = buf[0]!;
@@ -170,13 +174,18 @@ export function decodeSerfMessage(buf: Uint8Array): SerfMessage {
     case SerfMsgType.pushPull: return readPushPull(body("serf push/pull"));
     case SerfMsgType.query: return readQuery(body("serf query"));
     case SerfMsgType.queryResponse: {
-      const r = body("serf query response");
+      const value = decodeGoValuePrefix(buf.subarray(1), "serf query response").value;
+      const r = new GoStructReader(value, "serf query response");
+      // An ack's Payload is Go's nil slice: kept apart from an empty response so it re-encodes the same.
+      const payload = (value as Record<string, unknown>)["Payload"];
       return {
         type: "queryResponse", LTime: r.uint("LTime"), ID: r.uint("ID", uint32Max), From: r.str("From"),
-        Flags: r.uint("Flags", uint32Max), Payload: r.bytes("Payload"),
+        Flags: r.uint("Flags", uint32Max), Payload: payload === undefined || payload === null ? null : r.bytes("Payload"),
       };
     }
+    case SerfMsgType.relay: return decodeRelay(buf.subarray(1), decodeSerfMessage);
     default:
+      // Conflict and key messages travel only inside query payloads (serf-query-codec.ts), never on their own.
       return wireFail(t <= SerfMsgType.relay ? "unsupported" : "unknown-type", `serf message type ${t}`);
   }
 }
