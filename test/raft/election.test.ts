@@ -35,6 +35,21 @@ test("election: a single voter elects itself and commits alone", (t) => {
   t.deepEqual(c.applied.get("n1"), ["x"]);
 });
 
+test("election: a sole voter campaigns on its first tick instead of waiting out the election timeout", (t) => {
+  const c = new Harness(["n1"]);
+  c.tick(1);
+  c.settle();
+  t.is(c.node("n1").status().role, "leader");
+  t.is(c.node("n1").status().term, 1);
+});
+
+test("election: a voter with peers still waits for its election timeout", (t) => {
+  const c = new Harness(three);
+  c.tick(1);
+  c.settle();
+  for (const node of c.nodes.values()) t.is(node.status().role, "follower", `${node.id} waits`);
+});
+
 test("election: five nodes, losing two followers keeps the leader; losing three deposes it", (t) => {
   const c = new Harness(["n1", "n2", "n3", "n4", "n5"], { seed: 3 });
   const leader = c.electLeader();

@@ -318,6 +318,18 @@ export class RaftNode {
     assert(this.readyInFlight !== null && this.readyInFlight.rd === rd, () => this.where("advance() without the matching ready()"));
     this.applied = Math.max(this.applied, this.readyInFlight.appliedTo);
     this.readyInFlight = null;
+    this.onOwnEntriesDurable(rd.entries);
+  }
+
+  /** `entries` are on this node's disk: as leader, count its own copy toward the commit quorum. */
+  private onOwnEntriesDurable(entries: readonly Entry[]): void {
+    const last = entries[entries.length - 1];
+    // Entries replaced since they were handed out (a newer leader's append) are not this log's.
+    if (last === undefined || last.index > this.log.handedOutIndex || this.log.term(last.index) !== last.term) return;
+    this.log.durableIndex = Math.max(this.log.durableIndex, last.index);
+    const self = this.progress.get(this.id);
+    if (this.role !== "leader" || self === undefined) return;
+    if (self.maybeUpdate(this.log.durableIndex, this.nowTick) && this.maybeCommit()) this.onCommitAdvanced();
   }
 
   status(): RaftStatus {
@@ -457,7 +469,9 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionTimer.tick();
-    if (!this.electionTimer.fired()) return;
+    // A sole voter has no leader to hear from and no rival: waiting out the timeout only delays
+    // a one-server datacenter (a dev agent, or a single server after a restart) by seconds.
+    if (!this.electionTimer.fired() && !this.soleVoter()) return;
     this.electionTimer.reset();
     if (!this.promotable()) return;
     this.campaign(this.config.preVote ? "preVote" : "election");
@@ -514,6 +528,11 @@ export class RaftNode {
 
   private promotable(): boolean {
     return this.confs.current().voters.includes(this.id);
+  }
+
+  private soleVoter(): boolean {
+    const voters = this.confs.current().voters;
+    return voters.length === 1 && voters[0] === this.id;
   }
 
   private campaign(kind: CampaignKind): void {
@@ -839,9 +858,8 @@ export class RaftNode {
       this.pendingConfIndex = entry.index;
       this.syncProgressWithConf();
     }
-    const self = this.progress.get(this.id);
-    if (self !== undefined) self.maybeUpdate(entry.index, this.nowTick);
-    if (this.maybeCommit()) this.onCommitAdvanced();
+    // The leader's own copy counts toward the quorum only once durable: advance() records it
+    // (Raft thesis §10.2.1, which lets a host send these entries before its own sync completes).
     return entry;
   }
 
@@ -852,7 +870,7 @@ export class RaftNode {
       if (this.progress.has(id)) continue;
       const pr = new Progress(this.log.lastIndex() + 1, this.config.maxInflightMsgs, this.nowTick);
       if (id === this.id) {
-        pr.match = this.log.lastIndex();
+        pr.match = this.log.durableIndex;
         pr.becomeReplicate(this.nowTick);
       }
       this.progress.set(id, pr);
@@ -1050,7 +1068,7 @@ export class RaftNode {
   private leaderInvariants(): void {
     const self = this.progress.get(this.id);
     const lastIndex = this.log.lastIndex();
-    assert(self !== undefined && self.match === lastIndex, () => this.where(`leader's own match ${self?.match} != lastIndex ${lastIndex}`));
+    assert(self !== undefined && self.match === this.log.durableIndex, () => this.where(`leader's own match ${self?.match} != durable index ${this.log.durableIndex}`));
     assert(this.vote === this.id, () => this.where(`leader voted for ${this.vote}`));
     for (const [id, pr] of this.progress) {
       assert(pr.match < pr.next, () => this.where(`progress ${id} match ${pr.match} >= next ${pr.next}`));
