@@ -165,6 +165,7 @@ export class Agent implements AgentBackend {
   private readonly eventBuffer: UserEvent[] = [];
   private readonly eventWaiters = new Set<() => void>();
   private shared: SharedQueries | null = null;
+  private lastReadMeta: { atMs: number; meta: ReadMeta } | null = null;
   private stopped = false;
   private leaving = false;
   readonly counters = { raftWrites: 0, forwarded: 0 };
@@ -745,13 +746,19 @@ export class Agent implements AgentBackend {
   }
 
   private readMeta(index: number, consistency: ReadOptions["consistency"]): ReadMeta {
-    const isLeader = this.isLeader();
-    return {
+    const nowMs = Date.now();
+    const cached = this.lastReadMeta;
+    // One write may wake thousands of waiters in the same millisecond: they share one Raft status read.
+    if (cached !== null && cached.atMs === nowMs && cached.meta.index === Math.max(1, index) && cached.meta.consistency === consistency) return cached.meta;
+    const status = this.raft?.node.status();
+    const meta: ReadMeta = {
       index: Math.max(1, index),
-      knownLeader: this.leaderAddr() !== null,
-      lastContactMs: isLeader ? 0 : Math.max(0, Date.now() - this.lastLeaderContactMs),
+      knownLeader: (status?.leader ?? null) !== null,
+      lastContactMs: status?.role === "leader" ? 0 : Math.max(0, nowMs - this.lastLeaderContactMs),
       consistency,
     };
+    this.lastReadMeta = { atMs: nowMs, meta };
+    return meta;
   }
 
   private evaluate(query: CatalogQuery, filter: ((v: unknown) => boolean) | null): { index: number; value: unknown } {
@@ -1103,12 +1110,40 @@ export class Agent implements AgentBackend {
       return;
     }
     if (typeof event.ID !== "string" || this.eventBuffer.some((e) => e.ID === event.ID)) return;
-    if (event.NodeFilter !== "" && !new RegExp(`^(?:${event.NodeFilter})$`).test(this.nodeName)) return;
+    if (!this.shouldProcessUserEvent(event)) return;
     event.LTime = lTime || event.LTime;
     this.eventBuffer.push(event);
     if (this.eventBuffer.length > 256) this.eventBuffer.shift();
     for (const wake of this.eventWaiters) wake();
     this.eventWaiters.clear();
+  }
+
+  /**
+   * Consul's shouldProcessUserEvent: the node filter must match this node's name, and the
+   * service filter one of this agent's service IDs (with the tag filter, one of its tags).
+   * Regular expressions match anywhere in the string, as Go's MatchString; a bad one drops the event.
+   */
+  private shouldProcessUserEvent(event: UserEvent): boolean {
+    const compile = (kind: string, source: unknown): RegExp | null => {
+      try {
+        return new RegExp(String(source));
+      } catch (error) {
+        this.log.error(`Failed to parse ${kind} filter '${String(source)}' for event '${event.Name}': ${(error as Error).message}`);
+        return null;
+      }
+    };
+    if (typeof event.NodeFilter === "string" && event.NodeFilter !== "") {
+      const node = compile("node", event.NodeFilter);
+      if (node === null || !node.test(this.nodeName)) return false;
+    }
+    if (typeof event.ServiceFilter === "string" && event.ServiceFilter !== "") {
+      const service = compile("service", event.ServiceFilter);
+      const tag = typeof event.TagFilter === "string" && event.TagFilter !== "" ? compile("tag", event.TagFilter) : undefined;
+      if (service === null || tag === null) return false;
+      const found = [...this.local.services].some(([id, entry]) => service.test(id) && (tag === undefined || entry.service.Tags.some((t) => tag.test(t))));
+      if (!found) return false;
+    }
+    return true;
   }
 
   private eventIndex(events: readonly UserEvent[]): number {
@@ -1120,8 +1155,20 @@ export class Agent implements AgentBackend {
     return x || 1;
   }
 
-  async events(options: { name?: string; index?: number; waitMs?: number }): Promise<{ index: number; events: UserEvent[] }> {
-    const pick = () => this.eventBuffer.filter((e) => options.name === undefined || options.name === "" || e.Name === options.name);
+  async events(options: { name?: string; node?: string; service?: string; tag?: string; index?: number; waitMs?: number }): Promise<{ index: number; events: UserEvent[] }> {
+    const pattern = (source: string | undefined, what: string): RegExp | null => {
+      if (source === undefined || source === "") return null;
+      try {
+        return new RegExp(source);
+      } catch (error) {
+        throw new ApiError(400, `Invalid ${what} filter: ${(error as Error).message}`);
+      }
+    };
+    const node = pattern(options.node, "node");
+    const service = pattern(options.service, "service");
+    const tag = pattern(options.tag, "tag");
+    const pick = () => this.eventBuffer.filter((e) => (options.name === undefined || options.name === "" || e.Name === options.name)
+      && (node === null || node.test(e.NodeFilter)) && (service === null || service.test(e.ServiceFilter)) && (tag === null || tag.test(e.TagFilter)));
     let events = pick();
     if (options.index === undefined || options.index === 0 || this.eventIndex(events) !== options.index) return { index: this.eventIndex(events), events };
     const deadline = Date.now() + Math.min(options.waitMs ?? this.config.defaultQueryTimeMs, this.config.maxQueryTimeMs);
