@@ -175,8 +175,11 @@ export interface AgentBackend {
   nodeMaintenance(enable: boolean, reason: string): Promise<void>;
   serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void>;
   fireEvent(name: string, payload: Uint8Array, filters: { node?: string; service?: string; tag?: string }): Promise<UserEvent>;
-  /** The agent's recent user events (Consul keeps 256), blocking on `index` (a hash of the last event ID). */
-  events(options: { name?: string; index?: number; waitMs?: number }): Promise<{ index: number; events: UserEvent[] }>;
+  /**
+   * The agent's recent user events (Consul keeps 256), blocking on `index` (a hash of the last
+   * event ID); `node`/`service`/`tag` are regular expressions the events' filters must match.
+   */
+  events(options: { name?: string; node?: string; service?: string; tag?: string; index?: number; waitMs?: number }): Promise<{ index: number; events: UserEvent[] }>;
   coordinateNodes(options: ReadOptions): Promise<ReadResult<unknown[]>>;
   coordinateDatacenters(): Promise<unknown[]>;
   /** prom-client registry text (`?format=prometheus`) or Consul's JSON metrics. */
