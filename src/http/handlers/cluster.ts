@@ -77,28 +77,53 @@ export async function coordinateNode(call: Call, backend: AgentBackend): Promise
   call.send(mine);
 }
 
-/** `PUT /v1/event/fire/:name?node=&service=&tag=` with the payload as the raw body. */
+type EventFilters = { node?: string; service?: string; tag?: string };
+
+/**
+ * `?node=`, `?service=`, `?tag=`: regular expressions, matched anywhere in the string as Go's
+ * `regexp.MatchString` does. A bad one is Consul's `Invalid node filter: ...` with `status`.
+ */
+function eventFilters(call: Call, status: number): EventFilters {
+  const filters: EventFilters = {};
+  for (const key of ["node", "service", "tag"] as const) {
+    const value = call.params.get(key);
+    if (value === undefined || value === "") continue;
+    try {
+      new RegExp(value);
+    } catch (error) {
+      throw new ApiError(status, `Invalid ${key} filter: ${(error as Error).message}`);
+    }
+    filters[key] = value;
+  }
+  return filters;
+}
+
+/**
+ * `PUT /v1/event/fire/:name?node=&service=&tag=` with the payload as the raw body. The filters
+ * travel with the event; every agent decides whether it records it (its node name, its services'
+ * IDs and tags). Consul's agent validates them and answers a bad one with a 500.
+ */
 export async function eventFire(call: Call, backend: AgentBackend): Promise<void> {
   const name = call.required("name");
   const payload = await call.body(kvValueMaxBytes);
-  const filters: { node?: string; service?: string; tag?: string } = {};
-  for (const key of ["node", "service", "tag"] as const) {
-    const value = call.params.get(key);
-    if (value !== undefined && value !== "") filters[key] = value;
-  }
-  if (filters.tag !== undefined && filters.service === undefined) throw badRequest("Cannot provide tag filter without service filter");
+  const filters = eventFilters(call, 500);
+  if (filters.tag !== undefined && filters.service === undefined) throw new ApiError(500, "Cannot provide tag filter without service filter");
   call.send(await backend.fireEvent(name, payload, filters), 200, true);
 }
 
 /**
- * `GET /v1/event/list?name=`, blocking on `?index` (a hash of the newest event's ID, as in
- * Consul). X-Consul-Index is never 0 here either: the agent must treat `index=1` like 0.
+ * `GET /v1/event/list?name=&node=&service=&tag=`, blocking on `?index` (a hash of the newest
+ * event's ID, as in Consul). X-Consul-Index is never 0 here either: the agent treats `index=1`
+ * like 0. Consul's documentation lists `node`, `service` and `tag` here and its agent ignores
+ * them; Praetor keeps the events whose NodeFilter, ServiceFilter or TagFilter match them.
  */
 export async function eventList(call: Call, backend: AgentBackend): Promise<void> {
   const name = call.params.get("name");
+  const filters = eventFilters(call, 400);
   const { index, waitMs } = call.params.blocking();
   const result = await backend.events({
     ...(name === undefined || name === "" ? {} : { name }),
+    ...filters,
     ...(index === undefined ? {} : { index }),
     ...(waitMs === undefined ? {} : { waitMs }),
   });
