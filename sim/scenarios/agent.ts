@@ -234,6 +234,8 @@ class AgentSim {
     const out = node.drain();
     for (const p of out.packets) this.send(agent, p);
     for (const e of out.events) {
+      if (this.world.tracing) this.world.record("gossip", { at: agent.name, type: e.type, ...("member" in e ? { member: e.member.name, status: e.member.status, incarnation: e.member.incarnation } : {}) });
+      if (e.type === "member-leave") this.noteLeave(agent, e.member.name);
       if (e.type === "join-failed") {
         const gen = agent.gen;
         this.world.after(5_000, () => { if (agent.gen === gen) this.join(agent); });
@@ -459,17 +461,40 @@ class AgentSim {
 
   // ------------------------------------------------------------ checks
 
-  /** Each agent's fate; a killed one the leader's gossip pool has forgotten must be gone. */
+  /**
+   * Each agent's fate as the leader's gossip pool can know it. A killed one the pool has forgotten
+   * must be gone. A leaver whose leave no running gossip member remembers (each one that heard it
+   * has restarted since, and the rest missed it) is failed to a pool that still holds it, as it
+   * would be in Serf: nothing is left that could say it left, and the catalog must follow.
+   */
   truths(leaderId: string): AgentTruth[] {
     const pool = this.byRaft.get(leaderId)!.gossip;
     return this.agents.map((a) => {
       const forgotten = a.fate === "failed" && pool !== null && pool.member(a.name) === null;
       if (forgotten) this.forgotten.add(a.name);
-      return { name: a.name, fate: forgotten ? "forgotten" : a.fate, services: a.services };
+      const leaveLost = a.fate === "left" && pool?.member(a.name)?.status === "failed" && !this.leaveRemembered(a);
+      if (leaveLost) this.leaveLost.add(a.name);
+      return { name: a.name, fate: forgotten ? "forgotten" : leaveLost ? "failed" : a.fate, services: a.services };
     });
   }
 
   readonly forgotten = new Set<string>();
+  readonly leaveLost = new Set<string>();
+  /** Per leaver, the agent processes ("name/gen") whose gossip member reported it left. */
+  private readonly heardLeave = new Map<string, Set<string>>();
+
+  private noteLeave(at: SimAgent, leaver: string): void {
+    let heard = this.heardLeave.get(leaver);
+    if (heard === undefined) this.heardLeave.set(leaver, heard = new Set());
+    heard.add(`${at.name}/${at.gen}`);
+  }
+
+  /** Some running gossip member heard `a` leave, or holds it leaving or left now. */
+  private leaveRemembered(a: SimAgent): boolean {
+    const heard = this.heardLeave.get(a.name) ?? new Set<string>();
+    return this.agents.some((o) => o !== a && o.gossip !== null &&
+      (heard.has(`${o.name}/${o.gen}`) || ["left", "leaving"].includes(o.gossip.member(a.name)?.status ?? "")));
+  }
 
   leaderCatalog(): { id: string; catalog: Catalog } | null {
     const leader = this.cluster.leader();
@@ -481,14 +506,14 @@ class AgentSim {
     const leader = this.leaderCatalog();
     if (leader === null) return "no leader";
     const truths = this.truths(leader.id);
-    return this.poolMatchesTruth(leader.id) ?? checkCatalogMatchesGossip(leader.catalog, truths) ?? checkAntiEntropy(leader.catalog, truths);
+    return this.poolMatchesTruth(leader.id, truths) ?? checkCatalogMatchesGossip(leader.catalog, truths) ?? checkAntiEntropy(leader.catalog, truths);
   }
 
   /** The leader's gossip view itself: every live agent alive, the leaver left (or forgotten), the killed one not alive. */
-  private poolMatchesTruth(leaderId: string): string | null {
+  private poolMatchesTruth(leaderId: string, truths: readonly AgentTruth[]): string | null {
     const pool = this.byRaft.get(leaderId)!.gossip;
     if (pool === null) return `leader ${leaderId} runs no gossip member`;
-    for (const a of this.agents) {
+    for (const a of truths) {
       const status = pool.member(a.name)?.status ?? null;
       const ok = a.fate === "alive" ? status === "alive" : a.fate === "left" ? status === "left" || status === null : status !== "alive";
       if (!ok) return `the leader's gossip pool has ${a.name} ${status ?? "unknown"} but it is ${a.fate}`;
@@ -566,6 +591,7 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
   }
   facts["convergedAfterHealMs"] = convergedSinceMs - healedMs;
   facts["forgotten"] = [...sim.forgotten].join(",");
+  facts["leaveLost"] = [...sim.leaveLost].join(",");
   // Steady state (3): full LocalSync rounds and leader reconciliations propose nothing.
   const writesBefore = sim.writesProposed;
   const syncsBefore = new Map(sim.agents.map((a) => [a.name, a.sync?.counters.syncs ?? 0]));
