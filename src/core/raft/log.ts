@@ -6,7 +6,7 @@ import type { Entry, Index, Term } from "./types.ts";
  * the entries after it, the commit index, and how far the log has been handed to the caller
  * for persistence (etcd raft's `raftLog` with its `unstable` part folded in).
  *
- * Invariant: snapshotIndex <= commit <= lastIndex; handedOutIndex <= lastIndex;
+ * Invariant: snapshotIndex <= commit <= lastIndex; durableIndex <= handedOutIndex <= lastIndex;
  * entries[i].index === snapshotIndex + 1 + i; terms never decrease along the log.
  */
 export class RaftLog {
@@ -16,6 +16,8 @@ export class RaftLog {
   commit: Index;
   /** Entries up to here were given to the caller in a Ready (so they are, or will be, durable). */
   handedOutIndex: Index;
+  /** Entries up to here are on disk: the caller advanced past the Ready that carried them. */
+  durableIndex: Index;
 
   constructor(snapshotIndex: Index, snapshotTerm: Term, entries: readonly Entry[], commit: Index) {
     this.snapshotIndex = snapshotIndex;
@@ -23,6 +25,7 @@ export class RaftLog {
     this.entries = [...entries];
     this.commit = commit;
     this.handedOutIndex = this.lastIndex();
+    this.durableIndex = this.lastIndex();
   }
 
   firstIndex(): Index {
@@ -111,6 +114,7 @@ export class RaftLog {
     this.entries.length = from - this.snapshotIndex - 1;
     for (const entry of entries) this.append(entry);
     this.handedOutIndex = Math.min(this.handedOutIndex, from - 1);
+    this.durableIndex = Math.min(this.durableIndex, from - 1);
   }
 
   commitTo(index: Index): boolean {
@@ -143,5 +147,6 @@ export class RaftLog {
     this.snapshotTerm = term;
     this.commit = index;
     this.handedOutIndex = index;
+    this.durableIndex = index;
   }
 }
