@@ -181,7 +181,8 @@ async function startEcho(): Promise<dgram.Socket> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "praetor-dns-bench-"));
-  const handler = createDnsHandler(catalog().asBackend(), defaultDnsConfig());
+  // As on a server agent: the catalog is local, so answers are cached and kept fresh by blocking reads.
+  const handler = createDnsHandler(catalog().asBackend(), defaultDnsConfig(), { readsAreLocal: true });
   const server = await startDnsServer({ host: "127.0.0.1", port: 0, handler });
   const useDnsperf = await have("dnsperf");
   const measure = (port: number, name: string, type: "A" | "SRV") => (useDnsperf ? dnsperf(port, `${name} ${type}`, dir) : nodeClient(port, name, type));

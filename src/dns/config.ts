@@ -40,6 +40,14 @@ export interface DnsConfig {
   /** `recursor_timeout`: per recursor and transport. */
   readonly recursorTimeoutMs: number;
   readonly soa: SoaConfig;
+  /**
+   * `use_cache`: a client agent answers service questions from reads kept fresh by blocking
+   * queries to the servers (Consul's agent cache) instead of asking a server each time. Implies
+   * `allow_stale`. Server agents cache their own catalog's answers whatever this says.
+   */
+  readonly useCache?: boolean;
+  /** `cache_max_age`: with use_cache, a cached read older than this is read again (0: no bound). */
+  readonly cacheMaxAgeMs?: number;
 }
 
 /** Consul's defaults (agent/config/default.go). */
@@ -86,6 +94,8 @@ export interface ResolvedDnsConfig {
   readonly recursors: readonly RecursorAddress[];
   readonly recursorTimeoutMs: number;
   readonly soa: SoaConfig;
+  readonly useCache: boolean;
+  readonly cacheMaxAgeMs: number;
 }
 
 /** Consul caps the UDP answer limit: ~25 A records fit in 512 bytes, fewer with SRV glue. */
@@ -174,7 +184,7 @@ export function resolveDnsConfig(config: DnsConfig): ResolvedDnsConfig {
     nodeTtlSeconds: ttlSeconds(config.nodeTtlMs, "node_ttl"),
     serviceTtlExactSeconds: exact,
     serviceTtlPrefixSeconds: prefixes,
-    allowStale: config.allowStale,
+    allowStale: config.allowStale || config.useCache === true,
     maxStaleMs: checkMs(config.maxStaleMs, "max_stale"),
     udpAnswerLimit: Math.min(udpAnswerLimitMax, config.udpAnswerLimit),
     enableTruncate: config.enableTruncate,
@@ -183,6 +193,8 @@ export function resolveDnsConfig(config: DnsConfig): ResolvedDnsConfig {
     recursors: config.recursors.map(parseRecursor),
     recursorTimeoutMs: checkMs(config.recursorTimeoutMs, "recursor_timeout") || defaultDnsConfig().recursorTimeoutMs,
     soa: { ...soa },
+    useCache: config.useCache ?? false,
+    cacheMaxAgeMs: checkMs(config.cacheMaxAgeMs ?? 0, "cache_max_age"),
   };
 }
 

@@ -11,9 +11,11 @@
  * and a failure behind it SERVFAIL.
  */
 import type { Answer } from "dns-packet";
-import { ApiError, type AgentBackend, type ReadOptions } from "../agent/api.ts";
+import { ApiError, type AgentBackend, type ReadOptions, type ReadResult } from "../agent/api.ts";
 import type { HealthServiceEntry, NodeRecord } from "../core/catalog/index.ts";
-import { resolveDnsConfig, serviceTtlSeconds, type DnsConfig, type ResolvedDnsConfig } from "./config.ts";
+import { ServiceReadCache, type CachedRead, type ServiceQuery } from "./cache.ts";
+import { defaultDnsConfig, resolveDnsConfig, serviceTtlSeconds, type DnsConfig, type ResolvedDnsConfig } from "./config.ts";
+import { assemble, buildTemplate, parseFastQuery, templateKeyOf, type Template } from "./fast.ts";
 import {
   ipFromReverse, ipToBytes, isEncodableName, isHostnameLabel, isReverseName, matchZone, nodeCanonicalName,
   parseLookup, sameBytes, type Lookup, type ZoneMatch,
@@ -28,7 +30,15 @@ import {
 } from "./wire.ts";
 
 export type DnsTransport = "udp" | "tcp";
-export type DnsHandler = (query: Buffer, transport: DnsTransport) => Promise<Buffer | null>;
+
+export interface DnsHandler {
+  (query: Buffer, transport: DnsTransport): Promise<Buffer | null>;
+  /**
+   * The answer at once when it is cached (encoded records of an unchanged catalog read), else
+   * null: the caller then awaits the handler. Saves a promise per query on the hot path.
+   */
+  readonly answerNow?: (query: Buffer, transport: DnsTransport) => Buffer | null;
+}
 
 export interface DnsLogger {
   debug?(message: string): void;
@@ -41,6 +51,12 @@ export interface DnsHandlerDeps {
   /** Wall clock for the SOA serial (Unix seconds, as Consul). */
   readonly nowMs?: () => number;
   readonly logger?: DnsLogger;
+  /**
+   * The backend reads this process's own catalog (a server agent): answers are cached, kept
+   * fresh by blocking queries that wake the moment the catalog moves, whatever `use_cache` says.
+   * Without it (a client agent) only `use_cache` caches, as Consul does.
+   */
+  readonly readsAreLocal?: boolean;
 }
 
 /** Counters a test or the metrics endpoint can read. */
@@ -55,6 +71,10 @@ export interface DnsHandlerStats {
 
 export interface DnsHandlerWithStats extends DnsHandler {
   readonly stats: DnsHandlerStats;
+  /** Service reads kept fresh by blocking queries; null when answers are not cached. */
+  readonly cache: ServiceReadCache | null;
+  /** Ends the cache's blocking queries. */
+  close(): void;
 }
 
 /** A lookup the catalog could not serve: NXDOMAIN for an unknown datacenter, else SERVFAIL. */
@@ -72,7 +92,38 @@ interface Context {
   readonly random: () => number;
   readonly nowMs: () => number;
   readonly logger: DnsLogger | undefined;
+  readonly reads: ServiceReadCache | null;
+  readonly templates: Templates | null;
 }
+
+/** Encoded answers per question type and name (as spelled); dropped wholesale past a bound. */
+class Templates {
+  private readonly byType = new Map<number, Map<string, Template>>();
+  private count = 0;
+
+  constructor(private readonly countMax: number) {}
+
+  get(qtype: number, nameKey: string): Template | undefined {
+    return this.byType.get(qtype)?.get(nameKey);
+  }
+
+  set(qtype: number, nameKey: string, template: Template): void {
+    if (this.count >= this.countMax) {
+      this.byType.clear();
+      this.count = 0;
+    }
+    let names = this.byType.get(qtype);
+    if (names === undefined) this.byType.set(qtype, (names = new Map()));
+    if (!names.has(nameKey)) this.count++;
+    names.set(nameKey, template);
+  }
+
+  delete(qtype: number, nameKey: string): void {
+    if (this.byType.get(qtype)?.delete(nameKey) === true) this.count--;
+  }
+}
+
+const templateTypes: ReadonlySet<number> = new Set([QTYPE.A, QTYPE.AAAA, QTYPE.ANY, QTYPE.SRV]);
 
 function readOptions(ctx: Context, dc: string | null): ReadOptions {
   const remote = dc !== null && dc !== ctx.backend.datacenter.toLowerCase() ? { dc } : {};
@@ -82,8 +133,12 @@ function readOptions(ctx: Context, dc: string | null): ReadOptions {
 }
 
 async function catalogRead<T>(read: () => Promise<{ value: T }>): Promise<T> {
+  return (await catalogReadResult(read)).value;
+}
+
+async function catalogReadResult<R>(read: () => Promise<R>): Promise<R> {
   try {
-    return (await read()).value;
+    return await read();
   } catch (error) {
     if (error instanceof ApiError && noDatacenter.test(error.message)) throw new LookupFailed(RCODE.NXDOMAIN, error.message);
     throw new LookupFailed(RCODE.SERVFAIL, error instanceof Error ? error.message : String(error));
@@ -125,29 +180,55 @@ const bare = (records: readonly Answer[]): AnswerSlot[] => records.map((record) 
 
 // --- Services ---------------------------------------------------------------------------------
 
+interface Instances {
+  readonly entries: HealthServiceEntry[];
+  /** The cached read they came from, or null (not cached, or found under another spelling). */
+  readonly source: CachedRead | null;
+}
+
 /** Healthy instances of a service; the catalog's names are case-sensitive, DNS is not. */
-async function serviceInstances(ctx: Context, service: string, tag: string | null, dc: string | null): Promise<HealthServiceEntry[]> {
+async function serviceInstances(ctx: Context, service: string, tag: string | null, dc: string | null): Promise<Instances> {
   const options = readOptions(ctx, dc);
-  const read = (name: string) => catalogRead(() => ctx.backend.query(
-    { kind: "healthService", name, ...(tag === null ? {} : { filter: { tags: [tag] } }) }, options,
-  ));
-  let entries = await read(service);
+  const queryFor = (name: string): ServiceQuery => ({ kind: "healthService", name, ...(tag === null ? {} : { filter: { tags: [tag] } }) });
+  const read = (name: string) => catalogRead(() => ctx.backend.query(queryFor(name), options));
+  let source: CachedRead | null = null;
+  let entries: readonly HealthServiceEntry[];
+  if (ctx.reads === null) {
+    entries = await read(service);
+  } else {
+    const key = `${dc ?? ""}\u0000${service}\u0000${tag ?? "\u0001"}`;
+    source = ctx.reads.lookup(key) ?? null;
+    if (source === null) {
+      const result: ReadResult<HealthServiceEntry[]> = await catalogReadResult(() => ctx.backend.query(queryFor(service), options));
+      if (result.value.length > 0) source = ctx.reads.store(key, queryFor(service), options, result);
+      entries = result.value;
+    } else {
+      entries = source.value;
+    }
+  }
   if (entries.length === 0) {
+    source = null;
     const names = await catalogRead(() => ctx.backend.query({ kind: "catalogServices" }, options));
     const spelled = Object.keys(names).find((name) => name !== service && name.toLowerCase() === service);
     if (spelled !== undefined) entries = await read(spelled);
   }
-  return entries.filter((entry) => answerable(entry, ctx.config.onlyPassing));
+  return { entries: entries.filter((entry) => answerable(entry, ctx.config.onlyPassing)), source };
 }
 
 async function answerService(ctx: Context, query: Query, zone: ZoneMatch, lookup: Extract<Lookup, { kind: "service" }>): Promise<Draft> {
-  const entries = await serviceInstances(ctx, lookup.service, lookup.tag, lookup.dc);
+  const { entries, source } = await serviceInstances(ctx, lookup.service, lookup.tag, lookup.dc);
   if (entries.length === 0) return draftOf(RCODE.NXDOMAIN);
-  shuffle(entries, ctx.random);
   const recordContext = {
     qtype: query.qtype, qname: query.name, dc: lookup.dc ?? ctx.backend.datacenter, responseZone: zone.responseZone,
     ttl: serviceTtlSeconds(ctx.config, lookup.service), nodeMetaTxt: ctx.config.nodeMetaTxt,
   };
+  if (source !== null && ctx.templates !== null && query.plainName && templateTypes.has(query.qtype)) {
+    // Each entry's records alone, in the order the shuffle below starts from.
+    const perEntry = entries.map((entry) => (query.qtype === QTYPE.SRV ? serviceSrvAnswers([entry], recordContext) : serviceAddressAnswers([entry], recordContext)));
+    const template = buildTemplate({ source, qtype: query.qtype, qnameLower: query.name.toLowerCase(), perEntry, udpAnswerLimit: ctx.config.udpAnswerLimit });
+    if (template !== null) ctx.templates.set(query.qtype, templateKeyOf(query.questionBytes), template);
+  }
+  shuffle(entries, ctx.random);
   switch (query.qtype) {
     case QTYPE.SRV: {
       const built = serviceSrvAnswers(entries, recordContext);
@@ -192,7 +273,7 @@ async function nameServers(ctx: Context, zone: ZoneMatch): Promise<{ ns: Answer[
   const ttl = ctx.config.nodeTtlSeconds;
   let nodes: NodeRecord[];
   try {
-    nodes = shuffle((await serviceInstances(ctx, "consul", null, null)).map((entry) => entry.Node), ctx.random);
+    nodes = shuffle((await serviceInstances(ctx, "consul", null, null)).entries.map((entry) => entry.Node), ctx.random);
     if (nodes.length === 0) {
       const self = await findNode(ctx, ctx.backend.nodeName, null);
       nodes = self === null ? [] : [self];
@@ -298,13 +379,33 @@ function withNegativeSoa(ctx: Context, draft: Draft, zone: string): Draft {
   return negative ? { ...draft, authorities: [...draft.authorities, soaRecord(ctx, zone)] } : draft;
 }
 
+/**
+ * Whether answers are cached: on a server (reads are local, and a blocking query wakes the moment
+ * the catalog moves) unless stale reads are off; on a client only with `use_cache`, as Consul.
+ * Entries expire after `cache_max_age` (with use_cache) and after a `max_stale` set below Consul's default.
+ */
+function readCacheFor(backend: AgentBackend, config: ResolvedDnsConfig, deps: DnsHandlerDeps, nowMs: () => number): ServiceReadCache | null {
+  const cached = deps.readsAreLocal === true ? config.allowStale : config.useCache;
+  if (!cached) return null;
+  const bounds = [config.useCache ? config.cacheMaxAgeMs : 0, config.maxStaleMs < defaultDnsConfig().maxStaleMs ? config.maxStaleMs : 0].filter((ms) => ms > 0);
+  return new ServiceReadCache(backend, {
+    nowMs, maxAgeMs: bounds.length === 0 ? 0 : Math.min(...bounds),
+    onError: (message) => deps.logger?.debug?.(message),
+  });
+}
+
 export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps: DnsHandlerDeps = {}): DnsHandlerWithStats {
+  const resolved = resolveDnsConfig(config);
+  const nowMs = deps.nowMs ?? Date.now;
+  const reads = readCacheFor(backend, resolved, deps, nowMs);
   const ctx: Context = {
     backend,
-    config: resolveDnsConfig(config),
+    config: resolved,
     random: deps.random ?? Math.random,
-    nowMs: deps.nowMs ?? Date.now,
+    nowMs,
     logger: deps.logger,
+    reads,
+    templates: reads === null ? null : new Templates(4_096),
   };
   const stats: DnsHandlerStats = { queries: 0, formErrors: 0, dropped: 0, serverFailures: 0, truncated: 0, forwarded: 0 };
   const recursionAvailable = ctx.config.recursors.length > 0;
@@ -355,7 +456,30 @@ export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps:
     return respond(query, withNegativeSoa(ctx, draft, zone.zone), transport);
   };
 
+  const answerNow = (raw: Buffer, transport: DnsTransport): Buffer | null => {
+    const templates = ctx.templates;
+    if (templates === null) return null;
+    const query = parseFastQuery(raw);
+    if (query === null) return null;
+    const template = templates.get(query.qtype, query.nameKey);
+    if (template === undefined) return null;
+    const source = template.source;
+    if (!source.live || (source.expiresAtMs !== Number.POSITIVE_INFINITY && ctx.nowMs() >= source.expiresAtMs)) {
+      templates.delete(query.qtype, query.nameKey);
+      return null;
+    }
+    const assembled = assemble(template, raw, query, {
+      transport, udpAnswerLimit: ctx.config.udpAnswerLimit, enableTruncate: ctx.config.enableTruncate, recursionAvailable, random: ctx.random,
+    });
+    if (assembled === null) return null;
+    stats.queries++;
+    if (assembled.droppedAnswers > 0) stats.truncated++;
+    return assembled.bytes;
+  };
+
   const handler = async (raw: Buffer, transport: DnsTransport): Promise<Buffer | null> => {
+    const now = answerNow(raw, transport);
+    if (now !== null) return now;
     stats.queries++;
     let parsed;
     try {
@@ -392,6 +516,6 @@ export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps:
       }
     }
   };
-  return Object.assign(handler, { stats });
+  return Object.assign(handler, { stats, answerNow, cache: reads, close: () => reads?.close() });
 }
 

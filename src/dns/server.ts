@@ -79,7 +79,13 @@ function listenTcp(server: net.Server, host: string, port: number): Promise<void
 }
 
 function serveUdp(socket: dgram.Socket, handler: DnsHandler, logger: DnsServerLogger | undefined): void {
+  const answerNow = handler.answerNow;
   socket.on("message", (message, remote) => {
+    const now = answerNow === undefined ? null : answerNow(message, "udp");
+    if (now !== null) {
+      socket.send(now, remote.port, remote.address);
+      return;
+    }
     handler(message, "udp").then((answer) => {
       if (answer === null) return;
       // No callback: Node then tries the send at once (uv_udp_try_send) instead of queueing a

@@ -9,6 +9,7 @@ import net from "node:net";
 import { promisify } from "node:util";
 import dnsPacket from "dns-packet";
 import { ApiError, type AgentBackend, type CatalogQuery, type ReadOptions } from "../../src/agent/api.ts";
+import { queryScopes } from "../../src/core/agent/query.ts";
 import { Catalog, type CheckInput, type Command, type ServiceInput } from "../../src/core/catalog/index.ts";
 import { defaultDnsConfig, type DnsConfig } from "../../src/dns/config.ts";
 import { createDnsHandler, type DnsHandlerWithStats } from "../../src/dns/handler.ts";
@@ -76,13 +77,43 @@ export class CatalogBackend {
     }
   }
 
+  /** Blocking reads in flight (an `index` given), as the agent holds them: until the query's scope moves, `waitMs` passes or the signal aborts. */
+  blocked = 0;
+
+  private async block(query: CatalogQuery, options: ReadOptions): Promise<void> {
+    const index = options.index ?? 0;
+    if (index === 0 || options.signal?.aborted === true) return;
+    this.blocked++;
+    try {
+      await new Promise<void>((resolve) => {
+        let cancel = (): void => {};
+        const finish = (): void => {
+          clearTimeout(timer);
+          options.signal?.removeEventListener("abort", giveUp);
+          resolve();
+        };
+        // The catalog drops a watch once it fired; only a timeout or an abort cancels one.
+        const giveUp = (): void => {
+          cancel();
+          finish();
+        };
+        const timer = setTimeout(giveUp, options.waitMs ?? 300_000);
+        options.signal?.addEventListener("abort", giveUp, { once: true });
+        cancel = this.catalog.watch(queryScopes(query), index, finish);
+      });
+    } finally {
+      this.blocked--;
+    }
+  }
+
   asBackend(): AgentBackend {
     const members: Partial<AgentBackend> = {
       datacenter: this.datacenter,
       nodeName: this.nodeName,
       query: (async (query: CatalogQuery, options: ReadOptions) => {
+        await this.block(query, options);
         const result = (await this.run(query, options)) as { index: number; value: unknown };
-        return { meta: { index: result.index, knownLeader: true, lastContactMs: 0, consistency: options.consistency }, value: result.value };
+        return { meta: { index: Math.max(1, result.index), knownLeader: true, lastContactMs: 0, consistency: options.consistency }, value: result.value };
       }) as AgentBackend["query"],
     };
     return new Proxy(members as AgentBackend, {
