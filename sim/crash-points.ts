@@ -7,12 +7,14 @@ import type { RaftStorage } from "../src/storage/types.ts";
  * then applies; a crash fault that fires between inputs only ever sees all three done. These
  * points kill the node in between:
  * - afterPersist: the save returned (synced), the Ready's messages are never sent;
+ * - afterAppend: the same, at the next save that carries new log entries (a leader's own new
+ *   entries: they are on its disk and nowhere else, the partial replication behind Figure 8);
  * - midApply: some of a Ready's committed entries are applied, the rest and the advance are not.
  * (Between a send and a slow sync completing needs asynchronous syncs, which the host does not
  * have yet; see the agent issue.)
  */
-export type CrashPoint = "afterPersist" | "midApply";
-export const CRASH_POINTS: readonly CrashPoint[] = ["afterPersist", "midApply"];
+export type CrashPoint = "afterPersist" | "afterAppend" | "midApply";
+export const CRASH_POINTS: readonly CrashPoint[] = ["afterPersist", "afterAppend", "midApply"];
 
 /** Thrown out of storage or the state machine at an armed crash point; the cluster treats it like a disk dying. */
 export class CrashPointError extends Error {
@@ -23,7 +25,8 @@ export class CrashPointError extends Error {
 class Arm {
   private remaining: number | null = null;
 
-  arm(after: number): void {
+  /** null disarms. */
+  arm(after: number | null): void {
     this.remaining = after;
   }
 
@@ -41,16 +44,21 @@ class Arm {
 /** Storage that can die right after a save completed (the data is durable, the sends never happen). */
 export class CrashPointStorage implements RaftStorage {
   private readonly afterPersist = new Arm();
+  private readonly afterAppend = new Arm();
 
   constructor(private readonly inner: RaftStorage) {}
 
-  armAfterPersist(saves: number): void {
-    this.afterPersist.arm(saves);
+  /** Die right after the (saves+1)-th save from now (null: disarm); with `entriesOnly`, counting only saves that carry log entries. */
+  armAfterPersist(saves: number | null, entriesOnly = false): void {
+    (entriesOnly ? this.afterAppend : this.afterPersist).arm(saves);
   }
 
   save(update: { hardState?: HardState; entries: readonly Entry[]; snapshot?: Snapshot }): void {
     this.inner.save(update);
     if (this.afterPersist.fire()) throw new CrashPointError("crash point: after persisting a Ready, before sending its messages");
+    if (update.entries.length > 0 && this.afterAppend.fire()) {
+      throw new CrashPointError(`crash point: after persisting entries ${update.entries[0]!.index}-${update.entries[update.entries.length - 1]!.index}, before sending them`);
+    }
   }
 
   load(): PersistedState {

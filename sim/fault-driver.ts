@@ -20,6 +20,8 @@ export class FaultDriver {
   private healed = false;
   /** One-shot fault triggers on sends ("when X sends Y, do Z"), by fault key; true when fired. */
   private readonly triggers = new Map<string, (from: string, message: Message) => boolean>();
+  /** Leader-churn bursts by id: the faults still to act, the one acting and the leader it is armed on. */
+  private readonly bursts = new Map<number, ChurnBurst>();
   applied = 0;
 
   constructor(
@@ -27,7 +29,10 @@ export class FaultDriver {
     private readonly rng: WorldRng,
     private readonly network: SimNetwork<Message>,
     private readonly cluster: RaftCluster<StateMachine<unknown>>,
-  ) {}
+  ) {
+    cluster.onRoleChanged = (node, role) => this.roleChanged(node, role);
+    cluster.onCrashPointFired = (node) => this.crashPointFired(node);
+  }
 
   schedule(faults: readonly ScheduledFault[]): void {
     this.network.tap = (from, _to, message) => {
@@ -43,6 +48,7 @@ export class FaultDriver {
   healAll(): void {
     this.healed = true;
     this.triggers.clear();
+    this.bursts.clear();
     this.network.healAll();
     this.activePartitions.clear();
     this.activeImpairments.clear();
@@ -64,9 +70,10 @@ export class FaultDriver {
       case "delay": return this.impair(key, { extraDelayMs: fault.delayMs });
       case "crash":
       case "crash-leader":
+        if (fault.kind === "crash-leader" && fault.burst !== undefined) return this.churn(key, fault, fault.burst);
         if (fault.trigger === "afterVote") return this.crashAfterVote(key, rng);
         if (fault.trigger === "afterCommit") return this.crashAfterCommit(key, rng);
-        if (fault.trigger === "afterPersist" || fault.trigger === "midApply") return this.armCrashPoint(rng, fault.kind, fault.trigger, fault.afterCount ?? 0);
+        if (fault.trigger === "afterPersist" || fault.trigger === "afterAppend" || fault.trigger === "midApply") return this.armCrashPoint(rng, fault.kind, fault.trigger, fault.afterCount ?? 0);
         return this.crash(key, rng, fault.kind);
       case "torn": return this.crash(key, rng, fault.kind);
       case "transfer": return this.transfer(key, rng, fault.leaderLinks === "in");
@@ -132,6 +139,85 @@ export class FaultDriver {
       commitSeen.set(from, Math.max(previous ?? 0, message.commit));
       if (previous === undefined || message.commit <= previous) return false;
       this.world.after(0, () => this.bounce(from, rng.int(1, 300)));
+      return true;
+    });
+  }
+
+  /** A leader-churn fault joins its burst; the burst's first unfired fault acts. */
+  private churn(key: string, fault: ScheduledFault, burstId: number): void {
+    let burst = this.bursts.get(burstId);
+    if (burst === undefined) {
+      burst = { pending: [], current: null, target: null };
+      this.bursts.set(burstId, burst);
+    }
+    burst.pending.push({ key, fault });
+    burst.pending.sort((a, b) => (a.fault.step ?? 0) - (b.fault.step ?? 0));
+    if (burst.current === null) this.nextInBurst(burst, this.cluster.leader()?.id ?? null);
+  }
+
+  /** Make the burst's next fault current, armed on `leader` (or on the next one elected, when null). */
+  private nextInBurst(burst: ChurnBurst, leader: NodeId | null): void {
+    burst.current = burst.pending.shift() ?? null;
+    burst.target = null;
+    if (burst.current !== null && leader !== null) this.armChurn(burst, leader);
+  }
+
+  private armChurn(burst: ChurnBurst, leader: NodeId): void {
+    const { key, fault } = burst.current!;
+    burst.target = leader;
+    this.world.record("churn", { id: fault.id, leader, trigger: fault.trigger ?? "now" });
+    const fired = (): void => {
+      if (burst.current?.key === key) this.nextInBurst(burst, null);
+    };
+    switch (fault.trigger) {
+      case "afterCommit": return this.crashLeaderAfterCommit(key, leader, fault.durationMs, fired);
+      case "afterPersist": case "afterAppend": case "midApply": return this.cluster.armCrashPoint(leader, fault.trigger, fault.afterCount ?? 0, fault.durationMs);
+      case "afterVote": case undefined:
+        this.world.after(0, () => this.bounce(leader, fault.durationMs));
+        return fired();
+      default: return assertNever(fault.trigger);
+    }
+  }
+
+  /** Take the burst's armed trigger off a node that stopped leading (it moves to the next leader). */
+  private disarmChurn(burst: ChurnBurst): void {
+    const { key, fault } = burst.current!;
+    const target = burst.target!;
+    burst.target = null;
+    this.triggers.delete(key);
+    const point = fault.trigger;
+    if ((point === "afterPersist" || point === "afterAppend" || point === "midApply") && this.cluster.isUp(target)) this.cluster.armCrashPoint(target, point, null);
+  }
+
+  private roleChanged(node: NodeId, role: string): void {
+    if (this.healed) return;
+    for (const burst of this.bursts.values()) {
+      if (burst.current === null) continue;
+      if (role === "leader" && burst.target !== node) {
+        if (burst.target !== null) this.disarmChurn(burst);
+        this.armChurn(burst, node);
+      } else if (role !== "leader" && burst.target === node) {
+        this.disarmChurn(burst);
+      }
+    }
+  }
+
+  private crashPointFired(node: NodeId): void {
+    for (const burst of this.bursts.values()) {
+      if (burst.current !== null && burst.target === node && burst.current.fault.trigger !== "afterCommit") this.nextInBurst(burst, null);
+    }
+  }
+
+  /**
+   * Crash `leader` right after it first sends a commit index above every commit index a server has
+   * now (a newly committed entry, not a restarted node catching up), for `downMs`.
+   */
+  private crashLeaderAfterCommit(key: string, leader: NodeId, downMs: number, fired: () => void): void {
+    const from = Math.max(0, ...this.cluster.statuses().map((st) => st.commit));
+    this.triggers.set(key, (sender, message) => {
+      if (sender !== leader || (message.type !== "append" && message.type !== "heartbeat") || message.commit === undefined || message.commit <= from) return false;
+      this.world.after(0, () => this.bounce(leader, downMs));
+      fired();
       return true;
     });
   }
@@ -219,3 +305,9 @@ export class FaultDriver {
 }
 
 type PartitionKind = Extract<FaultKind, "isolate" | "isolate-leader" | "halves" | "ring" | "oneway">;
+
+interface ChurnBurst {
+  readonly pending: { readonly key: string; readonly fault: ScheduledFault }[];
+  current: { readonly key: string; readonly fault: ScheduledFault } | null;
+  target: NodeId | null;
+}

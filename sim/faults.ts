@@ -37,6 +37,15 @@ export interface ScheduledFault {
    */
   readonly trigger?: "afterVote" | "afterCommit" | CrashPoint;
   readonly afterCount?: number;
+  /**
+   * Leader churn: crash-leader faults of one burst (same `burst`, same `atMs`) act one after
+   * another in `step` order. The burst's current fault arms its trigger on the leader, follows
+   * leadership to whichever node is elected next until it fires, and keeps its victim down for
+   * `durationMs`; then the next step waits for the next leader. So each successive leader dies at
+   * its own moment, however long the elections in between take.
+   */
+  readonly burst?: number;
+  readonly step?: number;
 }
 
 /**
@@ -114,28 +123,33 @@ export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], dur
 
 /**
  * Leader churn, the history behind Figure 8: leaders that crash and come back in quick succession
- * while replication is partial (lossy links), so entries of several terms sit on minorities. A
- * third of the seeds that enable crash-leader get one to three bursts of three to six leader
- * bounces, each an ordinary scheduled fault (shrinkable one by one), under a burst of loss when
- * loss is enabled. Drawn after the regular schedule, so that part is unchanged.
+ * while replication is partial, so entries of several terms sit on minorities. Every seed that
+ * enables crash-leader gets one to three bursts of three, six or nine crash-leader faults, each acting
+ * on the leader after its predecessor's victim (`burst`, `step`), whatever the elections take:
+ * two leaders in a row die right after persisting new entries of their own, before sending them
+ * (one on the leader's disk alone, one of a newer term on another's), and the third, typically the
+ * first one re-elected, dies just after its commit index next advances, before a newer entry of
+ * its own term spreads. Each is an ordinary scheduled fault, shrinkable one by one. Drawn after
+ * the regular schedule, so that part is unchanged.
  */
 function appendLeaderChurn(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
-  if (!kinds.includes("crash-leader") || !rng.chance(0.33)) return;
+  if (!kinds.includes("crash-leader")) return;
   const bursts = rng.int(1, 3);
+  // Bursts in separate stretches of the phase: two chains crossing each other break both.
+  const stretchMs = Math.floor(durationMs / bursts);
   for (let b = 0; b < bursts; b++) {
-    let atMs = rng.int(0, Math.max(0, durationMs - 8_000));
-    const startMs = atMs;
-    const bounces = rng.int(3, 6);
-    for (let i = 0; i < bounces && atMs < durationMs - 500; i++) {
-      // Figure 8 in order: two leaders die with entries of their own terms on themselves alone;
-      // the first, re-elected, spreads its old entry and dies just after committing it.
-      const point = i % 3 === 2 ? { trigger: "afterCommit" as const } : { trigger: "afterPersist" as const, afterCount: rng.int(0, 2) };
-      schedule.push({ id: schedule.length, kind: "crash-leader", atMs, durationMs: rng.int(20, 600), ...point });
-      // Long enough for the next leader to be elected (pre-vote waits out the old leader's lease).
-      atMs += rng.int(1_500, 4_000);
+    const atMs = b * stretchMs + rng.int(0, Math.max(0, Math.floor(stretchMs / 3)));
+    const bounces = 3 * rng.int(1, 3);
+    for (let i = 0; i < bounces; i++) {
+      // The second of each three must die before its first entry leaves (else its newer term spreads).
+      const point = i % 3 === 2 ? { trigger: "afterCommit" as const } : { trigger: "afterAppend" as const, afterCount: i % 3 === 0 ? rng.int(0, 1) : 0 };
+      // The first of each three is back at once (and may lead again); the other two stay down
+      // across an election or two, so the leader after next is the first one back.
+      const [downMinMs, downMaxMs] = i % 3 === 0 ? [20, 1_500] : [1_500, 6_000];
+      schedule.push({ id: schedule.length, kind: "crash-leader", atMs, durationMs: rng.int(downMinMs, downMaxMs), burst: b, step: i, ...point });
     }
-    if (kinds.includes("loss")) {
-      schedule.push({ id: schedule.length, kind: "loss", atMs: startMs, durationMs: Math.min(atMs - startMs + 500, durationMs - startMs), rate: round3(rng.uniform(0.1, 0.4)) });
+    if (kinds.includes("loss") && rng.chance(0.5)) {
+      schedule.push({ id: schedule.length, kind: "loss", atMs, durationMs: Math.min(rng.int(3_000, 10_000), durationMs - atMs), rate: round3(rng.uniform(0.1, 0.3)) });
     }
   }
 }
@@ -199,7 +213,7 @@ export function describeFault(f: ScheduledFault): string {
   const extra = [
     f.rate !== undefined ? `rate=${f.rate}` : "", f.delayMs !== undefined ? `delay=${f.delayMs}ms` : "",
     f.leaderLinks !== undefined ? `leader-links-${f.leaderLinks}` : "", f.trigger !== undefined ? `trigger=${f.trigger}` : "",
-    f.afterCount !== undefined ? `after=${f.afterCount}` : "",
+    f.afterCount !== undefined ? `after=${f.afterCount}` : "", f.burst !== undefined ? `churn=${f.burst}.${f.step ?? 0}` : "",
   ].filter(Boolean).join(" ");
   return `#${f.id} ${f.kind} at ${f.atMs}ms for ${f.durationMs}ms${extra ? " " + extra : ""}`;
 }

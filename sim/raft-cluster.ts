@@ -24,8 +24,11 @@ export interface NodeDisk {
   failSyncAfter(syncs: number): void;
   /** Whether an error thrown out of the storage is the disk dying (not a bug). */
   isCrash(error: unknown): boolean;
-  /** Let `saves` more saves complete, then kill the node right after the next one (before it sends). */
-  armAfterPersist(saves: number): void;
+  /**
+   * Let `saves` more saves complete, then kill the node right after the next one (before it
+   * sends); with `entriesOnly`, counting only the saves that carry log entries.
+   */
+  armAfterPersist(saves: number | null, entriesOnly?: boolean): void;
 }
 
 export interface RaftClusterOptions<S extends StateMachine<unknown>> {
@@ -60,6 +63,8 @@ interface NodeSlot<S> {
   /** The node's configuration as last seen, and when it last changed (the step-down check reads it). */
   lastConf: string;
   confChangedMs: number;
+  /** How long the node stays down when an armed crash point fires (null: drawn at the crash). */
+  crashPointDownMs: number | null;
 }
 
 /**
@@ -82,6 +87,10 @@ export class RaftCluster<S extends StateMachine<unknown>> {
   onNodeChanged: ((node: NodeId) => void) | null = null;
   /** Called when a leader becomes a follower in the same term (check-quorum, or its own removal). */
   onLeaderStepDown: ((node: NodeId, term: number, voters: readonly NodeId[], confChangedMs: number) => void) | null = null;
+  /** Called when a node's role or term changes (the fault driver's leader churn follows the leaders). */
+  onRoleChanged: ((node: NodeId, role: string, term: number) => void) | null = null;
+  /** Called when an armed crash point kills a node. */
+  onCrashPointFired: ((node: NodeId) => void) | null = null;
   restarts = 0;
   /** Nodes that died mid-write (an armed sync failed). */
   diskCrashes = 0;
@@ -94,7 +103,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     for (const id of options.nodeIds) {
       const config = options.makeConfig(id);
       const tickPeriodMs = Math.max(1, Math.round(config.tickMs * options.driftOf(id)));
-      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down", midApply: new CrashArm(), lastConf: "", confChangedMs: 0 });
+      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down", midApply: new CrashArm(), lastConf: "", confChangedMs: 0, crashPointDownMs: null });
     }
   }
 
@@ -205,12 +214,17 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     this.onNodeChanged?.(id);
   }
 
-  /** Arm a crash point inside the node's Ready loop (see crash-points.ts), firing after `after` more saves or applied entries. */
-  armCrashPoint(id: NodeId, point: CrashPoint, after: number): void {
+  /**
+   * Arm a crash point inside the node's Ready loop (see crash-points.ts), firing after `after` more
+   * saves (with entries, for afterAppend) or applied entries; the node comes back `downMs` later
+   * (drawn at the crash when not given).
+   */
+  armCrashPoint(id: NodeId, point: CrashPoint, after: number | null, downMs?: number): void {
     const slot = this.slot(id);
-    if (point === "afterPersist") slot.disk.armAfterPersist(after);
+    if (point === "afterPersist" || point === "afterAppend") slot.disk.armAfterPersist(after, point === "afterAppend");
     else slot.midApply.arm(after);
-    this.options.world.record("crashPointArmed", { node: id, point, after });
+    slot.crashPointDownMs = downMs ?? null;
+    this.options.world.record("crashPointArmed", { node: id, point, after, ...(downMs === undefined ? {} : { downMs }) });
   }
 
   /** Arm a node's disk to die at a coming sync: a crash in the middle of a write. */
@@ -240,7 +254,10 @@ export class RaftCluster<S extends StateMachine<unknown>> {
       if (crashPoint) this.crashPoints++;
       else this.diskCrashes++;
       this.crash(slot.id);
-      const downMs = this.options.rng.derive(`disk-outage/${slot.id}/${slot.incarnation}`).int(20, 2_000);
+      const drawnMs = this.options.rng.derive(`disk-outage/${slot.id}/${slot.incarnation}`).int(20, 2_000);
+      const downMs = crashPoint && slot.crashPointDownMs !== null ? slot.crashPointDownMs : drawnMs;
+      slot.crashPointDownMs = null;
+      if (crashPoint) this.onCrashPointFired?.(slot.id);
       this.options.world.after(downMs, () => {
         if (!this.isUp(slot.id)) this.restart(slot.id);
       });
@@ -300,6 +317,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     if (role !== slot.lastRole) {
       if (slot.lastRole === `leader/${status.term}` && status.role === "follower") this.onLeaderStepDown?.(slot.id, status.term, status.conf.voters, slot.confChangedMs);
       slot.lastRole = role;
+      this.onRoleChanged?.(slot.id, status.role, status.term);
       this.options.world.record("role", { node: slot.id, role: status.role, term: status.term, leader: status.leader });
     }
   }

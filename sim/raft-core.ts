@@ -43,14 +43,14 @@ export function makeSimDisk(rng: WorldRng): NodeDisk {
     crash: () => void disk.crash(rng, { tornWriteProbability: 0.4, corruptWriteProbability: 0.4 }),
     failSyncAfter: (syncs) => disk.failSyncAfter(syncs),
     isCrash: (error) => error instanceof DiskCrashedError,
-    armAfterPersist: (saves) => storage.armAfterPersist(saves),
+    armAfterPersist: (saves, entriesOnly) => storage.armAfterPersist(saves, entriesOnly),
   };
 }
 
 /** The in-memory storage, where every save is durable at once (faster; no disk faults). */
 export function makeMemDisk(): NodeDisk {
   const storage = new CrashPointStorage(new MemRaftStorage());
-  return { storage, crash: () => {}, failSyncAfter: () => {}, isCrash: () => false, armAfterPersist: (saves) => storage.armAfterPersist(saves) };
+  return { storage, crash: () => {}, failSyncAfter: () => {}, isCrash: () => false, armAfterPersist: (saves, entriesOnly) => storage.armAfterPersist(saves, entriesOnly) };
 }
 
 /** One deterministic line per message, for traces: `n1->n2 append t=2 i=10/2 n=3 c=9`. */
