@@ -75,7 +75,9 @@ function report(e: GossipEvent): void {
   if (e.type === "user-event") print({ event: "user-event", name: e.name, payload: new TextDecoder().decode(e.payload), lTime: e.lTime });
   else if (e.type === "join-complete") process.stderr.write(`joined through ${e.addr}\n`);
   else if (e.type === "join-failed") process.stderr.write(`join failed: no answer from ${e.addrs.join(", ")}\n`);
-  else if (e.type !== "left") print(memberLine(e.type, e.member));
+  else if (e.type === "query-warning") process.stderr.write(`${JSON.stringify({ level: "warn", msg: e.message })}\n`);
+  else if (e.type === "query") print({ event: "query", name: e.name, payload: new TextDecoder().decode(e.payload), from: e.from, lTime: e.lTime });
+  else if ("member" in e) print(memberLine(e.type, e.member));
 }
 
 async function start(): Promise<import("../transports/gossip-endpoint.ts").GossipEndpoint> {

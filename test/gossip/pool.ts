@@ -1,6 +1,6 @@
 import { defaultLanConfig, type GossipConfig } from "../../src/core/gossip/config.ts";
 import type { GossipEvent, MemberStatus, OutPacket } from "../../src/core/gossip/events.ts";
-import { GossipNode } from "../../src/core/gossip/node.ts";
+import { GossipNode, type GossipOptions } from "../../src/core/gossip/node.ts";
 import type { Tags } from "../../src/core/gossip/messages.ts";
 import { mulberry32 } from "../../src/core/util/rng.ts";
 
@@ -30,9 +30,10 @@ export class TestPool {
     return `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}:7946`;
   }
 
-  add(name: string, tags: Tags = {}): GossipNode {
+  add(name: string, tags: Tags = {}, options: GossipOptions = {}): GossipNode {
     const i = this.nodes.size;
-    const node = new GossipNode(this.config, { name, addr: new Uint8Array([10, 0, Math.floor(i / 250), (i % 250) + 1]), port: 7946, tags }, mulberry32(this.seed * 1000 + i));
+    const self = { name, addr: new Uint8Array([10, 0, Math.floor(i / 250), (i % 250) + 1]), port: 7946, tags };
+    const node = new GossipNode(this.config, self, mulberry32(this.seed * 1000 + i), options);
     this.nodes.set(name, node);
     this.byAddr.set(TestPool.addrOf(i), name);
     this.events.set(name, []);

@@ -1,4 +1,5 @@
 import type { Coordinate, MemberlistMessage, Tags } from "./messages.ts";
+import type { QueryEvent } from "./query.ts";
 
 /** How a packet travels: UDP datagram, a TCP stream we open, or the reply on a stream opened to us. */
 export type Via = "udp" | "tcp" | "tcp-reply";
@@ -42,7 +43,9 @@ export type GossipEvent =
   | { readonly type: "join-complete"; readonly addr: string }
   | { readonly type: "join-failed"; readonly addrs: readonly string[] }
   /** leave() has finished: the caller may close the sockets. */
-  | { readonly type: "left" };
+  | { readonly type: "left" }
+  /** Serf queries: one to answer, acks and responses to ours, ours closed, warnings (query.ts). */
+  | QueryEvent;
 
 /** Counters of things dropped or refused; never a crash. */
 export interface GossipCounters {

@@ -12,6 +12,7 @@ import type {
   SerfLeave, SerfMessage, SerfUserEvent, Suspect, Tags, Vsn,
 } from "./messages.ts";
 import { NodeStateType } from "./messages.ts";
+import { type QueryConfig, type QueryHandle, type QueryKeyring, type QueryParams, SerfQueries, defaultQueryConfig } from "./query.ts";
 import { SerfLayer } from "./serf.ts";
 import { messageBytes, serfMessageBytes } from "./size.ts";
 import { Suspicion } from "./suspicion.ts";
@@ -36,6 +37,9 @@ export interface GossipOptions {
    * simulator's pre-formed pool (a 10,000-member join storm costs O(N^2) gossip to simulate).
    */
   readonly bootstrapMembers?: readonly Alive[];
+  /** The keyring Serf's keyring queries act on (the transport's, when gossip is encrypted). */
+  readonly keyring?: QueryKeyring;
+  readonly queries?: Partial<QueryConfig>;
 }
 
 /** memberlist's compound framing: 1 type byte + 1 count byte, then 2 length bytes per part. */
@@ -131,6 +135,7 @@ export class GossipNode {
   private readonly suspicions = new Map<number, Suspicion>();
   private readonly broadcasts = new BroadcastQueue<MemberlistMessage>();
   private readonly serf: SerfLayer;
+  private readonly queries: SerfQueries;
   private readonly awareness: Awareness;
   private readonly vivaldi: VivaldiClient | null;
   private readonly coordinates = new Map<number, Coordinate>();
@@ -174,6 +179,7 @@ export class GossipNode {
     this.selfAlive = {
       type: "alive", Incarnation: 1, Node: self.name, Addr: self.addr, Port: self.port, Meta: encodeTags(self.tags), Vsn: this.vsn(),
     };
+    this.queries = new SerfQueries(this.queryHost(), this.serf.queryClock, rng, options.keyring ?? null, { ...defaultQueryConfig, ...options.queries });
     this.addMember(this.selfId, this.selfAlive);
     // In a pool formed long ago (bootstrap members), our own alive is old news to everyone.
     if ((options.bootstrapMembers ?? []).length === 0) this.broadcasts.queue(self.name, this.selfAlive, messageBytes(this.selfAlive));
@@ -249,6 +255,7 @@ export class GossipNode {
     this.tickProbe();
     this.tickSuspicions();
     this.tickRelays();
+    this.queries.tick();
     if (this.nowTick >= this.nextGossipTick) this.gossip();
     if (this.nowTick >= this.nextPushPullTick) this.periodicPushPull();
     if (this.nowTick >= this.nextReapTick) this.reap();
@@ -320,6 +327,26 @@ export class GossipNode {
     this.serf.eventClock.increment();
     this.serf.onUserEvent(msg);
     this.serfBroadcast(msg);
+  }
+
+  /**
+   * A Serf query to the pool (or the members its filters pick); this member handles it too, as
+   * Serf does. Acks, responses and the close arrive as query-ack, query-response and query-done
+   * events naming the handle's lTime and id. Throws RangeError on bad parameters or an oversized query.
+   */
+  query(name: string, payload: Uint8Array, params: QueryParams = {}): QueryHandle {
+    assert(this.leavePhase === "none", `query while leaving (${this.leavePhase})`);
+    return this.queries.query(name, payload, params);
+  }
+
+  /** Answers a `query` event; throws RangeError when it is unknown, answered, late or oversized. */
+  respond(lTime: number, id: number, payload: Uint8Array): void {
+    this.queries.respond(lTime, id, payload);
+  }
+
+  /** Serf's DefaultQueryTimeout for the pool as it is now. */
+  get defaultQueryTimeoutMs(): number {
+    return this.queries.defaultTimeoutMs();
   }
 
   /** New tags: a new incarnation carries them to everyone as an alive message. */
@@ -881,10 +908,53 @@ export class GossipNode {
         }
         if (this.serf.onUserEvent(m)) this.serfBroadcast(m);
         return;
+      case "query":
+        if (this.queries.onQuery(m)) this.serfBroadcast(m);
+        return;
+      case "queryResponse":
+        return this.queries.onResponse(m);
+      case "relay":
+        return this.queries.onRelay(m);
       default:
-        // Queries are not implemented yet; push/pull state never arrives inside a user message.
+        // Push/pull state never arrives inside a user message.
         this.counters.unsupported++;
     }
+  }
+
+  /** What the query layer sees of this member: its identity, the member table, and the outputs. */
+  private queryHost(): ConstructorParameters<typeof SerfQueries>[0] {
+    const t = this.t;
+    const count = (keep: (id: number) => boolean): number => {
+      let n = 0;
+      for (let id = 0; id < t.capacity; id++) if (keep(id)) n++;
+      return n;
+    };
+    return {
+      name: this.name,
+      addr: this.selfAlive.Addr,
+      port: this.selfAlive.Port,
+      tickMs: this.config.tickMs,
+      gossipIntervalMs: this.config.gossipIntervalMs,
+      tags: () => this.tagsOf(this.selfAlive.Meta),
+      nowTick: () => this.nowTick,
+      liveMembers: () => count((id) => t.state[id] === MlState.alive || t.state[id] === MlState.suspect),
+      knownMembers: () => count((id) => t.status[id] !== SerfStatus.none),
+      relayTargets: (k) => this.kRandom(k, (id) => id !== this.selfId && t.status[id] === SerfStatus.alive && this.infoOf(id).Vsn[1] >= crcProtocolMin)
+        .map((id) => ({ name: t.index.nameOf(id), addr: this.infoOf(id).Addr, port: this.infoOf(id).Port })),
+      memberRecord: (name) => {
+        const id = t.known(name);
+        if (id === undefined || t.status[id] === SerfStatus.none) return null;
+        const info = this.infoOf(id);
+        const [pMin, pMax, pCur, dMin, dMax, dCur] = info.Vsn;
+        return {
+          Name: info.Node, Addr: info.Addr, Port: info.Port, Tags: this.tagsOf(info.Meta), Status: t.status[id]!,
+          ProtocolMin: pMin, ProtocolMax: pMax, ProtocolCur: pCur, DelegateMin: dMin, DelegateMax: dMax, DelegateCur: dCur,
+        };
+      },
+      send: (to, msg) => this.packets.push({ to: formatAddr(to.addr, to.port), msgs: [{ type: "user", Msg: msg }], via: "udp" }),
+      broadcast: (msg) => this.serfBroadcast(msg),
+      emit: (e) => this.events.push(e),
+    };
   }
 
   // ---------------------------------------------------------------- join, leave, reap, reconnect
