@@ -3,7 +3,7 @@ import type {
 } from "../core/raft/types.ts";
 import type { RaftStatus } from "../core/raft/node.ts";
 import { assert } from "../core/util/assert.ts";
-import type { RaftStorage } from "../storage/types.ts";
+import type { RaftStorage, RaftUpdate } from "../storage/types.ts";
 import type { Transport } from "../transports/transport.ts";
 
 /** The replicated state machine above Raft (the simulator's KV store, later the catalog). */
@@ -217,6 +217,10 @@ export class RaftHost<R> {
   }
 
   private drainScheduled = false;
+  /** True while drain() runs: a save completing inside it (an inline sync) must not drain again. */
+  private draining = false;
+  /** The Ready whose saveAsync has not completed; no other Ready is taken until it has. */
+  private saving: Ready | null = null;
 
   private requestDrain(): void {
     const schedule = this.config.scheduleDrain;
@@ -230,32 +234,87 @@ export class RaftHost<R> {
   }
 
   private drain(): void {
+    if (this.draining || this.saving !== null) return;
+    this.draining = true;
     let changed = false;
-    for (let rounds = 0; this.node.hasReady(); rounds++) {
-      // A core that keeps producing Ready without new input is live-locked; say so rather than hang.
-      assert(rounds < readyRoundsMax, `${this.id}: Ready loop did not settle after ${readyRoundsMax} rounds`);
-      const rd = this.node.ready();
-      changed ||= rd.softState !== undefined || rd.hardState !== undefined;
-      this.persist(rd);
-      for (const message of rd.messages) this.transport.send(message.to, message);
-      for (const entry of rd.committedEntries) this.applyEntry(entry);
-      for (const readState of rd.readStates) {
-        const pending = this.reads.get(readState.ctx);
-        if (pending !== undefined) pending.index = readState.index;
+    try {
+      for (let rounds = 0; this.saving === null && this.node.hasReady(); rounds++) {
+        // A core that keeps producing Ready without new input is live-locked; say so rather than hang.
+        assert(rounds < readyRoundsMax, `${this.id}: Ready loop did not settle after ${readyRoundsMax} rounds`);
+        const rd = this.node.ready();
+        changed ||= rd.softState !== undefined || rd.hardState !== undefined;
+        if (!hasUpdate(rd)) {
+          this.finishReady(rd, rd.messages);
+        } else if (this.storage.saveAsync === undefined) {
+          this.storage.save(updateOf(rd));
+          this.persisted(rd);
+          this.finishReady(rd, rd.messages);
+        } else {
+          this.startSave(rd);
+        }
       }
-      this.node.advance(rd);
-      this.answerReads();
-      this.maybeSnapshot();
+    } finally {
+      this.draining = false;
     }
     this.hooks.onSettled?.(changed);
   }
 
-  private persist(rd: Ready): void {
-    const hasUpdate = rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined;
-    if (!hasUpdate) return;
-    this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+  /**
+   * Group commit with the sync off the event loop: the Ready's update is written and its sync
+   * started; the messages that do not depend on it (a leader's appends, heartbeats and snapshots:
+   * §10.2.1) go out now, so followers write in parallel with the leader; every other message
+   * (votes, acknowledgements of appends, anything after a hard-state change) waits for the sync.
+   * The core counts the leader's own copy toward the commit quorum only at advance(), after the
+   * sync. Whatever arrives meanwhile goes into the next Ready, and its single sync.
+   */
+  private startSave(rd: Ready): void {
+    const early: Message[] = [];
+    const late: Message[] = [];
+    for (const message of rd.messages) (this.sendsBeforeSync(message) ? early : late).push(message);
+    this.saving = rd;
+    for (const message of early) this.transport.send(message.to, message);
+    this.storage.saveAsync!(updateOf(rd), (error) => this.saved(rd, late, error));
+  }
+
+  private saved(rd: Ready, late: readonly Message[], error: Error | null): void {
+    if (this.stopped || this.saving !== rd) return;
+    this.saving = null;
+    if (error !== null) {
+      // The disk refused a write Raft already promised to make: stop rather than run on a log
+      // whose durable contents are unknown (etcd and hashicorp/raft panic here too).
+      this.stop();
+      throw new Error(`${this.id}: Raft storage failed, server stopped: ${error.message}`, { cause: error });
+    }
+    this.persisted(rd);
+    this.finishReady(rd, late);
+    if (!this.draining) this.drain();
+  }
+
+  /**
+   * Whether `message` may leave before the Ready that produced it is durable: only a leader's
+   * replication traffic, whose contents (its own log entries, a commit index that already counts
+   * only durable copies, a snapshot of applied state) do not depend on this node's unsynced state.
+   */
+  protected sendsBeforeSync(message: Message): boolean {
+    return message.type === "append" || message.type === "heartbeat" || message.type === "snapshot";
+  }
+
+  private persisted(rd: Ready): void {
     this.hooks.onPersisted?.({ entries: rd.entries, snapshot: rd.snapshot });
     if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
+  }
+
+  /** Everything after the persist: send, apply, record read states, advance. */
+  private finishReady(rd: Ready, messages: readonly Message[]): void {
+    for (const message of messages) this.transport.send(message.to, message);
+    for (const entry of rd.committedEntries) this.applyEntry(entry);
+    for (const readState of rd.readStates) {
+      const pending = this.reads.get(readState.ctx);
+      if (pending !== undefined) pending.index = readState.index;
+    }
+    this.node.advance(rd);
+    this.answerReads();
+    this.maybeSnapshot();
   }
 
   private installSnapshot(snapshot: Snapshot): void {
@@ -332,4 +391,12 @@ export class RaftHost<R> {
     this.snapshotIndex = this.applied;
     this.hooks.onCompacted?.(this.applied);
   }
+}
+
+function hasUpdate(rd: Ready): boolean {
+  return rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined;
+}
+
+function updateOf(rd: Ready): RaftUpdate {
+  return { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
 }

@@ -16,6 +16,11 @@ export interface DurableFile {
   /** Cuts the file to `sizeBytes`, which must not exceed its size. */
   truncate(sizeBytes: number): void;
   sync(): void;
+  /**
+   * Optional: `sync()` off the caller's thread; `done` runs once every byte appended before the
+   * call is durable (or with the error). Appends made meanwhile may or may not be covered.
+   */
+  syncAsync?(done: (error: Error | null) => void): void;
 }
 
 /** A flat directory of durable files. */

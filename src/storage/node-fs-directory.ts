@@ -1,7 +1,7 @@
 /**
- * `DurableDirectory` over real files, for the agent's data directory. Synchronous calls keep the
- * WAL's contract simple (save returns once synced); a Raft server writes a few records per tick,
- * so blocking for the fsync is the intended cost, as in hashicorp/raft's BoltDB store.
+ * `DurableDirectory` over real files, for the agent's data directory. Appends, reads and the
+ * compaction's syncs are synchronous (page-cache writes, and rare); the WAL's per-save sync has an
+ * asynchronous twin (`syncAsync`) so a slow disk never stalls the event loop.
  *
  * A new file's name becomes durable with an fsync of the directory, done on the file's first
  * sync; `remove` fsyncs the directory before returning.
@@ -97,6 +97,29 @@ class NodeFsFile implements DurableFile {
     fs.fsyncSync(this.live());
     if (!this.nameSynced) this.dir.syncDirectory();
     this.nameSynced = true;
+  }
+
+  /**
+   * fdatasync on libuv's thread pool, so the event loop keeps serving while the disk works
+   * (appends only grow the file, and fdatasync flushes the size that reaching them needs). A
+   * file's first sync also makes its name durable, inline: once per segment.
+   */
+  syncAsync(done: (error: Error | null) => void): void {
+    if (!this.nameSynced) {
+      try {
+        this.sync();
+      } catch (error) {
+        return done(error as Error);
+      }
+      return done(null);
+    }
+    let fd: number;
+    try {
+      fd = this.live();
+    } catch (error) {
+      return done(error as Error);
+    }
+    fs.fdatasync(fd, (error) => done(error === null ? null : new Error(`fdatasync ${this.name}: ${error.message}`, { cause: error })));
   }
 
   close(): void {

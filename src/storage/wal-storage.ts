@@ -25,7 +25,7 @@
 import type { ConfState, Entry, HardState, PersistedState, Snapshot } from "../core/raft/types.ts";
 import { assert } from "../core/util/assert.ts";
 import type { DurableDirectory, DurableFile } from "./durable-file.ts";
-import type { RaftStorage } from "./types.ts";
+import type { RaftStorage, RaftUpdate } from "./types.ts";
 import { encodeRecord, readRecord, walFormatVersion, WalFormatError, type WalRecord } from "./wal-records.ts";
 
 export interface WalConfig {
@@ -88,17 +88,41 @@ export class WalStorage implements RaftStorage {
     return this.persisted();
   }
 
-  save(update: { hardState?: HardState; entries: readonly Entry[]; snapshot?: Snapshot }): void {
-    const segment = this.openSegment("save");
-    if (update.hardState === undefined && update.snapshot === undefined && update.entries.length === 0) return;
-    checkBatch(this.live, update);
-    const record = encodeRecord({ type: "batch", ...update });
-    const header = segment.sizeBytes() === 0 ? encodeRecord(headerRecord(this.stats.generation)) : null;
-    segment.append(header === null ? record : concatBytes(header, record));
+  save(update: RaftUpdate): void {
+    const segment = this.writeBatch(update, "save");
+    if (segment === null) return;
     segment.sync();
-    applyBatch(this.live, update);
-    this.stats.saves += 1;
-    this.stats.segmentBytes = segment.sizeBytes();
+    this.savedBatch(update, segment);
+  }
+
+  /**
+   * `save` with the sync off the caller's thread when the file can (real files: fdatasync on
+   * libuv's pool); otherwise it syncs inline and calls `done` before returning. The record is
+   * appended at once, so a crash before `done` may keep, tear or lose it: load() handles each.
+   */
+  saveAsync(update: RaftUpdate, done: (error: Error | null) => void): void {
+    let segment: DurableFile | null;
+    try {
+      segment = this.writeBatch(update, "saveAsync");
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (segment === null) return done(null);
+    const synced = segment;
+    const finish = (error: Error | null): void => {
+      if (error === null) this.savedBatch(update, synced);
+      done(error);
+    };
+    if (synced.syncAsync === undefined) {
+      try {
+        synced.sync();
+      } catch (error) {
+        return finish(error as Error);
+      }
+      return finish(null);
+    }
+    synced.syncAsync(finish);
   }
 
   compact(snapshot: Snapshot): void {
@@ -136,6 +160,23 @@ export class WalStorage implements RaftStorage {
   private openSegment(what: string): DurableFile {
     assert(this.segment !== null, `${what} before load()`);
     return this.segment;
+  }
+
+  /** Appends `update` as one record (not yet synced); null when there is nothing to write. */
+  private writeBatch(update: RaftUpdate, what: string): DurableFile | null {
+    const segment = this.openSegment(what);
+    if (update.hardState === undefined && update.snapshot === undefined && update.entries.length === 0) return null;
+    checkBatch(this.live, update);
+    const record = encodeRecord({ type: "batch", ...update });
+    const header = segment.sizeBytes() === 0 ? encodeRecord(headerRecord(this.stats.generation)) : null;
+    segment.append(header === null ? record : concatBytes(header, record));
+    return segment;
+  }
+
+  private savedBatch(update: RaftUpdate, segment: DurableFile): void {
+    applyBatch(this.live, update);
+    this.stats.saves += 1;
+    this.stats.segmentBytes = segment.sizeBytes();
   }
 
   /** Steps 1-3 of the compaction in the file comment. */
