@@ -19,6 +19,8 @@ import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMe
 import { bootstrapDecision, type ServerInfo } from "../core/agent/bootstrap.ts";
 import { runQuery, queryScopes, validQuery } from "../core/agent/query.ts";
 import { SharedQueries } from "../core/agent/query-share.ts";
+import type { Coordinate } from "../core/gossip/messages.ts";
+import { distanceSeconds } from "../core/gossip/vivaldi.ts";
 import type { CatalogQuery, QueryValues } from "../core/agent/query-types.ts";
 import { Catalog, catalogStateMachine } from "../core/catalog/catalog.ts";
 import { encodeCommand, type Command } from "../core/catalog/commands.ts";
@@ -710,11 +712,46 @@ export class Agent implements AgentBackend {
 
   async query<K extends CatalogQuery["kind"]>(query: Extract<CatalogQuery, { kind: K }>, options: ReadOptions): Promise<ReadResult<QueryValues[K]>> {
     this.checkDc(options.dc);
-    const { signal, ...wire } = options;
-    if (!this.config.server) {
-      return await this.toServer("query", { query, options: wire }, (options.waitMs ?? 0) + this.config.rpcHoldTimeoutMs + 5000, signal) as ReadResult<QueryValues[K]>;
+    const { signal, near, ...wire } = options;
+    const result = !this.config.server
+      ? await this.toServer("query", { query, options: wire }, (options.waitMs ?? 0) + this.config.rpcHoldTimeoutMs + 5000, signal) as ReadResult<QueryValues[K]>
+      : await this.serverQuery(query, wire, signal) as ReadResult<QueryValues[K]>;
+    if (near === undefined || near === "" || !Array.isArray(result.value)) return result;
+    return { meta: result.meta, value: this.sortByDistance(query.kind, result.value, near) as QueryValues[K] };
+  }
+
+  /**
+   * Vivaldi coordinates by node name, as this agent's LAN pool last heard them (each member's
+   * own coordinate arrives in its probe acks; this agent's is its own).
+   */
+  private coordinates(): Map<string, Coordinate> {
+    const out = new Map<string, Coordinate>();
+    for (const member of this.lan?.members() ?? []) {
+      if (member.coordinate !== undefined && member.status !== "left") out.set(member.name, member.coordinate);
     }
-    return this.serverQuery(query, wire, signal) as Promise<ReadResult<QueryValues[K]>>;
+    return out;
+  }
+
+  /**
+   * Consul's sortNodesByDistanceFrom: a stable sort by the estimated RTT from `near` (lib.ComputeDistance,
+   * height and adjustments included); nodes without a coordinate last; no sort when `near` has none.
+   */
+  private sortByDistance(kind: CatalogQuery["kind"], list: readonly unknown[], near: string): unknown[] {
+    const nodeOf: ((item: unknown) => string) | null =
+      kind === "catalogNodes" || kind === "catalogService" ? (item) => (item as { Node: string }).Node
+      : kind === "healthService" ? (item) => (item as { Node: { Node: string } }).Node.Node
+      : null;
+    if (nodeOf === null) return [...list];
+    const coordinates = this.coordinates();
+    const from = coordinates.get(near === "_agent" ? this.nodeName : near);
+    if (from === undefined) return [...list];
+    const distanceOf = (item: unknown): number => {
+      const to = coordinates.get(nodeOf(item));
+      return to === undefined || to.Vec.length !== from.Vec.length ? Infinity : distanceSeconds(from, to);
+    };
+    return list.map((item, at) => ({ item, at, distance: distanceOf(item) }))
+      .sort((a, b) => a.distance - b.distance || a.at - b.at)
+      .map((entry) => entry.item);
   }
 
   private async serverQuery(query: CatalogQuery, options: ReadOptions, signal?: AbortSignal): Promise<ReadResult<unknown>> {
@@ -939,7 +976,7 @@ export class Agent implements AgentBackend {
         SessionTTLMin: `${this.config.sessionTtlMinMs / 1000}s`, DataDir: this.config.dataDir ?? "", Bootstrap: this.config.bootstrap,
         BootstrapExpect: this.config.bootstrapExpect, DNSDomain: this.config.domain, ClientAddrs: this.config.clientAddrs,
       },
-      Coord: { Vec: [0, 0, 0, 0, 0, 0, 0, 0], Error: 1.5, Adjustment: 0, Height: 0.00001 },
+      Coord: this.coordinates().get(this.nodeName) ?? null,
       Member: member ?? null,
       Stats: { agent: { check_monitors: "0", services: String(this.local.services.size), checks: String(this.local.checks.size) }, raft: this.raftStats() },
       Meta: { ...this.config.nodeMeta },
@@ -1183,9 +1220,14 @@ export class Agent implements AgentBackend {
     return { index: this.eventIndex(events), events };
   }
 
+  /** The catalog's nodes that have a coordinate in this agent's LAN pool (Consul lists only those). */
   async coordinateNodes(options: ReadOptions): Promise<ReadResult<unknown[]>> {
     const nodes = await this.query({ kind: "catalogNodes" }, options);
-    return { meta: nodes.meta, value: nodes.value.map((n) => ({ Node: n.Node, Segment: "", Coord: { Vec: [0, 0, 0, 0, 0, 0, 0, 0], Error: 1.5, Adjustment: 0, Height: 0.00001 } })) };
+    const coordinates = this.coordinates();
+    return {
+      meta: nodes.meta,
+      value: nodes.value.filter((n) => coordinates.has(n.Node)).map((n) => ({ Node: n.Node, Segment: "", Coord: coordinates.get(n.Node)! })),
+    };
   }
 
   async coordinateDatacenters(): Promise<unknown[]> {
