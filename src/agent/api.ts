@@ -29,6 +29,12 @@ export interface ReadOptions {
   readonly dc?: string;
   readonly token?: string;
   /**
+   * `?near=`: sort a node list (catalog nodes, catalog service, health service) by the estimated
+   * round trip from this node (`_agent`: the agent answering), nodes without a coordinate last.
+   * Applied by the agent that received the request, with the coordinates its gossip pool holds.
+   */
+  readonly near?: string;
+  /**
    * Set by the HTTP layer on blocking reads (`index` given): aborted when the client goes away
    * before the answer, so the agent can drop the waiter and its timer at once instead of holding
    * them for up to `waitMs`. (Added by the HTTP issue; additive.)
