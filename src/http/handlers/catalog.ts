@@ -2,15 +2,22 @@
  * `/v1/catalog/*` and `/v1/health/*` (catalog_endpoint.go, health_endpoint.go): registrations
  * through Raft, everything else a blocking read. `?filter` travels in ReadOptions and is applied
  * where the query runs; `?tag` (repeatable), `?node-meta=k:v` (repeatable) and `?passing` are
- * the catalog's own filters. `?near` is accepted; sorting by round-trip time is the agent's.
+ * the catalog's own filters. `?near=` (catalog nodes, catalog service, health service) travels in
+ * ReadOptions: the agent sorts by round-trip time from that node.
  */
-import type { AgentBackend } from "../../agent/api.ts";
+import type { AgentBackend, ReadOptions } from "../../agent/api.ts";
 import type { CheckStatus, ServiceFilter } from "../../core/catalog/index.ts";
 import { writeRequest } from "../bodies.ts";
 import type { Call } from "../call.ts";
 import { badRequest } from "../params.ts";
 
 const same = <T>(value: T): T => value;
+
+/** The read options with `?near=` (catalog nodes, catalog service, health service). */
+function nearOptions(call: Call): ReadOptions {
+  const near = call.params.get("near");
+  return near === undefined || near === "" ? call.readOptions() : { ...call.readOptions(), near };
+}
 
 export async function catalogRegister(call: Call, backend: AgentBackend): Promise<void> {
   const body = await call.jsonObject("registration");
@@ -44,7 +51,7 @@ function serviceFilter(call: Call, passing: boolean): ServiceFilter {
 }
 
 export async function catalogNodes(call: Call, backend: AgentBackend): Promise<void> {
-  const result = await backend.query({ kind: "catalogNodes", ...nodeMetaOf(call) }, call.readOptions());
+  const result = await backend.query({ kind: "catalogNodes", ...nodeMetaOf(call) }, nearOptions(call));
   call.meta(result.meta);
   call.sendShared(result.value ?? [], same);
 }
@@ -57,7 +64,7 @@ export async function catalogServices(call: Call, backend: AgentBackend): Promis
 
 export async function catalogService(call: Call, backend: AgentBackend): Promise<void> {
   const name = call.required("service name");
-  const result = await backend.query({ kind: "catalogService", name, filter: serviceFilter(call, false) }, call.readOptions());
+  const result = await backend.query({ kind: "catalogService", name, filter: serviceFilter(call, false) }, nearOptions(call));
   call.meta(result.meta);
   call.sendShared(result.value ?? [], same);
 }
@@ -95,7 +102,7 @@ export async function healthChecks(call: Call, backend: AgentBackend): Promise<v
 export async function healthService(call: Call, backend: AgentBackend): Promise<void> {
   const name = call.required("service name");
   const passing = call.params.strictFlag("passing");
-  const result = await backend.query({ kind: "healthService", name, filter: serviceFilter(call, passing) }, call.readOptions());
+  const result = await backend.query({ kind: "healthService", name, filter: serviceFilter(call, passing) }, nearOptions(call));
   call.meta(result.meta);
   call.sendShared(result.value ?? [], same);
 }
