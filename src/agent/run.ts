@@ -73,9 +73,10 @@ export async function startAgent(config: AgentConfig, logger: RootLogger, option
         nodeTtlMs: config.dnsConfig.nodeTtlMs, serviceTtlMs: config.dnsConfig.serviceTtlMs, allowStale: config.dnsConfig.allowStale,
         maxStaleMs: config.dnsConfig.maxStaleMs, udpAnswerLimit: config.dnsConfig.udpAnswerLimit, enableTruncate: config.dnsConfig.enableTruncate,
         onlyPassing: config.dnsConfig.onlyPassing, nodeMetaTxt: config.dnsConfig.enableAdditionalNodeMetaTxt, recursors: config.recursors,
-        recursorTimeoutMs: config.dnsConfig.recursorTimeoutMs,
+        recursorTimeoutMs: config.dnsConfig.recursorTimeoutMs, useCache: config.dnsConfig.useCache, cacheMaxAgeMs: config.dnsConfig.cacheMaxAgeMs,
         soa: { refresh: config.dnsConfig.soa.refreshS, retry: config.dnsConfig.soa.retryS, expire: config.dnsConfig.soa.expireS, min: config.dnsConfig.soa.minTtlS },
-      }, { logger: { debug: (m) => dnsLog.debug(m), warn: (m) => dnsLog.warn(m) } });
+      }, { logger: { debug: (m) => dnsLog.debug(m), warn: (m) => dnsLog.warn(m) }, readsAreLocal: config.server });
+      closers.push(async () => handler.close());
       for (const host of config.addresses.dns) {
         const server = await startDnsServer({ host, port: config.ports.dns, handler, logger: { info: (m) => dnsLog.info(m), warn: (m) => dnsLog.warn(m) } });
         dnsPorts.push(server.udpPort);
