@@ -4,13 +4,14 @@
  * flipped, cut short, garbage appended, counts rewritten). Whatever comes in, the handler never
  * throws, answers null only for messages without a header or that are responses themselves, and
  * otherwise answers a response that dns-packet decodes, under the query's ID, echoing the
- * question, and within the client's UDP size.
+ * question, and within the client's UDP size. And the cached fast path answers byte for byte what
+ * the full handler answers for the same random draws.
  */
 import test from "ava";
 import fc from "fast-check";
 import dnsPacket from "dns-packet";
 import { ApiError } from "../src/agent/api.ts";
-import { defaultDnsConfig } from "../src/dns/config.ts";
+import { defaultDnsConfig, type DnsConfig } from "../src/dns/config.ts";
 import { createDnsHandler } from "../src/dns/handler.ts";
 import { parseQuery, udpLimitBytes } from "../src/dns/wire.ts";
 import { CatalogBackend, seeded } from "../test/dns/harness.ts";
@@ -35,7 +36,13 @@ const handlers = [
   createDnsHandler(backend.asBackend(), defaultDnsConfig(), { random: seeded(1) }),
   createDnsHandler(backend.asBackend(), { ...defaultDnsConfig(), enableTruncate: true, onlyPassing: true, udpAnswerLimit: 1, altDomain: "alt.test." }, { random: seeded(2) }),
   createDnsHandler(flaky.asBackend(), defaultDnsConfig(), { random: seeded(3) }),
+  // As on a server: answers cached, so mutated repeats of a question reach the hand parser.
+  createDnsHandler(backend.asBackend(), { ...defaultDnsConfig(), udpAnswerLimit: 2 }, { random: seeded(4), readsAreLocal: true }),
 ];
+
+test.after.always(() => {
+  for (const handler of handlers) handler.close();
+});
 
 const labelArb = fc.oneof(
   fc.constantFrom("web", "db", "ext", "consul", "v1", "t0", "t1", "_web", "_tcp", "_v1", "service", "node", "addr", "query",
@@ -150,4 +157,58 @@ test("fuzzing reached answers, NXDOMAIN, FORMERR, drops and truncation (coverage
   for (const rcode of ["NOERROR", "NXDOMAIN", "FORMERR", "REFUSED", "NOTIMP"]) t.true((rcodes.get(rcode) ?? 0) > 0, `${rcode} never reached: ${JSON.stringify([...rcodes])}`);
   t.true(dropped > 0, "no input was dropped");
   t.true(truncated > 0, "no answer was truncated");
+});
+
+/** A handler with cached answers and one without, drawing from the same seed. */
+function twins(config: Partial<DnsConfig>, seed: number) {
+  const full = { ...defaultDnsConfig(), ...config };
+  return {
+    // One clock for both: negative answers carry it as the SOA serial.
+    cached: createDnsHandler(backend.asBackend(), full, { random: seeded(seed), nowMs: () => 1_700_000_000_000, readsAreLocal: true }),
+    plain: createDnsHandler(backend.asBackend(), full, { random: seeded(seed), nowMs: () => 1_700_000_000_000 }),
+  };
+}
+
+const cookieArb = fc.option(fc.uint8Array({ minLength: 8, maxLength: 8 }).map((bytes) => Buffer.from(bytes)), { nil: undefined });
+/** Mostly service names (what the fast path serves), in the zone's spellings. */
+const serviceNameArb = fc.tuple(fc.constantFrom("", "v1.", "t0.", "T1.", "_web._tcp.", "_db._v1."), fc.constantFrom("web", "db", "consul", "ext"), zoneArb)
+  .map(([tag, service, zone]) => (tag.startsWith("_") ? `${tag}service.${zone}` : `${tag}${service}.service.${zone}`));
+const wellFormedArb = fc.record({
+  id: fc.nat(0xffff), name: fc.oneof({ weight: 3, arbitrary: serviceNameArb }, { weight: 1, arbitrary: grammarArb }),
+  type: fc.constantFrom<dnsPacket.RecordType>("A", "AAAA", "SRV", "ANY" as dnsPacket.RecordType, "TXT"),
+  edns: fc.option(ednsArb.filter((edns) => edns !== undefined), { freq: 1, nil: undefined }), cookie: cookieArb, rd: fc.boolean(),
+}).map(({ id, name, type, edns, cookie, rd }) => dnsPacket.encode({
+  id, type: "query", flags: rd ? dnsPacket.RECURSION_DESIRED : 0, questions: [{ name, type, class: "IN" }],
+  additionals: edns === undefined ? [] : [{ type: "OPT", name: ".", ...edns, ...(cookie === undefined ? {} : { options: [{ code: 10, data: cookie }] }) } as unknown as dnsPacket.Answer],
+}));
+
+test("the cached fast path answers exactly what the full handler answers for the same draws", async (t) => {
+  const pairs = [twins({}, 11), twins({ udpAnswerLimit: 1, enableTruncate: true, onlyPassing: true }, 12), twins({ nodeMetaTxt: false, serviceTtlMs: { "*": 30_000 } }, 13)];
+  let fast = 0;
+  let fastTruncated = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(wellFormedArb, fc.nat(pairs.length - 1), fc.constantFrom<"udp" | "tcp">("udp", "tcp"), async (query, which, transport) => {
+        const { cached, plain } = pairs[which]!;
+        // The first ask fills the cache; the repeats may take the fast path.
+        for (let round = 0; round < 3; round++) {
+          const before = cached.stats.queries;
+          const now = cached.answerNow!(query, transport);
+          if (now !== null) fast++;
+          if (now !== null && (now[2]! & 0x02) !== 0) fastTruncated++;
+          const got = now ?? await cached(query, transport);
+          const want = await plain(query, transport);
+          if (cached.stats.queries !== before + 1) throw new Error("a question was not counted once");
+          if (got === null || want === null ? got !== want : !got.equals(want)) {
+            throw new Error(`round ${round}: cached ${got?.toString("hex")} != full ${want?.toString("hex")} for ${query.toString("hex")}`);
+          }
+        }
+      }),
+      { numRuns: 1500, seed: 77 },
+    );
+  } finally {
+    for (const pair of pairs) pair.cached.close();
+  }
+  t.true(fast > 400, `the fast path answered only ${fast} questions`);
+  t.true(fastTruncated > 0, "the fast path never truncated");
 });
