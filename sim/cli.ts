@@ -75,7 +75,7 @@ function parseArgs(argv: string[], catalogue: Catalogue): CliArgs {
     .option("schedule", { type: "string", describe: "with --seed: run only these fault ids (comma list, or none)" })
     .option("wire", { type: "boolean", default: false, describe: "gossip: every message through the real wire encoder and decoder" })
     .option("shrink", { type: "boolean", default: true, describe: "shrink the first failing seed's fault schedule" })
-    .option("reads", { type: "number", describe: "kv: background reads asked of the leader per tick (half lease, half ReadIndex); default: a quarter of seeds run 10 to 60" })
+    .option("reads", { type: "number", describe: "kv: background reads asked of the leader per tick (half lease, half ReadIndex); default: a third of seeds run 20 to 80, two thirds of those on slow links" })
     .option("mutant", { type: "string", describe: "run a planted-bug mutant of the Raft core (test/mutants/raft-mutants.ts) instead of the real one" })
     .strict()
     .check((a) => {

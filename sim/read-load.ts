@@ -10,26 +10,31 @@ import type { World } from "./world/world.ts";
  */
 export class ReadLoad {
   private stopped = false;
+  /** Bumped by every start, so a stopped run's pending burst does not go on after a restart. */
+  private run = 0;
   issued = 0;
   answered = 0;
 
   constructor(
     private readonly world: World,
     private readonly cluster: RaftCluster<StateMachine<unknown>>,
-    private readonly perTick: number,
+    readonly perTick: number,
     private readonly periodMs: number,
   ) {}
 
+  /** Start (or, after `stop`, start again). */
   start(): void {
-    if (this.perTick > 0) this.world.after(this.periodMs, () => this.burst());
+    this.stopped = false;
+    const run = ++this.run;
+    if (this.perTick > 0) this.world.after(this.periodMs, () => this.burst(run));
   }
 
   stop(): void {
     this.stopped = true;
   }
 
-  private burst(): void {
-    if (this.stopped) return;
+  private burst(run: number): void {
+    if (this.stopped || run !== this.run) return;
     const leader = this.cluster.leader();
     if (leader !== null) {
       this.cluster.withHost(leader.id, (host) => {
@@ -41,6 +46,6 @@ export class ReadLoad {
         }
       });
     }
-    this.world.after(this.periodMs, () => this.burst());
+    this.world.after(this.periodMs, () => this.burst(run));
   }
 }

@@ -38,6 +38,9 @@ export const livenessBoundMs = 20_000;
 const idleSpell = { idleMs: 700, settleMs: 300 };
 const idleSpells = 4;
 
+/** Read load on the healed cluster, after convergence (read-heavy seeds): three step-down windows. */
+const steadyReadsMs = 6_000;
+
 /** How often the safety checkers that scan whole logs run during a seed. */
 const logMatchingEveryMs = 2_000;
 /** How often liveness is re-evaluated in the liveness phase. */
@@ -49,8 +52,8 @@ interface KvSetup {
   /** Servers outside the bootstrap configuration, with empty disks, added by membership changes. */
   readonly spares: NodeId[];
   readonly drift: Record<NodeId, number>;
-  readonly delayMinMs: number;
-  readonly delayMaxMs: number;
+  delayMinMs: number;
+  delayMaxMs: number;
   readonly snapshotEveryEntries: number;
   readonly raftLimits: ReturnType<typeof drawRaftLimits>;
   readonly workload: WorkloadConfig;
@@ -81,9 +84,15 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
   // Drawn last, so seeds without membership changes draw exactly what they did before.
   if (options.faults.includes("membership")) drawSpares(rng, setup, withDrift);
   // Drawn after everything else for the same reason.
-  const readHeavy = rng.chance(0.25);
-  const reads = rng.int(10, 60);
+  const readHeavy = rng.chance(0.33);
+  const reads = rng.int(20, 80);
   setup.readsPerTick = options.readsPerTick ?? (readHeavy ? reads : 0);
+  // Two thirds of the read-heavy seeds run on slow links (round trips of two to five ticks, a loaded
+  // server's), where a leader that does not batch its read rounds loses track of its acknowledgements.
+  const slowLinks = readHeavy && rng.chance(0.67);
+  const slowMinMs = rng.int(50, 120);
+  const slowSpreadMs = rng.int(2, 20);
+  if (slowLinks) Object.assign(setup, { delayMinMs: slowMinMs, delayMaxMs: slowMinMs + slowSpreadMs });
   return setup;
 }
 
@@ -176,6 +185,13 @@ function runPhases(
   driver.healAll();
   const stuck = runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
   if (stuck !== null) return stuck;
+  // Read load on the healed cluster, long enough for the step-down check's quiet window to pass
+  // several times: a leader connected to everyone must not be deposed by its own reads.
+  if (drivers.readLoad.perTick > 0) {
+    drivers.readLoad.start();
+    world.runUntil(world.nowMs + steadyReadsMs);
+    drivers.readLoad.stop();
+  }
   for (let spell = 0; spell < idleSpells; spell++) {
     checkIdleSpell(world, cluster, encodeCommand({ kind: "put", key: "__idle-spell", value: String(spell) }), idleSpell);
   }
