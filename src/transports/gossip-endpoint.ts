@@ -6,6 +6,7 @@
  */
 import type { GossipCounters, GossipEvent, Member, OutPacket, Via } from "../core/gossip/events.ts";
 import type { MemberlistMessage } from "../core/gossip/messages.ts";
+import type { QueryHandle, QueryParams } from "../core/gossip/query.ts";
 import { type GossipSocketCounters, GossipSockets, type GossipSocketsOptions, splitHostPort } from "./gossip-sockets.ts";
 
 /** What the endpoint needs from the gossip core (src/core/gossip): the caller-owns-I/O surface. */
@@ -17,6 +18,9 @@ export interface GossipCore {
   leave(): void;
   userEvent(name: string, payload: Uint8Array, coalesce: boolean): void;
   members(): readonly Member[];
+  /** A Serf query; its acks, responses and close come back as events (GossipNode has it). */
+  query?(name: string, payload: Uint8Array, params?: QueryParams): QueryHandle;
+  respond?(lTime: number, id: number, payload: Uint8Array): void;
   /** A stream to `to` could not be opened. */
   unreachable?(to: string): void;
   /** What the core dropped or refused (GossipNode has them). */
@@ -43,6 +47,12 @@ export interface GossipEndpointOptions extends GossipSocketsOptions {
 export type GossipTrace = (direction: "in" | "out", peer: string, via: Via, msg: MemberlistMessage) => void;
 
 export type GossipListener = (event: GossipEvent) => void;
+
+/** What a query gathered by its timeout: who acked, and each member's response. */
+export interface QueryResult {
+  readonly acks: readonly string[];
+  readonly responses: ReadonlyMap<string, Uint8Array>;
+}
 
 export class GossipEndpoint {
   private readonly listeners: GossipListener[] = [];
@@ -124,6 +134,36 @@ export class GossipEndpoint {
     return this.core.members();
   }
 
+  /** A Serf query to the pool; resolves with the acks and responses gathered when its timeout passes. */
+  query(name: string, payload: Uint8Array, params: QueryParams = {}): Promise<QueryResult> {
+    const core = this.core;
+    if (core.query === undefined) return Promise.reject(new Error("this gossip core does not speak Serf queries"));
+    // The core holds the query's events (our own ack and response among them) until the flush below.
+    const handle = core.query(name, payload, params);
+    return new Promise((resolve) => {
+      const acks: string[] = [];
+      const responses = new Map<string, Uint8Array>();
+      const listener: GossipListener = (e) => {
+        if (!("lTime" in e) || e.lTime !== handle.lTime || !("id" in e) || e.id !== handle.id) return;
+        if (e.type === "query-ack") acks.push(e.from);
+        if (e.type === "query-response") responses.set(e.from, e.payload);
+        if (e.type === "query-done") {
+          this.listeners.splice(this.listeners.indexOf(listener), 1);
+          resolve({ acks, responses });
+        }
+      };
+      this.listeners.push(listener);
+      this.flush();
+    });
+  }
+
+  /** Answers a `query` event (throws RangeError when it is unknown, answered, late or too large). */
+  respond(lTime: number, id: number, payload: Uint8Array): void {
+    if (this.core.respond === undefined) throw new Error("this gossip core does not speak Serf queries");
+    this.core.respond(lTime, id, payload);
+    this.flush();
+  }
+
   /** Graceful leave: broadcast the intent, wait for the core to finish (or time out), then close. */
   async leave(): Promise<void> {
     if (this.timer === null) return;
@@ -152,6 +192,7 @@ export class GossipEndpoint {
     }
     for (const e of events) {
       if (e.type === "left") this.onLeft?.();
+      if (e.type === "query-warning") this.options.logger?.("warn", e.message, {});
       for (const l of this.listeners) l(e);
     }
   }

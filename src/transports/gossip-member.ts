@@ -91,7 +91,7 @@ export async function startGossipMember(options: GossipMemberOptions): Promise<G
       { name: options.name, addr, port: bound.port, tags: options.tags ?? {} },
       mulberry32(seed),
       // Probe round trips for Vivaldi are timed with the real clock, not in whole ticks.
-      { clockMs: () => performance.now() - startMs },
+      { clockMs: () => performance.now() - startMs, ...(options.keyring ? { keyring: options.keyring } : {}) },
     ),
   });
 }
