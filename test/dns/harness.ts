@@ -177,7 +177,7 @@ export function header(output: string): { status: string; flags: string[]; count
 }
 
 /** Sends one query packet over UDP and decodes the answer (for what dig cannot craft). */
-export async function udpExchange(port: number, packet: Buffer, timeoutMs = 2000): Promise<Buffer | null> {
+export async function udpExchange(port: number, packet: Buffer, timeoutMs = 2000, host = "127.0.0.1"): Promise<Buffer | null> {
   const socket = dgram.createSocket("udp4");
   try {
     return await new Promise<Buffer | null>((resolve, reject) => {
@@ -187,7 +187,7 @@ export async function udpExchange(port: number, packet: Buffer, timeoutMs = 2000
         resolve(message);
       });
       socket.on("error", reject);
-      socket.send(packet, port, "127.0.0.1");
+      socket.send(packet, port, host);
     });
   } finally {
     socket.close();
