@@ -4,6 +4,7 @@
  *   (1) the catalog converges to the gossip view: every live agent is a node with `serfHealth`
  *       passing, a killed one keeps its node with `serfHealth` critical, one that left is gone;
  *   (2) anti-entropy converged: each live agent's local services are exactly its catalog services;
+ *   (4) every write an agent saw acknowledged is readable at the end, with its value (AckedWrites);
  * and, throughout the run, no RPC outlives its deadline (RequestLog).
  *
  * Each returns null when the property holds, else a message naming the node and both sides.
@@ -109,5 +110,36 @@ export class RequestLog {
 
   get open(): number {
     return this.requests.size;
+  }
+}
+
+/**
+ * Checker (4): KV writes acknowledged to the agent that asked. Each write has a key of its own, so
+ * the last acknowledged value of a key is the one it must hold: an acknowledged write lost to a
+ * crash, a leader change or a truncated log fails the run.
+ */
+export class AckedWrites {
+  private readonly acked = new Map<string, string>();
+  /** Writes that ended without an acknowledgement (failed or timed out): they may or may not have landed. */
+  unacknowledged = 0;
+
+  ack(key: string, value: string): void {
+    this.acked.set(key, value);
+  }
+
+  get count(): number {
+    return this.acked.size;
+  }
+
+  /** Null when every acknowledged write reads back from `catalog`, else the first few that do not. */
+  check(catalog: Catalog): string | null {
+    const lost: string[] = [];
+    for (const [key, value] of this.acked) {
+      const entry = catalog.kvGet(key).value;
+      const found = entry === null ? null : new TextDecoder().decode(entry.Value ?? new Uint8Array(0));
+      if (found !== value) lost.push(`${key}=${value} reads ${found === null ? "missing" : found}`);
+    }
+    if (lost.length === 0) return null;
+    return `acknowledged writes: ${lost.length} of ${this.acked.size} lost: ${lost.slice(0, 5).join("; ")}${lost.length > 5 ? "; ..." : ""}`;
   }
 }

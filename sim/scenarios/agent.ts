@@ -29,7 +29,7 @@ import type { Member, OutPacket } from "../../src/core/gossip/events.ts";
 import { MemberIndex } from "../../src/core/gossip/member-table.ts";
 import { GossipNode } from "../../src/core/gossip/node.ts";
 import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
-import { checkAntiEntropy, checkCatalogMatchesGossip, RequestLog, type AgentTruth } from "../checkers/agent-checker.ts";
+import { AckedWrites, checkAntiEntropy, checkCatalogMatchesGossip, RequestLog, type AgentTruth } from "../checkers/agent-checker.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { generateSchedule, selectFaults } from "../faults.ts";
@@ -38,6 +38,7 @@ import { RaftCluster } from "../raft-cluster.ts";
 import { defaultNodeFactory, describeMessage, drawRaftLimits, makeSimDisk, simRaftConfig } from "../raft-core.ts";
 import type { WorldRng } from "../world/rng.ts";
 import { World } from "../world/world.ts";
+import { drawDrift } from "./kv.ts";
 import type { Outcome, Scenario, ScenarioOptions, SeedResult } from "./types.ts";
 
 const tickMs = 50;
@@ -54,9 +55,13 @@ const stableMs = 10_000;
 const steadyWindowMs = 5_000;
 const logMatchingEveryMs = 2_000;
 const serviceNames = ["web", "db", "cache", "api"];
+/** Each agent's KV writes (checker 4): one every 0.3 to 1.5 s while its process runs. */
+const kvWriteGapMs: readonly [number, number] = [300, 1_500];
+/** A client cut off from the servers (or from everyone) for this long, once per seed. */
+const clientCutMs: readonly [number, number] = [3_000, 15_000];
 
 /** Planted defects for the scenario's own tests: each must make a checker fail. */
-export type AgentPlant = "duties-never-propose" | "sync-never-deletes" | "node-meta-drifts";
+export type AgentPlant = "duties-never-propose" | "sync-never-deletes" | "node-meta-drifts" | "kv-ack-before-commit" | "rpc-never-reconnects";
 
 export interface AgentRunOptions extends ScenarioOptions {
   readonly plant?: AgentPlant;
@@ -91,7 +96,11 @@ interface SimAgent {
   sync: LocalSync | null;
   duties: ServerDuties | null;
   fate: "alive" | "failed" | "left";
+  /** This agent's tick period: tickMs stretched or shrunk by its clock's drift. */
+  readonly tickPeriodMs: number;
 }
+
+type KvWrite = { op: "kv"; Verb: "set"; Key: string; Value: Uint8Array };
 
 function service(name: string, port: number, tags: readonly string[]): LocalService {
   return { ID: name, Service: name, Tags: [...tags], Address: "", Port: port, Meta: {}, Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, Kind: "" };
@@ -104,6 +113,11 @@ class AgentSim {
   readonly driver: FaultDriver;
   readonly agents: SimAgent[] = [];
   readonly requests = new RequestLog();
+  readonly acked = new AckedWrites();
+  /** The client cut off from the servers ("servers") or from every other agent ("all"), if any. */
+  private cut: { agent: SimAgent; scope: "servers" | "all" } | null = null;
+  /** Planted: clients whose RPC stays broken after their cut healed (a dead connection never redialled). */
+  private readonly rpcBroken = new Set<SimAgent>();
   private readonly byAddr = new Map<string, SimAgent>();
   private readonly byName = new Map<string, SimAgent>();
   private readonly byRaft = new Map<string, SimAgent>();
@@ -126,6 +140,9 @@ class AgentSim {
     this.netRng = world.rng.derive("gossip-net");
     this.rpcRng = world.rng.derive("rpc");
     const servicesRng = world.rng.derive("services");
+    // Each clock fast or slow within Raft's drift bound; drawn whether or not drift is on.
+    const driftRng = world.rng.derive("drift");
+    const withDrift = options.faults.includes("drift");
     for (let i = 0; i < serverCount + clientCount; i++) {
       const server = i < serverCount;
       const name = server ? `s${i + 1}` : `c${i - serverCount + 1}`;
@@ -139,6 +156,7 @@ class AgentSim {
       const agent: SimAgent = {
         idx: i, name, ip, gossipAddr: `${ip}:8301`, addrBytes, raftId: server ? `${ip}:8300` : null,
         nodeId: `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`, services, gossip: null, gen: 0, sync: null, duties: null, fate: "alive",
+        tickPeriodMs: Math.max(1, Math.round(tickMs * drawDrift(driftRng, withDrift))),
       };
       this.agents.push(agent);
       this.byAddr.set(agent.gossipAddr, agent);
@@ -153,7 +171,7 @@ class AgentSim {
       makeConfig: (id) => simRaftConfig(id, limits), nodeFactory: options.nodeFactory ?? defaultNodeFactory,
       makeStateMachine: () => new CatalogMachine(),
       makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
-      driftOf: () => 1,
+      driftOf: (id) => this.byRaft.get(id)!.tickPeriodMs / tickMs,
       hostConfig: defaultRaftHostConfig({ snapshotEveryEntries, requestTimeoutTicks: 50 }),
     });
     this.cluster.onNodeChanged = (id) => this.serverChanged(id);
@@ -165,7 +183,7 @@ class AgentSim {
   start(): void {
     this.cluster.startAll();
     for (const agent of this.agents) if (agent.raftId === null) this.startProcess(agent);
-    this.world.after(tickMs, () => this.tickAll());
+    for (const agent of this.agents) this.world.after(agent.tickPeriodMs, () => this.tickLoop(agent));
     const checkLogs = (): void => {
       this.cluster.checkLogMatching();
       this.world.after(logMatchingEveryMs, checkLogs);
@@ -216,15 +234,15 @@ class AgentSim {
     this.afterStep(agent);
   }
 
-  private tickAll(): void {
-    for (const agent of this.agents) {
-      if (agent.gossip === null) continue;
+  /** One agent's clock: its cores tick every tickPeriodMs of world time (drift makes it differ from tickMs). */
+  private tickLoop(agent: SimAgent): void {
+    if (agent.gossip !== null) {
       agent.gossip.tick();
       this.afterStep(agent);
       agent.duties?.tick();
       agent.sync?.tick();
     }
-    this.world.after(tickMs, () => this.tickAll());
+    this.world.after(agent.tickPeriodMs, () => this.tickLoop(agent));
   }
 
   private afterStep(agent: SimAgent): void {
@@ -251,9 +269,31 @@ class AgentSim {
     }
   }
 
-  /** Gossip between two servers obeys the Raft network's partitions (they share the machines' links). */
+  /**
+   * Gossip between two servers obeys the Raft network's partitions (they share the machines'
+   * links); a cut-off client reaches nobody across its cut, over gossip or RPC.
+   */
   private gossipBlocked(from: SimAgent, to: SimAgent): boolean {
-    return from.raftId !== null && to.raftId !== null && this.network.isBlocked(from.raftId, to.raftId);
+    return (from.raftId !== null && to.raftId !== null && this.network.isBlocked(from.raftId, to.raftId)) || this.acrossCut(from, to);
+  }
+
+  private acrossCut(a: SimAgent, b: SimAgent): boolean {
+    const cut = this.cut;
+    if (cut === null || a === b) return false;
+    const other = a === cut.agent ? b : b === cut.agent ? a : null;
+    return other !== null && (cut.scope === "all" || other.raftId !== null);
+  }
+
+  cutClient(agent: SimAgent, scope: "servers" | "all"): void {
+    this.cut = { agent, scope };
+    this.world.record("cut", { agent: agent.name, scope });
+  }
+
+  healCut(): void {
+    if (this.cut === null) return;
+    this.world.record("uncut", { agent: this.cut.agent.name });
+    if (this.options.plant === "rpc-never-reconnects") this.rpcBroken.add(this.cut.agent);
+    this.cut = null;
   }
 
   private send(from: SimAgent, p: OutPacket): void {
@@ -280,7 +320,7 @@ class AgentSim {
 
   // ------------------------------------------------------------ the hosts of the pure classes
 
-  private propose(server: SimAgent, write: SyncWrite | { op: "session.expire"; ID: string }, done: (applied: boolean) => void): void {
+  private propose(server: SimAgent, write: SyncWrite | KvWrite | { op: "session.expire"; ID: string }, done: (applied: boolean) => void): void {
     this.writesProposed++;
     if (this.world.tracing) this.world.record("propose", { at: server.name, write });
     const command = { ...write, v: 1, nowMs: this.world.nowMs } as unknown as Command;
@@ -375,8 +415,11 @@ class AgentSim {
     }
     const local = server === from;
     world.after(local ? 0 : this.hopMs(), () => {
-      if (!this.cluster.isUp(server.raftId!)) return; // lost: the timeout answers
-      serve(server, (value) => world.after(local ? 0 : this.hopMs(), () => finish(value, value === null ? "failed" : "ok")));
+      // Lost on the way, to a dead server or across a cut: the timeout answers.
+      if (!this.cluster.isUp(server.raftId!) || this.acrossCut(from, server) || (!local && this.rpcBroken.has(from))) return;
+      serve(server, (value) => world.after(local ? 0 : this.hopMs(), () => {
+        if (!this.acrossCut(server, from)) finish(value, value === null ? "failed" : "ok");
+      }));
     });
   }
 
@@ -394,8 +437,15 @@ class AgentSim {
     });
   }
 
-  private serveWrite(server: SimAgent, write: SyncWrite, reply: (value: true | null) => void): void {
-    this.viaLeader<true>(server, (leader, answer) => this.propose(leader, write, (applied) => answer(applied ? true : null)), reply);
+  private serveWrite(server: SimAgent, write: SyncWrite | KvWrite, reply: (value: true | null) => void): void {
+    this.viaLeader<true>(server, (leader, answer) => {
+      if (write.op === "kv" && this.options.plant === "kv-ack-before-commit") {
+        // Planted: the leader acknowledges a KV write as soon as it has proposed it.
+        this.propose(leader, write, () => {});
+        return answer(true);
+      }
+      this.propose(leader, write, (applied) => answer(applied ? true : null));
+    }, reply);
   }
 
   private serveRead(server: SimAgent, name: string, reply: (value: { node: NodeServices | null; checks: readonly CheckRecord[] } | null) => void): void {
@@ -433,6 +483,57 @@ class AgentSim {
       }
     }
     return changes;
+  }
+
+  /** Checker (4)'s workload: each agent writes KV keys of its own through a server while its process runs. */
+  scheduleKvWrites(durationMs: number): void {
+    const rng = this.world.rng.derive("kv-writes");
+    for (const agent of this.agents) {
+      let n = 0;
+      const next = (): void => {
+        this.world.after(rng.int(kvWriteGapMs[0], kvWriteGapMs[1]), () => {
+          if (this.world.nowMs >= durationMs || agent.fate !== "alive") return;
+          if (agent.gossip !== null) this.writeKv(agent, `kv/${agent.name}/${n++}`);
+          next();
+        });
+      };
+      next();
+    }
+  }
+
+  private writeKv(agent: SimAgent, key: string): void {
+    const value = `${key}@${this.world.nowMs}`;
+    const write: KvWrite = { op: "kv", Verb: "set", Key: key, Value: new TextEncoder().encode(value) };
+    this.call<true>(agent, "kv", (server, reply) => this.serveWrite(server, write, reply), (r) => {
+      if (r === null) this.acked.unacknowledged++;
+      else this.acked.ack(key, value);
+    });
+  }
+
+  /**
+   * One client cut off and healed: a survivor of the churn when there is one (its anti-entropy is
+   * checked at the end), else any client before the churn begins. Its services change while it is
+   * cut off, so its anti-entropy must catch up after the heal.
+   */
+  scheduleClientCut(durationMs: number, spared: readonly SimAgent[]): Record<string, string | number> {
+    const rng = this.world.rng.derive("client-cut");
+    const clients = this.agents.filter((a) => a.raftId === null);
+    const survivors = clients.filter((c) => !spared.includes(c));
+    const agent = rng.pick(survivors.length > 0 ? survivors : clients);
+    const scope = rng.pick(["servers", "all"] as const);
+    const lengthMs = rng.int(clientCutMs[0], clientCutMs[1]);
+    const startMs = survivors.length > 0 ? rng.int(Math.round(durationMs * 0.1), Math.round(durationMs * 0.8)) : rng.int(500, Math.round(durationMs * 0.25));
+    const svc = rng.pick(serviceNames);
+    const port = rng.int(1000, 9000);
+    this.world.at(startMs, () => this.cutClient(agent, scope));
+    this.world.at(startMs + Math.round(lengthMs / 2), () => {
+      if (agent.fate !== "alive") return;
+      agent.services.set(svc, service(svc, port, ["cut"]));
+      this.world.record("services", { agent: agent.name, ids: [...agent.services.keys()] });
+      agent.sync?.changed();
+    });
+    this.world.at(Math.min(startMs + lengthMs, durationMs), () => this.healCut());
+    return { cutClient: agent.name, cutScope: scope, cutMs: lengthMs };
   }
 
   kill(agent: SimAgent): void {
@@ -506,7 +607,26 @@ class AgentSim {
     const leader = this.leaderCatalog();
     if (leader === null) return "no leader";
     const truths = this.truths(leader.id);
-    return this.poolMatchesTruth(leader.id, truths) ?? checkCatalogMatchesGossip(leader.catalog, truths) ?? checkAntiEntropy(leader.catalog, truths);
+    return this.poolMatchesTruth(leader.id, truths) ?? this.gossipSettled() ?? checkCatalogMatchesGossip(leader.catalog, truths) ?? checkAntiEntropy(leader.catalog, truths);
+  }
+
+  /**
+   * Every running live agent sees every other one alive with no suspicion pending. The leader's
+   * view alone is not enough to call the cluster settled: an agent cut off for a while keeps the
+   * suspicions it started while cut off, and (as in memberlist) one whose target never hears of
+   * it, say because Lifeguard has slowed that agent's probing, ends in a false failure and a
+   * refutation seconds after the leader's view looked settled.
+   */
+  private gossipSettled(): string | null {
+    const running = this.agents.filter((a) => a.gossip !== null && a.fate === "alive");
+    for (const viewer of running) {
+      for (const subject of running) {
+        if (viewer === subject) continue;
+        const state = viewer.gossip!.memberState(subject.name)?.state ?? "unknown";
+        if (state !== "alive") return `gossip not settled: ${viewer.name} has ${subject.name} ${state}`;
+      }
+    }
+    return null;
   }
 
   /** The leader's gossip view itself: every live agent alive, the leaver left (or forgotten), the killed one not alive. */
@@ -535,7 +655,9 @@ export function runAgentSeed(options: AgentRunOptions): SeedResult {
   const fullSchedule = generateSchedule(world.rng.derive("faults"), kinds, options.durationMs);
   const schedule = options.faultSchedule ?? (options.scheduleIds === undefined ? fullSchedule : selectFaults(fullSchedule, options.scheduleIds));
   world.record("seed", { seed: options.seed, scenario: "agent", clients: clientCount, faults: schedule.map((f) => f.id) });
-  const facts: Record<string, number | string> = { servers: serverCount, clients: clientCount, faults: schedule.length };
+  const facts: Record<string, number | string> = {
+    servers: serverCount, clients: clientCount, faults: schedule.length, tickPeriodsMs: sim.agents.map((a) => a.tickPeriodMs).join(","),
+  };
   let outcome: Outcome = "ok";
   let message: string | null = null;
   try {
@@ -569,8 +691,11 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
   world.at(Math.round(durationMs * 0.5), () => sim.leave(leaver));
   facts["killed"] = victim.name;
   facts["left"] = leaver.name;
+  Object.assign(facts, sim.scheduleClientCut(durationMs, [victim, leaver]));
+  sim.scheduleKvWrites(durationMs);
   world.runUntil(durationMs);
   sim.driver.healAll();
+  sim.healCut();
   // Settle: (1) and (2) must hold within the bound.
   const healedMs = world.nowMs;
   // Converged means held for `stableMs`: a server restarted by the heal may still be declared
@@ -605,6 +730,10 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
   }
   const after = sim.converged();
   if (after !== null) return { outcome: "safety", message: `after the steady window: ${after}` };
+  facts["kvAcked"] = sim.acked.count;
+  facts["kvUnacknowledged"] = sim.acked.unacknowledged;
+  const lost = sim.acked.check(sim.leaderCatalog()!.catalog);
+  if (lost !== null) return { outcome: "safety", message: lost };
   const overdue = sim.requests.overdue(world.nowMs);
   if (overdue !== null) return { outcome: "liveness", message: `a request hung: ${overdue}` };
   for (const agent of sim.agents) if (agent.raftId !== null) sim.cluster.stateMachine(agent.raftId)?.catalog.invariants();

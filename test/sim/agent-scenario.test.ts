@@ -43,6 +43,46 @@ test("agent scenario: an agent whose node meta differs on every sync fails check
   t.regex(result.message ?? "", /steady state: \d+ writes proposed in a 5000 ms window with nothing changing \(want 0\)/);
 });
 
+test("agent scenario: a leader that acknowledges KV writes before they commit fails checker (4), acknowledged writes survive", (t) => {
+  for (const seed of [1, 2]) {
+    const result = runAgentSeed({ seed, durationMs: 30_000, faults, plant: "kv-ack-before-commit" });
+    t.is(result.outcome, "safety", `seed ${seed}: ${result.message}`);
+    t.regex(result.message ?? "", /^acknowledged writes: \d+ of \d+ lost: kv\/\w+\/\d+=\S+ reads missing/);
+  }
+});
+
+test("agent scenario: acknowledged KV writes are checked (many acknowledged, some not, across crashes)", (t) => {
+  const result = runAgentSeed({ seed: 2, durationMs: 30_000, faults });
+  t.is(result.outcome, "ok", result.message ?? "");
+  t.true(Number(result.facts["kvAcked"]) > 50, `only ${result.facts["kvAcked"]} writes acknowledged`);
+  t.true(Number(result.facts["kvUnacknowledged"]) > 0, "faults made no write fail: the run proves little about acknowledgement");
+  t.true(Number(result.facts["restarts"]) > 0, "no server restarted");
+});
+
+test("agent scenario: a client whose RPC never reconnects after its cut fails checker (2): its change made while cut off never lands", (t) => {
+  // No other fault: only the cut separates the client from the servers. With three clients one
+  // survives the churn, and it is the one cut off.
+  const result = runAgentSeed({ seed: 4, durationMs: 20_000, faults: [], clients: 3, plant: "rpc-never-reconnects" });
+  const cut = String(result.facts["cutClient"]);
+  t.not(cut, String(result.facts["killed"]));
+  t.not(cut, String(result.facts["left"]));
+  t.is(result.outcome, "liveness", result.message ?? "");
+  t.regex(result.message ?? "", new RegExp(`anti-entropy: ${cut}: (local service \\w+ \\(\\S+\\[cut\\]\\) missing from the catalog|service \\w+ is \\S+\\[cut\\] locally but)`));
+  const healthy = runAgentSeed({ seed: 4, durationMs: 20_000, faults: [], clients: 3 });
+  t.is(healthy.outcome, "ok", `the same seed without the plant: ${healthy.message}`);
+  t.is(healthy.facts["cutClient"], cut);
+});
+
+test("agent scenario: with drift every agent ticks at its own rate, within Raft's drift bound, and the seed ends ok", (t) => {
+  const drifting = runAgentSeed({ seed: 3, durationMs: 20_000, faults: ["drift", "crash"] });
+  t.is(drifting.outcome, "ok", drifting.message ?? "");
+  const periods = String(drifting.facts["tickPeriodsMs"]).split(",").map(Number);
+  t.true(new Set(periods).size > 1, `periods ${periods.join(",")} are all alike`);
+  for (const p of periods) t.true(p >= 47 && p <= 53, `tick period ${p} ms beyond 5 % of 50 ms`);
+  const steady = runAgentSeed({ seed: 3, durationMs: 20_000, faults: ["crash"] });
+  t.deepEqual(new Set(String(steady.facts["tickPeriodsMs"]).split(",")), new Set(["50"]));
+});
+
 test("agent scenario: loadable as --scenario agent", async (t) => {
   const scenario = await loadScenario("agent");
   t.is(scenario.name, "agent");
