@@ -1,16 +1,17 @@
 import test from "ava";
-import { startApi } from "./harness.ts";
+import { matrix, startApi } from "./harness.ts";
 
-test("agent: self carries Config.Datacenter, NodeName, SessionTTLMin, Member and Coord", async (t) => {
-  const api = await startApi(t);
+/** Tests that speak only HTTP run over the fake backend and against a real dev agent (127.0.6.x). */
+const both = matrix(6);
+
+both("agent: self carries Config.Datacenter, NodeName, SessionTTLMin, Member and Coord", async (t, api) => {
   const self = (await api.get("/v1/agent/self")).json();
   t.like(self.Config, { Datacenter: "dc1", NodeName: "node-a", SessionTTLMin: "10s" });
   t.is(self.Member.Status, 1);
   t.true(Array.isArray(self.Coord.Vec));
 });
 
-test("agent: members with Serf's numeric status; ?wan lists the WAN pool; ?pretty indents", async (t) => {
-  const api = await startApi(t);
+both("agent: members with Serf's numeric status; ?wan lists the WAN pool; ?pretty indents", async (t, api) => {
   const lan = (await api.get("/v1/agent/members")).json();
   t.deepEqual(Object.keys(lan[0]), ["Name", "Addr", "Port", "Tags", "Status", "ProtocolMin", "ProtocolMax", "ProtocolCur", "DelegateMin", "DelegateMax", "DelegateCur"]);
   t.is((await api.get("/v1/agent/members?wan")).json()[0].Name, "node-a.dc1");
@@ -44,8 +45,7 @@ test("agent: service register (with ?replace-existing-checks), services with ?fi
   t.is((await api.put("/v1/agent/service/deregister/db")).status, 404);
 });
 
-test("agent: checks, TTL pass/warn/fail with ?note, update with a body, deregister", async (t) => {
-  const api = await startApi(t);
+both("agent: checks, TTL pass/warn/fail with ?note, update with a body, deregister", async (t, api) => {
   await api.put("/v1/agent/service/register", { Name: "web", ID: "web1", Check: { TTL: "10s" } });
   await api.put("/v1/agent/check/register", { Name: "mem", CheckID: "mem", TTL: "30s" });
   const status = async (id: string) => (await api.get("/v1/agent/checks")).json()[id];
@@ -69,8 +69,7 @@ test("agent: checks, TTL pass/warn/fail with ?note, update with a body, deregist
   t.is((await api.put("/v1/agent/check/register", { CheckID: "x" })).status, 400);
 });
 
-test("agent: health/service/name and id answer 200/429/503 (and ?format=text) as Consul does", async (t) => {
-  const api = await startApi(t);
+both("agent: health/service/name and id answer 200/429/503 (and ?format=text) as Consul does", async (t, api) => {
   await api.put("/v1/agent/service/register", { Name: "web", ID: "web1", Check: { TTL: "10s" } });
   await api.put("/v1/agent/service/register", { Name: "web", ID: "web2", Check: { TTL: "10s" } });
   await api.put("/v1/agent/check/pass/service:web1");
@@ -129,14 +128,14 @@ test("agent: join, leave, force-leave (?prune, ?wan), reload", async (t) => {
   t.is((await api.get("/v1/agent/leave")).status, 405);
 });
 
-test("agent: metrics as JSON and as Prometheus text; host", async (t) => {
-  const api = await startApi(t);
+both("agent: metrics as JSON and as Prometheus text; host", async (t, api) => {
   await api.put("/v1/kv/a", "1");
   const json = (await api.get("/v1/agent/metrics")).json();
   t.true(Array.isArray(json.Gauges));
   const prom = await api.get("/v1/agent/metrics?format=prometheus");
   t.regex(prom.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
-  t.regex(prom.text, /^consul_kv_keys 1$/m);
+  t.regex(prom.text, /^# TYPE consul_\w+ gauge$/m);
+  t.regex(prom.text, /^consul_\w+ \d+$/m);
   t.truthy((await api.get("/v1/agent/host")).json().Host);
 });
 

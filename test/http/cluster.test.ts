@@ -1,5 +1,8 @@
 import test from "ava";
-import { startApi } from "./harness.ts";
+import { matrix, startApi } from "./harness.ts";
+
+/** Tests that speak only HTTP run over the fake backend and against a real dev agent (127.0.7.x). */
+const both = matrix(7);
 
 test("status: leader is a JSON string, peers a list", async (t) => {
   const api = await startApi(t);
@@ -31,6 +34,7 @@ test("operator: raft configuration, peer removal by ?id or ?address, transfer-le
   t.is(unhealthy.json().Healthy, false);
 });
 
+// Over the fake only: the agent's snapshot restore is not implemented yet (it answers a 500 saying so).
 test("snapshot: GET saves the catalog with X-Consul-Index, PUT restores it on the running server", async (t) => {
   const api = await startApi(t);
   await api.put("/v1/kv/keep", "before");
@@ -50,8 +54,7 @@ test("snapshot: GET saves the catalog with X-Consul-Index, PUT restores it on th
   t.is((await api.put("/v1/snapshot", "")).status, 400);
 });
 
-test("coordinate: datacenters, nodes (with read headers), node/:node (404 when unknown)", async (t) => {
-  const api = await startApi(t);
+both("coordinate: datacenters, nodes (with read headers), node/:node (404 when unknown)", async (t, api) => {
   t.is((await api.get("/v1/coordinate/datacenters")).json()[0].Datacenter, "dc1");
   const nodes = await api.get("/v1/coordinate/nodes");
   t.is(nodes.json()[0].Node, "node-a");
@@ -61,8 +64,9 @@ test("coordinate: datacenters, nodes (with read headers), node/:node (404 when u
   t.deepEqual((await api.get(`/v1/coordinate/nodes?filter=${encodeURIComponent("Node == other")}`)).json(), []);
 });
 
-test("event: fire with payload and filters, list by ?name, blocking list wakes on a new event", async (t) => {
-  const api = await startApi(t);
+both("event: fire with payload and filters, list by ?name, blocking list wakes on a new event", async (t, api) => {
+  // The agent records an event whose service filter matches one of its services (shouldProcessUserEvent).
+  t.is((await api.put("/v1/agent/service/register", { ID: "web", Name: "web", Tags: ["v2"], Port: 80 })).status, 200);
   const fired = await api.put("/v1/event/fire/deploy?service=web&tag=v2", "payload-1");
   t.is(fired.status, 200);
   const event = fired.json();

@@ -5,7 +5,7 @@
  *   const res = await api.put("/v1/kv/a", "1");
  *   t.is(res.status, 200); t.is(res.text, "true");
  */
-import type { ExecutionContext } from "ava";
+import test, { type ExecutionContext } from "ava";
 import type { Agent } from "../../src/agent/agent.ts";
 import { loadConfig } from "../../src/agent/config/index.ts";
 import { createLogger } from "../../src/agent/log.ts";
@@ -86,7 +86,7 @@ export interface AgentApi extends Pick<Api, "base" | "call" | "get" | "put" | "d
  * bound to `host` (a loopback address no other test uses), serving once it is the leader and
  * has registered itself. Stopped when the test ends.
  */
-export async function startDevAgent(t: ExecutionContext, host: string, extraArgs: string[] = []): Promise<AgentApi> {
+export async function startDevAgent(t: { teardown(fn: () => unknown): void }, host: string, extraArgs: string[] = []): Promise<AgentApi> {
   const { config } = loadConfig(["-dev", "-bind", host, "-client", host, "-dns-port", "-1", "-http-port", "0", ...extraArgs]);
   const running = await startAgent(config, createLogger({ level: "warn", write: () => {} }));
   t.teardown(() => running.stop());
@@ -101,4 +101,24 @@ export async function startDevAgent(t: ExecutionContext, host: string, extraArgs
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { ...api, agent: running.agent, host, port: running.httpPorts[0]! };
+}
+
+export type AnyApi = Pick<Api, "base" | "call" | "get" | "put" | "del">;
+
+/**
+ * Registers a test twice: over the fake backend, and (serially) against a fresh real `-dev`
+ * agent named `node-a` as the fake's node is, on `127.0.<block>.<n>` (each test file takes its
+ * own block, since ava runs files in parallel). The body may use only HTTP, so what it asserts
+ * holds for the real agent.
+ */
+export function matrix(block: number): (title: string, body: (t: ExecutionContext, api: AnyApi) => Promise<void>) => void {
+  let next = 1;
+  return (title, body) => {
+    test(`${title} [fake]`, async (t) => body(t, await startApi(t)));
+    const host = `127.0.${block}.${next++}`;
+    test.serial(`${title} [agent]`, async (t) => {
+      t.timeout(120_000);
+      await body(t, await startDevAgent(t, host, ["-node", "node-a"]));
+    });
+  };
 }

@@ -1,8 +1,10 @@
 import test from "ava";
-import { startApi } from "./harness.ts";
+import { matrix, startApi } from "./harness.ts";
 
-test("kv: PUT answers true, GET returns Consul's entry with base64 Value and the read headers", async (t) => {
-  const api = await startApi(t);
+/** Tests that speak only HTTP run over the fake backend and against a real dev agent (127.0.2.x). */
+const both = matrix(2);
+
+both("kv: PUT answers true, GET returns Consul's entry with base64 Value and the read headers", async (t, api) => {
   const put = await api.put("/v1/kv/app/config", "hello");
   t.is(put.status, 200);
   t.is(put.text, "true");
@@ -19,8 +21,7 @@ test("kv: PUT answers true, GET returns Consul's entry with base64 Value and the
   t.is(got.headers.get("x-consul-effective-consistency"), "leader");
 });
 
-test("kv: a missing key is 404 with X-Consul-Index (python-consul reads it), never 0", async (t) => {
-  const api = await startApi(t);
+both("kv: a missing key is 404 with X-Consul-Index (python-consul reads it), never 0", async (t, api) => {
   const miss = await api.get("/v1/kv/nope");
   t.is(miss.status, 404);
   t.is(miss.text, "");
@@ -31,8 +32,7 @@ test("kv: a missing key is 404 with X-Consul-Index (python-consul reads it), nev
   t.truthy((await api.get("/v1/kv/nope/?keys")).headers.get("x-consul-index"));
 });
 
-test("kv: an empty value stored is Value null; ?raw returns the bytes as they are", async (t) => {
-  const api = await startApi(t);
+both("kv: an empty value stored is Value null; ?raw returns the bytes as they are", async (t, api) => {
   t.is((await api.put("/v1/kv/empty", "")).text, "true");
   t.is((await api.get("/v1/kv/empty")).json()[0].Value, null);
   t.is((await api.get("/v1/kv/empty?raw")).text, "");
@@ -45,8 +45,7 @@ test("kv: an empty value stored is Value null; ?raw returns the bytes as they ar
   t.truthy(raw.headers.get("x-consul-index"));
 });
 
-test("kv: ?flags is stored; bad ?flags is a 400 naming it", async (t) => {
-  const api = await startApi(t);
+both("kv: ?flags is stored; bad ?flags is a 400 naming it", async (t, api) => {
   t.is((await api.put("/v1/kv/f?flags=42", "x")).text, "true");
   t.is((await api.get("/v1/kv/f")).json()[0].Flags, 42);
   const bad = await api.put("/v1/kv/f?flags=-1", "x");
@@ -54,8 +53,7 @@ test("kv: ?flags is stored; bad ?flags is a 400 naming it", async (t) => {
   t.regex(bad.text, /Invalid flags/);
 });
 
-test("kv: ?cas=0 creates only, ?cas=<ModifyIndex> replaces, a stale cas is false", async (t) => {
-  const api = await startApi(t);
+both("kv: ?cas=0 creates only, ?cas=<ModifyIndex> replaces, a stale cas is false", async (t, api) => {
   t.is((await api.put("/v1/kv/c?cas=0", "1")).text, "true");
   t.is((await api.put("/v1/kv/c?cas=0", "2")).text, "false");
   const index = (await api.get("/v1/kv/c")).json()[0].ModifyIndex;
@@ -65,8 +63,7 @@ test("kv: ?cas=0 creates only, ?cas=<ModifyIndex> replaces, a stale cas is false
   t.is((await api.put("/v1/kv/c?cas=abc", "3")).status, 400);
 });
 
-test("kv: ?recurse lists a prefix, ?keys with ?separator folds sub-folders", async (t) => {
-  const api = await startApi(t);
+both("kv: ?recurse lists a prefix, ?keys with ?separator folds sub-folders", async (t, api) => {
   for (const key of ["dir/x", "dir/y", "dir/sub/z", "other"]) await api.put(`/v1/kv/${key}`, key);
   const list = (await api.get("/v1/kv/dir/?recurse")).json();
   t.deepEqual(list.map((e: { Key: string }) => e.Key), ["dir/sub/z", "dir/x", "dir/y"]);
@@ -77,8 +74,7 @@ test("kv: ?recurse lists a prefix, ?keys with ?separator folds sub-folders", asy
   t.is(all.length, 4);
 });
 
-test("kv: DELETE answers true, ?recurse removes a prefix, ?cas deletes only at the index", async (t) => {
-  const api = await startApi(t);
+both("kv: DELETE answers true, ?recurse removes a prefix, ?cas deletes only at the index", async (t, api) => {
   for (const key of ["d/a", "d/b", "e"]) await api.put(`/v1/kv/${key}`, "v");
   t.is((await api.del("/v1/kv/d/?recurse")).text, "true");
   t.is((await api.get("/v1/kv/d/?recurse")).status, 404);
@@ -88,8 +84,7 @@ test("kv: DELETE answers true, ?recurse removes a prefix, ?cas deletes only at t
   t.is((await api.get("/v1/kv/e")).status, 404);
 });
 
-test("kv: conflicting flags, a missing key name and a key with encoded characters", async (t) => {
-  const api = await startApi(t);
+both("kv: conflicting flags, a missing key name and a key with encoded characters", async (t, api) => {
   const conflict = await api.put("/v1/kv/x?cas=0&acquire=abc", "v");
   t.is(conflict.status, 400);
   t.regex(conflict.text, /^Conflicting flags: /);
@@ -104,8 +99,7 @@ test("kv: conflicting flags, a missing key name and a key with encoded character
   t.is((await api.get("/v1/kv/%E0%A4%A")).status, 400);
 });
 
-test("kv: a value over 512 KiB is 413 with Consul's message; exactly 512 KiB is stored", async (t) => {
-  const api = await startApi(t);
+both("kv: a value over 512 KiB is 413 with Consul's message; exactly 512 KiB is stored", async (t, api) => {
   const max = 512 * 1024;
   const tooBig = await api.put("/v1/kv/big", new Uint8Array(max + 1));
   t.is(tooBig.status, 413);
@@ -126,8 +120,7 @@ test("kv: the token is carried in order ?token, X-Consul-Token, Authorization: B
   t.is((write.args[1] as { token?: string }).token, "w");
 });
 
-test("kv: blocking GET waits for a write to its key and not for other keys", async (t) => {
-  const api = await startApi(t);
+both("kv: blocking GET waits for a write to its key and not for other keys", async (t, api) => {
   await api.put("/v1/kv/w", "0");
   const index = Number((await api.get("/v1/kv/w")).headers.get("x-consul-index"));
   const started = Date.now();
@@ -149,8 +142,7 @@ test("kv: blocking GET waits for a write to its key and not for other keys", asy
   t.true(Number(woke.headers.get("x-consul-index")) > index);
 });
 
-test("kv: a blocking GET with nothing written returns after ?wait (Go duration, e.g. 300ms)", async (t) => {
-  const api = await startApi(t);
+both("kv: a blocking GET with nothing written returns after ?wait (Go duration, e.g. 300ms)", async (t, api) => {
   await api.put("/v1/kv/quiet", "0");
   const index = Number((await api.get("/v1/kv/quiet")).headers.get("x-consul-index"));
   const started = Date.now();

@@ -7,10 +7,12 @@ import { ApiError } from "../../src/agent/api.ts";
 import { createHttpApi, notFoundMessage, startHttpServer } from "../../src/http/server.ts";
 import { Router } from "../../src/http/routes.ts";
 import { FakeBackend } from "./fake-backend.ts";
-import { startApi } from "./harness.ts";
+import { matrix, startApi } from "./harness.ts";
 
-test("routing: an unknown /v1 path is Consul's 404; a known path with another method is 405 with Allow", async (t) => {
-  const api = await startApi(t);
+/** Tests that speak only HTTP run over the fake backend and against a real dev agent (127.0.5.x). */
+const both = matrix(5);
+
+both("routing: an unknown /v1 path is Consul's 404; a known path with another method is 405 with Allow", async (t, api) => {
   const unknown = await api.get("/v1/nothing/here");
   t.is(unknown.status, 404);
   t.is(unknown.text, notFoundMessage);
@@ -136,8 +138,7 @@ test("bodies: a JSON body over 4 MiB is 413; a declared Content-Length over the 
   t.regex(declared, /Request body\(9999999 bytes\) too large, max size: 524288 bytes/);
 });
 
-test("ui: / redirects to /ui/, a placeholder page without uiDir, files and SPA fallback with one", async (t) => {
-  const api = await startApi(t);
+both("ui: / redirects to /ui/, a placeholder page without uiDir, files and SPA fallback with one", async (t, api) => {
   const root = await fetch(`${api.base}/`, { redirect: "manual" });
   t.is(root.status, 301);
   t.is(root.headers.get("location"), "/ui/");
@@ -177,8 +178,7 @@ test("startHttpServer: a port in use is an error naming the port and -http-port;
   t.true(Date.now() - started < 15_000, "close does not wait for the 10 min blocking query");
 });
 
-test("headers: every blocking read answers X-Consul-Index (>= 1), KnownLeader, LastContact and Effective-Consistency", async (t) => {
-  const api = await startApi(t);
+both("headers: every blocking read answers X-Consul-Index (>= 1), KnownLeader, LastContact and Effective-Consistency", async (t, api) => {
   await api.put("/v1/kv/k", "v");
   const { ID } = (await api.put("/v1/session/create", {})).json();
   const reads = [
@@ -198,8 +198,7 @@ test("headers: every blocking read answers X-Consul-Index (>= 1), KnownLeader, L
   }
 });
 
-test("lists: empty answers are [] or {} and never null", async (t) => {
-  const api = await startApi(t);
+both("lists: empty answers are [] or {} and never null", async (t, api) => {
   for (const path of ["/v1/catalog/service/none", "/v1/health/service/none", "/v1/health/checks/none", "/v1/health/node/none", "/v1/health/state/warning", "/v1/session/list", "/v1/session/node/none", "/v1/event/list"]) {
     t.is((await api.get(path)).text, "[]", path);
   }

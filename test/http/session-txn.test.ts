@@ -1,10 +1,12 @@
 import test from "ava";
-import { startApi } from "./harness.ts";
+import { matrix, startApi } from "./harness.ts";
+
+/** Tests that speak only HTTP run over the fake backend and against a real dev agent (127.0.4.x). */
+const both = matrix(4);
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
-test("session: create with lower-case keys (python-consul), defaults to this node and serfHealth", async (t) => {
-  const api = await startApi(t);
+both("session: create with lower-case keys (python-consul), defaults to this node and serfHealth", async (t, api) => {
   const created = await api.put("/v1/session/create", { name: "s", ttl: "15.0s", lockdelay: "0.001s", behavior: "delete" });
   t.is(created.status, 200, created.text);
   const { ID } = created.json();
@@ -15,8 +17,7 @@ test("session: create with lower-case keys (python-consul), defaults to this nod
   t.truthy(info.headers.get("x-consul-index"));
 });
 
-test("session: LockDelay as a bare number below 1000 is seconds; Checks: [] binds no checks", async (t) => {
-  const api = await startApi(t);
+both("session: LockDelay as a bare number below 1000 is seconds; Checks: [] binds no checks", async (t, api) => {
   const { ID } = (await api.put("/v1/session/create", { LockDelay: 7, Checks: [] })).json();
   const [session] = (await api.get(`/v1/session/info/${ID}`)).json();
   t.is(session.LockDelay, 7_000_000_000);
@@ -26,8 +27,7 @@ test("session: LockDelay as a bare number below 1000 is seconds; Checks: [] bind
   t.is(empty.status, 200, "an empty body creates a default session");
 });
 
-test("session: bad TTL and unknown nodes are Consul's 500s; malformed bodies are 400s", async (t) => {
-  const api = await startApi(t);
+both("session: bad TTL and unknown nodes are Consul's 500s; malformed bodies are 400s", async (t, api) => {
   const ttl = await api.put("/v1/session/create", { TTL: "5s" });
   t.is(ttl.status, 500);
   t.regex(ttl.text, /^Invalid Session TTL '5000000000', must be between \[10s=24h0m0s\]/);
@@ -45,8 +45,7 @@ test("session: bad TTL and unknown nodes are Consul's 500s; malformed bodies are
   t.is((await api.put("/v1/session/create", { Name: 5 })).status, 400);
 });
 
-test("session: list, node, renew and destroy; renew of an unknown session is Consul's 404", async (t) => {
-  const api = await startApi(t);
+both("session: list, node, renew and destroy; renew of an unknown session is Consul's 404", async (t, api) => {
   const { ID } = (await api.put("/v1/session/create", { TTL: "20s" })).json();
   t.deepEqual((await api.get("/v1/session/list")).json().map((s: { ID: string }) => s.ID), [ID]);
   t.deepEqual((await api.get("/v1/session/node/node-a")).json().map((s: { ID: string }) => s.ID), [ID]);
@@ -63,8 +62,7 @@ test("session: list, node, renew and destroy; renew of an unknown session is Con
   t.is((await api.get("/v1/session/renew/x")).status, 405);
 });
 
-test("session: acquire and release through KV; an unknown session is 500 invalid session", async (t) => {
-  const api = await startApi(t);
+both("session: acquire and release through KV; an unknown session is 500 invalid session", async (t, api) => {
   const { ID } = (await api.put("/v1/session/create", { LockDelay: "0s" })).json();
   t.is((await api.put(`/v1/kv/lock?acquire=${ID}`, "me")).text, "true");
   const held = (await api.get("/v1/kv/lock")).json()[0];
@@ -77,8 +75,7 @@ test("session: acquire and release through KV; an unknown session is 500 invalid
   t.is(bogus.text, 'invalid session "00000000-0000-0000-0000-000000000000"');
 });
 
-test("txn: set and cas answer Results with the entries (values null for writes) and Errors null", async (t) => {
-  const api = await startApi(t);
+both("txn: set and cas answer Results with the entries (values null for writes) and Errors null", async (t, api) => {
   const res = await api.put("/v1/txn", [
     { KV: { Verb: "set", Key: "t/1", Value: b64("v1"), Flags: 3 } },
     { kv: { verb: "cas", key: "t/2", value: b64("v2"), index: 0 } },
@@ -106,8 +103,7 @@ test("txn: only reads is answered without a write, with values in base64 and the
   t.deepEqual(miss.json(), { Results: null, Errors: [{ OpIndex: 0, What: 'key "r/none" doesn\'t exist' }] });
 });
 
-test("txn: a failing op rolls everything back: 409 with Errors naming OpIndex", async (t) => {
-  const api = await startApi(t);
+both("txn: a failing op rolls everything back: 409 with Errors naming OpIndex", async (t, api) => {
   await api.put("/v1/kv/x", "1");
   const res = await api.put("/v1/txn", [{ KV: { Verb: "set", Key: "y", Value: "" } }, { KV: { Verb: "check-index", Key: "x", Index: 999 } }]);
   t.is(res.status, 409);
@@ -120,8 +116,7 @@ test("txn: a failing op rolls everything back: 409 with Errors naming OpIndex", 
   t.is((await api.get("/v1/kv/y")).status, 404);
 });
 
-test("txn: 128 operations pass, 129 is 413; bodies that are not a list of ops are 400s", async (t) => {
-  const api = await startApi(t);
+both("txn: 128 operations pass, 129 is 413; bodies that are not a list of ops are 400s", async (t, api) => {
   const ops = (n: number) => Array.from({ length: n }, (_, i) => ({ KV: { Verb: "set", Key: `many/${i}`, Value: b64("v") } }));
   t.is((await api.put("/v1/txn", ops(128))).status, 200);
   const tooMany = await api.put("/v1/txn", ops(129));
