@@ -600,7 +600,8 @@ export class Agent implements AgentBackend {
   }
 
   /**
-   * Joins through the first of `targets` that answers. This agent's own address is skipped: an
+   * Joins through every one of `targets` (a push/pull with each, as memberlist's Join), done once
+   * one answers. This agent's own address is skipped: an
    * operator lists every server in retry_join, and "joining" oneself would end the retries in a
    * pool of one.
    */
