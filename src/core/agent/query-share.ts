@@ -9,6 +9,9 @@
  * comparison per waiter (by reference when nothing changed), however many watchers there are.
  * The HTTP layer then serialises that shared value once (src/http/call.ts `sendShared`).
  *
+ * Every reader of a group gets the same value object: readers copy before they reorder or edit
+ * (the agent's `?near` sort and the DNS shuffle do).
+ *
  * Consistency modes share a group: they differ in where the read runs and in the headers, not in
  * what the local catalog answers once the read may run.
  *
