@@ -11,6 +11,7 @@
  *
  * Needs `wrk` (Debian package wrk). Watchers are held by a client in another process
  * (test/http/watchers-client.ts); 50,000 needs `ulimit -n` above 100,000 on both sides.
+ * The same figures on real agents (Raft, RPC, client agents): bench/watchers.ts.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync, mkdtempSync } from "node:fs";
