@@ -273,10 +273,14 @@ export class RaftHost<R> {
     for (const message of rd.messages) (this.sendsBeforeSync(message) ? early : late).push(message);
     this.saving = rd;
     for (const message of early) this.transport.send(message.to, message);
-    this.storage.saveAsync!(updateOf(rd), (error) => this.saved(rd, late, error));
+    // Committed entries are durable on a quorum already (the core counts only durable copies),
+    // so they are applied and answered now, not one sync later; a snapshot must be installed first.
+    const applyNow = rd.snapshot === undefined;
+    if (applyNow) this.applyCommitted(rd);
+    this.storage.saveAsync!(updateOf(rd), (error) => this.saved(rd, late, !applyNow, error));
   }
 
-  private saved(rd: Ready, late: readonly Message[], error: Error | null): void {
+  private saved(rd: Ready, late: readonly Message[], apply: boolean, error: Error | null): void {
     if (this.stopped || this.saving !== rd) return;
     this.saving = null;
     if (error !== null) {
@@ -286,7 +290,7 @@ export class RaftHost<R> {
       throw new Error(`${this.id}: Raft storage failed, server stopped: ${error.message}`, { cause: error });
     }
     this.persisted(rd);
-    this.finishReady(rd, late);
+    this.finishReady(rd, late, apply);
     if (!this.draining) this.drain();
   }
 
@@ -304,17 +308,22 @@ export class RaftHost<R> {
     if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
   }
 
-  /** Everything after the persist: send, apply, record read states, advance. */
-  private finishReady(rd: Ready, messages: readonly Message[]): void {
+  /** Everything after the persist: send, apply (unless done already), advance. */
+  private finishReady(rd: Ready, messages: readonly Message[], apply = true): void {
     for (const message of messages) this.transport.send(message.to, message);
+    if (apply) this.applyCommitted(rd);
+    this.node.advance(rd);
+    this.answerReads();
+    this.maybeSnapshot();
+  }
+
+  /** Apply the Ready's committed entries and note its read states. */
+  private applyCommitted(rd: Ready): void {
     for (const entry of rd.committedEntries) this.applyEntry(entry);
     for (const readState of rd.readStates) {
       const pending = this.reads.get(readState.ctx);
       if (pending !== undefined) pending.index = readState.index;
     }
-    this.node.advance(rd);
-    this.answerReads();
-    this.maybeSnapshot();
   }
 
   private installSnapshot(snapshot: Snapshot): void {
