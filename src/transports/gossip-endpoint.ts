@@ -7,6 +7,8 @@
 import type { GossipCounters, GossipEvent, Member, OutPacket, Via } from "../core/gossip/events.ts";
 import type { MemberlistMessage } from "../core/gossip/messages.ts";
 import type { QueryHandle, QueryParams } from "../core/gossip/query.ts";
+import { type KeyringOp, type KeyringResult, KeyringTally, keyringQuery } from "../core/gossip/query-keyring.ts";
+import { decodeKey } from "./gossip-keyring.ts";
 import { type GossipSocketCounters, GossipSockets, type GossipSocketsOptions, splitHostPort } from "./gossip-sockets.ts";
 
 /** What the endpoint needs from the gossip core (src/core/gossip): the caller-owns-I/O surface. */
@@ -134,8 +136,11 @@ export class GossipEndpoint {
     return this.core.members();
   }
 
-  /** A Serf query to the pool; resolves with the acks and responses gathered when its timeout passes. */
-  query(name: string, payload: Uint8Array, params: QueryParams = {}): Promise<QueryResult> {
+  /**
+   * A Serf query to the pool; resolves with the acks and responses gathered when its timeout passes,
+   * or as soon as `until` holds of each response.
+   */
+  query(name: string, payload: Uint8Array, params: QueryParams = {}, until?: (from: string, payload: Uint8Array) => boolean): Promise<QueryResult> {
     const core = this.core;
     if (core.query === undefined) return Promise.reject(new Error("this gossip core does not speak Serf queries"));
     // The core holds the query's events (our own ack and response among them) until the flush below.
@@ -147,7 +152,7 @@ export class GossipEndpoint {
         if (!("lTime" in e) || e.lTime !== handle.lTime || !("id" in e) || e.id !== handle.id) return;
         if (e.type === "query-ack") acks.push(e.from);
         if (e.type === "query-response") responses.set(e.from, e.payload);
-        if (e.type === "query-done") {
+        if (e.type === "query-done" || (e.type === "query-response" && until?.(e.from, e.payload) === true)) {
           this.listeners.splice(this.listeners.indexOf(listener), 1);
           resolve({ acks, responses });
         }
@@ -155,6 +160,21 @@ export class GossipEndpoint {
       this.listeners.push(listener);
       this.flush();
     });
+  }
+
+  /**
+   * Serf's KeyManager: a keyring operation on every member of the pool through the keyring queries
+   * (`key` in base64; none to list). `error` is Serf's verdict ("N/M nodes reported failure").
+   */
+  async keyringOperation(op: KeyringOp, key = "", relayFactor = 0): Promise<{ result: KeyringResult; error: string | null }> {
+    const { name, payload } = keyringQuery(op, key === "" ? new Uint8Array(0) : decodeKey(key));
+    const live = this.members().filter((m) => m.status === "alive" || m.status === "leaving").length;
+    const tally = new KeyringTally(live);
+    await this.query(name, payload, { relayFactor }, (from, answer) => {
+      tally.add(from, answer);
+      return tally.complete;
+    });
+    return { result: tally.result(), error: tally.error() };
   }
 
   /** Answers a `query` event (throws RangeError when it is unknown, answered, late or too large). */
