@@ -44,7 +44,7 @@ import { startGossipMember } from "../transports/gossip-member.ts";
 import { RaftTcpTransport, RpcClient, RpcError, RpcServer } from "../transports/rpc/index.ts";
 import type { Transport } from "../transports/transport.ts";
 import {
-  ApiError, type AgentBackend, type AgentCheck, type AgentMember, type AgentService, type ReadMeta, type ReadOptions,
+  ApiError, type AgentBackend, type AgentCheck, type AgentMember, type AgentService, type KeyringPoolAnswer, type ReadMeta, type ReadOptions,
   type ReadResult, type RaftServer, type UserEvent, type WriteOptions, type WriteRequest,
 } from "./api.ts";
 import type { AgentConfig } from "./config/types.ts";
@@ -1119,6 +1119,25 @@ export class Agent implements AgentBackend {
   /** Anti-entropy figures: syncs done, writes made, and the writes of the last sync (0 in a steady state). */
   get syncCounters(): LocalSync["counters"] {
     return this.sync.counters;
+  }
+
+  // ---------------------------------------------------------------- Keyring
+
+  async keyringOperation(op: "list" | "install" | "use" | "remove", key: string, options: { relayFactor: number }): Promise<KeyringPoolAnswer[]> {
+    if (this.config.encrypt === undefined || this.config.encrypt === "") throw new ApiError(500, "Gossip encryption is not enabled on this agent");
+    if (op !== "list" && key === "") throw new ApiError(400, "Missing key");
+    const pools = [...(this.wan ? [{ wan: true, pool: this.wan }] : []), { wan: false, pool: this.lan }];
+    const answers: KeyringPoolAnswer[] = [];
+    const failures: string[] = [];
+    for (const { wan, pool } of pools) {
+      const { result, error } = await pool.keyringOperation(op, key, options.relayFactor).catch((e: Error) => { throw new ApiError(400, e.message); });
+      if (error !== null && op !== "list") failures.push(`${wan ? "WAN" : "LAN"} pool: ${error}: ${JSON.stringify(result.messages)}`);
+      answers.push({
+        WAN: wan, Datacenter: this.datacenter, Segment: "", Messages: result.messages, Keys: result.keys, PrimaryKeys: result.primaryKeys, NumNodes: result.numNodes,
+      });
+    }
+    if (failures.length > 0) throw new ApiError(500, failures.join("; "));
+    return answers;
   }
 
   // ---------------------------------------------------------------- Events

@@ -64,6 +64,17 @@ export interface WriteOptions {
 }
 
 /** A failure with Consul's status and plain-text body. `errors` only for a rolled-back txn (409). */
+/** One pool's answer to a keyring operation, in Consul's KeyringResponse shape. */
+export interface KeyringPoolAnswer {
+  readonly WAN: boolean;
+  readonly Datacenter: string;
+  readonly Segment: string;
+  readonly Messages: Readonly<Record<string, string>>;
+  readonly Keys: Readonly<Record<string, number>>;
+  readonly PrimaryKeys: Readonly<Record<string, number>>;
+  readonly NumNodes: number;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -181,6 +192,11 @@ export interface AgentBackend {
   nodeMaintenance(enable: boolean, reason: string): Promise<void>;
   serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void>;
   fireEvent(name: string, payload: Uint8Array, filters: { node?: string; service?: string; tag?: string }): Promise<UserEvent>;
+  /**
+   * Consul's /v1/operator/keyring: Serf's keyring queries on the LAN pool (and the WAN pool on a
+   * server), one answer per pool; a pool whose members reported failure is an ApiError 500.
+   */
+  keyringOperation?(op: "list" | "install" | "use" | "remove", key: string, options: { relayFactor: number }): Promise<KeyringPoolAnswer[]>;
   /**
    * The agent's recent user events (Consul keeps 256), blocking on `index` (a hash of the last
    * event ID); `node`/`service`/`tag` are regular expressions the events' filters must match.
