@@ -13,6 +13,7 @@ import type { Call } from "./call.ts";
 import * as agent from "./handlers/agent.ts";
 import * as catalog from "./handlers/catalog.ts";
 import * as cluster from "./handlers/cluster.ts";
+import * as keyring from "./handlers/keyring.ts";
 import * as kv from "./handlers/kv.ts";
 import * as session from "./handlers/session.ts";
 import { txn } from "./handlers/txn.ts";
@@ -88,6 +89,10 @@ const table: [Method, string, Handler][] = [
   ["DELETE", "/v1/operator/raft/peer", cluster.raftRemovePeer],
   ["POST", "/v1/operator/raft/transfer-leader", cluster.raftTransferLeader],
   ["GET", "/v1/operator/autopilot/health", cluster.autopilotHealth],
+  ["GET", "/v1/operator/keyring", keyring.keyringList],
+  ["POST", "/v1/operator/keyring", keyring.keyringInstall],
+  ["PUT", "/v1/operator/keyring", keyring.keyringUse],
+  ["DELETE", "/v1/operator/keyring", keyring.keyringRemove],
   ["GET", "/v1/snapshot", cluster.snapshotSave],
   ["PUT", "/v1/snapshot", cluster.snapshotRestore],
   ["GET", "/v1/coordinate/datacenters", cluster.coordinateDatacenters],
