@@ -7,10 +7,13 @@ import test from "ava";
 import fc from "fast-check";
 import type { MemberlistMessage } from "../src/core/gossip/messages.ts";
 import { WireError } from "../src/core/gossip/wire/errors.ts";
+import { type GoField, GoMsgpackWriter, decodeGoValue } from "../src/core/gossip/wire/gomsgpack.ts";
+import { readPushNodeState, writePushNodeState } from "../src/core/gossip/wire/memberlist-codec.ts";
+import { PushNodeReader, skippedNode, slowPath } from "../src/core/gossip/wire/push-node-reader.ts";
 import { StreamDecoder, type DecodedStream, type StreamDecodeOptions } from "../src/core/gossip/wire/stream-decoder.ts";
 import { encodeStream } from "../src/core/gossip/wire/stream.ts";
 import { GossipKeyring, encryptedBytes } from "../src/transports/gossip-keyring.ts";
-import { flavor, streamMessage } from "./gossip-arbitraries.ts";
+import { flavor, pushNodeState, streamMessage } from "./gossip-arbitraries.ts";
 
 const keyring = new GossipKeyring([Uint8Array.from({ length: 16 }, (_, i) => i + 1)]);
 const envelope = fc.record({ compress: fc.boolean(), label: fc.constantFrom("", "pool-a"), encrypt: fc.boolean() });
@@ -93,4 +96,81 @@ test("random and mangled streams, in random chunks, only ever raise WireError", 
     }
     t.pass();
   }), { numRuns: 1000 });
+});
+
+/** What the general path makes of one node state's bytes: the node, null (skipped) or the WireError. */
+function generalRead(bytes: Uint8Array): unknown {
+  try {
+    return readPushNodeState(decodeGoValue(bytes, "push/pull node"));
+  } catch (e) {
+    if (e instanceof WireError) return e;
+    throw e;
+  }
+}
+
+/** A value of any msgpack form a peer might put in a node state's field. */
+const anyValue: fc.Arbitrary<(w: GoMsgpackWriter) => void> = fc.oneof(
+  fc.nat({ max: 2 ** 40 }).map((n) => (w: GoMsgpackWriter) => void w.uint(n)),
+  fc.integer({ min: -(2 ** 40), max: 2 ** 40 }).map((n) => (w: GoMsgpackWriter) => void w.int(n)),
+  fc.constantFrom(0, 127, 128, 255, 256, 0xffff, 0x10000, 0xffffffff, 0x100000000, -1, -32, -33, -129, -32769)
+    .map((n) => (w: GoMsgpackWriter) => void w.int(n)),
+  fc.constant((w: GoMsgpackWriter) => void w.nil()),
+  fc.boolean().map((b) => (w: GoMsgpackWriter) => void w.bool(b)),
+  fc.double().map((x) => (w: GoMsgpackWriter) => void w.f64(x)),
+  fc.uint8Array({ maxLength: 300 }).map((b) => (w: GoMsgpackWriter) => void w.bytesOrNil(b)),
+  fc.string({ maxLength: 70, unit: "binary" }).map((s) => (w: GoMsgpackWriter) => void w.str(s)),
+  fc.array(fc.nat(255), { maxLength: 3 }).map((a) => (w: GoMsgpackWriter) => void a.reduce((x, n) => x.uint(n), w.arrayHeader(a.length))),
+);
+const boundaryInt = fc.constantFrom(0, 1, 3, 4, 127, 128, 255, 256, 0xffff, 0x10000, 0xffffffff, 0x100000000, -1, -32, -33, -129, -32769);
+/** A field's value: usually of the kind memberlist writes there, sometimes anything. */
+function valueFor(field: string): fc.Arbitrary<(w: GoMsgpackWriter) => void> {
+  const own = field === "Port" || field === "Incarnation" || field === "State"
+    ? fc.oneof(boundaryInt, fc.integer({ min: -(2 ** 33), max: 2 ** 33 })).chain((n) =>
+      fc.constantFrom((w: GoMsgpackWriter) => void w.int(n), ...(n >= 0 ? [(w: GoMsgpackWriter) => void w.uint(n)] : [])))
+    : fc.oneof(fc.uint8Array({ maxLength: 10 }), fc.uint8Array({ maxLength: 300 })).map((b) => (w: GoMsgpackWriter) => void w.bytesOrNil(b));
+  return fc.oneof({ arbitrary: own, weight: 4 }, { arbitrary: anyValue, weight: 1 });
+}
+const knownField = fc.constantFrom("Name", "Addr", "Port", "Meta", "Incarnation", "State", "Vsn");
+const fieldName = fc.oneof(knownField, fc.constantFrom("Other", "name", "Nam", "__proto__", ""));
+
+/** Node states as memberlist writes them, odd ones (any field, any form, twice, unknown), and mangled bytes of both. */
+const nodeStateBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
+  fc.tuple(pushNodeState, flavor).map(([n, fl]) => {
+    const w = new GoMsgpackWriter(fl);
+    writePushNodeState(w, n);
+    return w.finish();
+  }),
+  // Each known field once, mostly of its own kind with values at and past its bounds: what the
+  // fast reader must judge field by field.
+  fc.tuple(fc.uniqueArray(knownField, { maxLength: 7 }), flavor)
+    .chain(([names, fl]) => fc.tuple(...names.map((k) => valueFor(k).map((v): GoField => [k, v]))).map((fields) => ({ fields, fl })))
+    .map(({ fields, fl }) => new GoMsgpackWriter(fl).struct(fields).finish()),
+  fc.tuple(fc.array(fc.tuple(fieldName, anyValue), { maxLength: 9 }), flavor)
+    .map(([fields, fl]) => new GoMsgpackWriter(fl).struct(fields.map(([k, v]): GoField => [k, v])).finish()),
+).chain((bytes) => fc.oneof(
+  fc.constant(bytes),
+  fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 3 }).map((flips) => {
+    const b = Uint8Array.from(bytes);
+    for (const [at, v] of flips) b[at % b.length] = v;
+    return b;
+  }),
+  fc.nat().map((cut) => bytes.subarray(0, cut % (bytes.length + 1))),
+));
+
+test("the fast node-state reader answers as the general decoder does, or leaves the bytes to it", (t) => {
+  let fast = 0;
+  fc.assert(fc.property(nodeStateBytes, fc.nat(7), (bytes, offset) => {
+    // At an offset inside a larger buffer, as the stream decoder calls it.
+    const buffer = new Uint8Array(offset + bytes.length + 3).fill(0xc1);
+    buffer.set(bytes, offset);
+    const reader = new PushNodeReader();
+    const got = reader.read(buffer, offset, offset + bytes.length);
+    // The stream decoder takes a fast answer only for a value that fills what the skipper measured.
+    if (got === slowPath || reader.end !== offset + bytes.length) return;
+    fast++;
+    const general = generalRead(bytes);
+    if (general instanceof WireError) return t.fail(`fast path answered ${JSON.stringify(got)} where the general one throws ${general.message}`);
+    t.deepEqual(got === skippedNode ? null : got, general);
+  }), { numRuns: 5000 });
+  t.true(fast > 500, `the fast path answered only ${fast} of 5000`);
 });

@@ -401,6 +401,12 @@ export class MsgpackSkipper {
     return this.pos <= end ? this.pos : null;
   }
 
+  /** Starts on a new value at `pos` (one skipper serves a stream's values one after another). */
+  reset(pos: number): void {
+    this.pos = pos;
+    this.remaining = 1;
+  }
+
   /** The buffer's bytes moved by `delta`. */
   shift(delta: number): void {
     this.pos += delta;

@@ -16,6 +16,7 @@ import { WireError, wireFail } from "./errors.ts";
 import { GoStructReader, MsgpackSkipper, decodeGoValue } from "./gomsgpack.ts";
 import { decodeMessage, readPushNodeState } from "./memberlist-codec.ts";
 import { decompressStruct } from "./packet.ts";
+import { PushNodeReader, skippedNode, slowPath } from "./push-node-reader.ts";
 import { decodeSerfMessage } from "./serf-codec.ts";
 
 /** Bounds on what one stream may declare. Defaults are memberlist's (net.go). */
@@ -81,7 +82,9 @@ export class StreamDecoder {
   /** Stream bytes dropped from the front of `data` so far (byte offsets in the stream = consumed + index). */
   private consumed = 0;
   private phase: Phase = "label";
-  private skipper: MsgpackSkipper | null = null;
+  /** Finds where the value being read ends; `skipping` while it is part way through one. */
+  private readonly skipper = new MsgpackSkipper(0);
+  private skipping = false;
   private readonly limits: StreamLimits;
   private typeByte: number | null = null;
   private result: DecodedStream | null = null;
@@ -90,6 +93,7 @@ export class StreamDecoder {
   private nodesLeft = 0;
   private nodeBytes = 0;
   private readonly nodes: PushNodeState[] = [];
+  private readonly nodeReader = new PushNodeReader();
   private skippedNodes = 0;
   private declaredBytes = 0;
 
@@ -215,16 +219,29 @@ export class StreamDecoder {
 
   /** The next msgpack value's bytes once whole, or null; `bytesMax` bounds its declared length. */
   private nextValue(bytesMax: number, what: string): Uint8Array | null {
-    this.skipper ??= new MsgpackSkipper(this.start);
+    const valueEnd = this.nextValueEnd(bytesMax, what);
+    if (valueEnd < 0) return null;
+    const bytes = this.data.subarray(this.start, valueEnd);
+    this.start = valueEnd;
+    return bytes;
+  }
+
+  /**
+   * Where the msgpack value at `start` ends once it is whole, else -1 (the skipper keeps its place
+   * for the next chunk). `start` is left for the caller to move.
+   */
+  private nextValueEnd(bytesMax: number, what: string): number {
+    if (!this.skipping) {
+      this.skipper.reset(this.start);
+      this.skipping = true;
+    }
     const valueEnd = this.skipper.advance(this.data, this.end);
     if (this.skipper.pos - this.start > bytesMax) {
       wireFail("oversized", `${what} declares at least ${this.skipper.pos - this.start} bytes, limit ${bytesMax}`);
     }
-    if (valueEnd === null) return null;
-    this.skipper = null;
-    const bytes = this.data.subarray(this.start, valueEnd);
-    this.start = valueEnd;
-    return bytes;
+    if (valueEnd === null) return -1;
+    this.skipping = false;
+    return valueEnd;
   }
 
   /** [10][length u32 BE][version, nonce, ciphertext, tag]; the first 5 bytes and the label are authenticated. */
@@ -298,27 +315,42 @@ export class StreamDecoder {
     return true;
   }
 
+  /** Node states, as many as the buffer holds whole; false when the next one needs more bytes. */
   private readNode(): boolean {
-    if (this.nodesLeft === 0) {
-      this.phase = "userState";
-      return true;
+    const reader = this.nodeReader;
+    while (this.nodesLeft > 0) {
+      const valueStart = this.start;
+      const bytesMax = this.limits.nodeBytesMax - this.nodeBytes;
+      // One pass for a whole node state in the buffer; the skipper only for one cut short by the
+      // chunk's end (it resumes where it stopped) or one the fast reader leaves to the general path.
+      let node = this.skipping ? slowPath : reader.read(this.data, valueStart, this.end);
+      let valueEnd = reader.end;
+      if (node === slowPath || valueEnd - valueStart > bytesMax) {
+        valueEnd = this.nextValueEnd(bytesMax, "push/pull node states");
+        if (valueEnd < 0) return false;
+        node = reader.read(this.data, valueStart, valueEnd);
+        if (node === slowPath || reader.end !== valueEnd) node = this.readNodeSlowly(this.data.subarray(valueStart, valueEnd));
+      }
+      this.start = valueEnd;
+      this.nodeBytes += valueEnd - valueStart;
+      this.nodesLeft--;
+      if (node === skippedNode) this.skippedNodes++;
+      else this.nodes.push(node);
     }
-    const bytes = this.nextValue(this.limits.nodeBytesMax - this.nodeBytes, "push/pull node states");
-    if (bytes === null) return false;
-    this.nodeBytes += bytes.length;
-    this.nodesLeft--;
+    this.phase = "userState";
+    return true;
+  }
+
+  /** The general path, for what the fast reader leaves (and for every malformed node state). */
+  private readNodeSlowly(bytes: Uint8Array): PushNodeState | typeof skippedNode {
     // No per-node strings on the hot path: the index goes into the message only when one fails.
     const index = this.nodes.length + this.skippedNodes;
-    let node: PushNodeState | null;
     try {
-      node = readPushNodeState(decodeGoValue(bytes, "push/pull node"));
+      return readPushNodeState(decodeGoValue(bytes, "push/pull node")) ?? skippedNode;
     } catch (e) {
       if (e instanceof WireError) throw new WireError(e.reason, `node ${index}: ${e.message}`);
       throw e;
     }
-    if (node === null) this.skippedNodes++;
-    else this.nodes.push(node);
-    return true;
   }
 
   private readUserState(): boolean {
@@ -371,7 +403,7 @@ export class StreamDecoder {
         grown.set(this.data.subarray(this.start, this.end), 0);
         this.data = grown;
       }
-      this.skipper?.shift(-this.start);
+      if (this.skipping) this.skipper.shift(-this.start);
       this.consumed += this.start;
       this.end -= this.start;
       this.start = 0;
