@@ -72,6 +72,7 @@ export class FaultDriver {
       case "crash-leader":
         if (fault.kind === "crash-leader" && fault.burst !== undefined) return this.churn(key, fault, fault.burst);
         if (fault.trigger === "afterVote") return this.crashAfterVote(key, rng);
+        if (fault.trigger === "beforeSecondVote") return this.crashBeforeSecondVote(key);
         if (fault.trigger === "afterCommit") return this.crashAfterCommit(key, rng);
         if (fault.trigger === "afterPersist" || fault.trigger === "afterAppend" || fault.trigger === "midApply") return this.armCrashPoint(rng, fault.kind, fault.trigger, fault.afterCount ?? 0);
         return this.crash(key, rng, fault.kind);
@@ -127,6 +128,31 @@ export class FaultDriver {
   }
 
   /**
+   * Crash a server that has voted in a term (for a candidate, or for itself as one) just as a rival
+   * candidate of the same term asks it for its vote, and bring it back at once, before the request
+   * arrives: the vote was sent, so it must have been durable; a server that forgot it votes twice.
+   */
+  private crashBeforeSecondVote(key: string): void {
+    const votedFor = new Map<NodeId, { term: number; candidate: NodeId }>();
+    this.triggers.set(key, (from, message) => {
+      if (message.type === "voteResp" && message.reject !== true && !this.network.isBlocked(from, message.to)) votedFor.set(from, { term: message.term, candidate: message.to });
+      if (message.type !== "vote" || this.network.isBlocked(from, message.to)) return false;
+      const voted = votedFor.get(message.to);
+      // A candidate's vote for itself counts once it won: a crash before that only ends its candidacy.
+      const leading = this.cluster.statuses().some((st) => st.id === message.to && st.role === "leader" && st.term === message.term);
+      const votedAgainst = voted !== undefined && voted.term === message.term && voted.candidate !== from;
+      if (!votedAgainst && !leading) return false;
+      const voter = message.to;
+      this.world.after(0, () => {
+        if (this.healed || !this.cluster.isUp(voter)) return;
+        this.cluster.crash(voter);
+        this.cluster.restart(voter);
+      });
+      return true;
+    });
+  }
+
+  /**
    * Crash the leader right after it tells a follower about a newer commit index (it has just
    * committed and applied), before the rest of its log spreads: the moment where a wrong commit
    * rule loses an entry that was already applied.
@@ -172,7 +198,7 @@ export class FaultDriver {
     switch (fault.trigger) {
       case "afterCommit": return this.crashLeaderAfterCommit(key, leader, fault.durationMs, fired);
       case "afterPersist": case "afterAppend": case "midApply": return this.cluster.armCrashPoint(leader, fault.trigger, fault.afterCount ?? 0, fault.durationMs);
-      case "afterVote": case undefined:
+      case "afterVote": case "beforeSecondVote": case undefined:
         this.world.after(0, () => this.bounce(leader, fault.durationMs));
         return fired();
       default: return assertNever(fault.trigger);

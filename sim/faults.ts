@@ -35,7 +35,7 @@ export interface ScheduledFault {
    * "afterPersist" and "midApply" kill the chosen node inside its Ready loop (sim/crash-points.ts)
    * after `afterCount` more saves or applied entries.
    */
-  readonly trigger?: "afterVote" | "afterCommit" | CrashPoint;
+  readonly trigger?: "afterVote" | "beforeSecondVote" | "afterCommit" | CrashPoint;
   readonly afterCount?: number;
   /**
    * Leader churn: crash-leader faults of one burst (same `burst`, same `atMs`) act one after
@@ -100,7 +100,7 @@ function pickWeighted(rng: WorldRng, kinds: readonly FaultKind[], weights: reado
  * Draw a seed's fault schedule over the safety phase: on average one fault every
  * `meanGapMs`, each of an enabled kind, starting early enough to end before the phase does.
  */
-export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number): ScheduledFault[] {
+export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, options: { readonly leaderChurn?: boolean } = {}): ScheduledFault[] {
   const timed = kinds.filter((k) => !isUntimed(k));
   if (timed.length === 0) return [];
   const weights = drawWeights(rng, timed);
@@ -117,7 +117,11 @@ export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], dur
     schedule.push({ id: schedule.length, kind, atMs, durationMs: durationMsDrawn, ...impairmentOf(rng, kind), ...leaderLinksOf(rng, kind) });
     atMs += rng.int(200, 2 * meanGapMs);
   }
-  appendLeaderChurn(rng, kinds, durationMs, schedule);
+  // A scenario without leaders (gossip) opts out: the bursts would only be piles of crashes.
+  if (options.leaderChurn !== false) {
+    appendLeaderChurn(rng, kinds, durationMs, schedule);
+    appendVoteCrashes(rng, kinds, durationMs, schedule);
+  }
   return schedule;
 }
 
@@ -155,14 +159,28 @@ function appendLeaderChurn(rng: WorldRng, kinds: readonly FaultKind[], durationM
 }
 
 /**
+ * Split votes are where a forgotten vote turns into two leaders of one term, and they come at
+ * unpredictable times: every seed that enables crash gets one to three standing beforeSecondVote
+ * crash points, each armed from its time until the next voter it catches.
+ */
+function appendVoteCrashes(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
+  if (!kinds.includes("crash")) return;
+  const count = rng.int(1, 3);
+  for (let i = 0; i < count; i++) {
+    schedule.push({ id: schedule.length, kind: "crash", atMs: rng.int(0, Math.floor(durationMs / 2)), durationMs: 0, trigger: "beforeSecondVote" });
+  }
+}
+
+/**
  * Half the transfers happen while the old leader has gone deaf (its inbound links cut for the
  * fault's duration): it keeps believing it leads while the new leader serves, which is exactly
  * the window where a read served without confirming leadership goes stale.
  */
 function leaderLinksOf(rng: WorldRng, kind: FaultKind): Pick<ScheduledFault, "leaderLinks" | "trigger" | "afterCount"> {
   if (kind === "transfer" && rng.chance(0.5)) return { leaderLinks: "in" };
-  // A third of crashes are crash points: a voter just after its grant, a leader just after a commit.
-  if (kind === "crash" && rng.chance(0.33)) return { trigger: "afterVote" };
+  // A third of crashes are crash points: a voter just after its grant (or, half the time, just
+  // before a rival candidate of the same term asks it too), a leader just after a commit.
+  if (kind === "crash" && rng.chance(0.33)) return { trigger: rng.chance(0.5) ? "afterVote" : "beforeSecondVote" };
   if (kind === "crash-leader" && rng.chance(0.33)) return { trigger: "afterCommit" };
   // A third of the rest die inside the Ready loop: after a save, before its sends; or mid-apply.
   if ((kind === "crash" || kind === "crash-leader") && rng.chance(0.33)) return { trigger: rng.pick(CRASH_POINTS), afterCount: rng.int(0, 5) };

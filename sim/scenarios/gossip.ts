@@ -397,7 +397,7 @@ export function runGossip(options: GossipRunOptions): SeedResult {
   const faultsOn = options.faults.length > 0;
   const sim = new GossipSim(options, n, faultsOn);
   const facts: Record<string, number | string> = { nodes: n, lifeguard: sim.config.lifeguard ? 1 : 0, wire: sim.wire ? 1 : 0 };
-  const schedule = faultsOn ? generateSchedule(sim.world.rng.derive("faults"), options.faults, options.durationMs) : [];
+  const schedule = faultsOn ? generateSchedule(sim.world.rng.derive("faults"), options.faults, options.durationMs, { leaderChurn: false }) : [];
   const used = options.scheduleIds === undefined ? schedule : selectFaults(schedule, options.scheduleIds);
   const phase: Phase = { outcome: "ok", message: null };
   try {
