@@ -1,6 +1,6 @@
 import type { StateMachine } from "../src/agent/raft-host.ts";
 import type { Entry, HardState, PersistedState, Snapshot } from "../src/core/raft/types.ts";
-import type { RaftStorage } from "../src/storage/types.ts";
+import type { RaftStorage, RaftUpdate } from "../src/storage/types.ts";
 
 /**
  * Crash points inside the host's Ready loop. The Ready loop persists (and syncs), then sends,
@@ -10,8 +10,9 @@ import type { RaftStorage } from "../src/storage/types.ts";
  * - afterAppend: the same, at the next save that carries new log entries (a leader's own new
  *   entries: they are on its disk and nowhere else, the partial replication behind Figure 8);
  * - midApply: some of a Ready's committed entries are applied, the rest and the advance are not.
- * (Between a send and a slow sync completing needs asynchronous syncs, which the host does not
- * have yet; see the agent issue.)
+ * With asynchronous syncs (`enableAsyncSaves`, seeds run with a sync delay) the host sends a
+ * leader's appends before its sync completes and a crash fault can land while a sync is in flight;
+ * the crash points then fire when the sync completes, before the held messages go out.
  */
 export type CrashPoint = "afterPersist" | "afterAppend" | "midApply";
 export const CRASH_POINTS: readonly CrashPoint[] = ["afterPersist", "afterAppend", "midApply"];
@@ -53,8 +54,25 @@ export class CrashPointStorage implements RaftStorage {
     (entriesOnly ? this.afterAppend : this.afterPersist).arm(saves);
   }
 
+  /** Present once `enableAsyncSaves` was called (and the inner storage has it). */
+  saveAsync?: (update: RaftUpdate, done: (error: Error | null) => void) => void;
+
   save(update: { hardState?: HardState; entries: readonly Entry[]; snapshot?: Snapshot }): void {
     this.inner.save(update);
+    this.fireAfterSave(update);
+  }
+
+  /** Offer the inner storage's asynchronous save to the host; crash points fire as it completes. */
+  enableAsyncSaves(): void {
+    const inner = this.inner.saveAsync?.bind(this.inner);
+    if (inner === undefined) return;
+    this.saveAsync = (update, done) => inner(update, (error) => {
+      if (error === null) this.fireAfterSave(update);
+      done(error);
+    });
+  }
+
+  private fireAfterSave(update: RaftUpdate): void {
     if (this.afterPersist.fire()) throw new CrashPointError("crash point: after persisting a Ready, before sending its messages");
     if (update.entries.length > 0 && this.afterAppend.fire()) {
       throw new CrashPointError(`crash point: after persisting entries ${update.entries[0]!.index}-${update.entries[update.entries.length - 1]!.index}, before sending them`);

@@ -120,6 +120,11 @@ export class SimDisk implements DurableDirectory {
   private lastWritten: string | null = null;
   private syncsBeforeFailure: number | null = null;
   private failed = false;
+  /**
+   * When set, `syncAsync` completes through it (the world schedules `complete` some simulated
+   * milliseconds later), so a node can crash while a sync is in flight; unset, it syncs inline.
+   */
+  syncDelay: ((complete: () => void) => void) | null = null;
 
   open(name: string): DurableFile {
     this.checkUsable(`open ${name}`);
@@ -201,6 +206,11 @@ export class SimDisk implements DurableDirectory {
     return file;
   }
 
+  /** @internal: the handle's epoch is still the disk's (no crash since it was opened). */
+  current(epoch: number): boolean {
+    return epoch === this.epoch;
+  }
+
   /** @internal */
   noteWrite(name: string, bytes: number): void {
     this.lastWritten = name;
@@ -261,6 +271,26 @@ class SimFile implements DurableFile {
     this.disk.stats.bytesSynced += Math.max(0, file.length - file.syncedLength);
     this.disk.stats.syncs += 1;
     file.sync();
+  }
+
+  /**
+   * A sync that finishes later (see `SimDisk.syncDelay`); it covers what was appended by the time
+   * it finishes, as fsync does. A crash before then: `done` never runs, and the bytes are unsynced.
+   */
+  syncAsync(done: (error: Error | null) => void): void {
+    const run = (): void => {
+      try {
+        this.sync();
+      } catch (error) {
+        return done(error as Error);
+      }
+      done(null);
+    };
+    const delay = this.disk.syncDelay;
+    if (delay === null) return run();
+    delay(() => {
+      if (this.disk.current(this.epoch)) run();
+    });
   }
 
   private state(what: string): SimFileState {

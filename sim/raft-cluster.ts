@@ -29,7 +29,12 @@ export interface NodeDisk {
    * sends); with `entriesOnly`, counting only the saves that carry log entries.
    */
   armAfterPersist(saves: number | null, entriesOnly?: boolean): void;
+  /** Make syncs finish through `delay` (asynchronous saves, as the agent runs them); absent: syncs are inline. */
+  delaySyncs?(delay: (complete: () => void) => void): void;
 }
+
+/** The host class to run (a planted-bug subclass in tests). */
+export type HostClass = typeof RaftHost<unknown>;
 
 export interface RaftClusterOptions<S extends StateMachine<unknown>> {
   readonly world: World;
@@ -43,6 +48,13 @@ export interface RaftClusterOptions<S extends StateMachine<unknown>> {
   /** Per-node multiplier of the tick period (clock drift); 1 for none. */
   readonly driftOf: (id: NodeId) => number;
   readonly hostConfig?: RaftHostConfig;
+  /**
+   * Syncs take this many simulated milliseconds (drawn per sync), and the hosts save
+   * asynchronously: a leader's appends leave before its own sync, and crashes can land while a
+   * sync is in flight. Absent: every save syncs inline.
+   */
+  readonly syncDelayMs?: { readonly min: number; readonly max: number };
+  readonly hostClass?: HostClass;
   /** The bootstrap configuration's voters (default: every node); the rest join by membership changes. */
   readonly initialVoters?: readonly NodeId[];
   /** Nodes out of service from the start (spares with empty disks, waiting to be added). */
@@ -104,6 +116,15 @@ export class RaftCluster<S extends StateMachine<unknown>> {
       const config = options.makeConfig(id);
       const tickPeriodMs = Math.max(1, Math.round(config.tickMs * options.driftOf(id)));
       this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down", midApply: new CrashArm(), lastConf: "", confChangedMs: 0, crashPointDownMs: null });
+    }
+    const syncDelayMs = options.syncDelayMs;
+    if (syncDelayMs !== undefined) {
+      for (const slot of this.slots.values()) {
+        const rng = options.rng.derive(`sync-delay/${slot.id}`);
+        // A sync's completion runs under the disk-crash guard, like a delivery: a crash point or a
+        // dying disk there kills the node.
+        slot.disk.delaySyncs?.((complete) => options.world.after(rng.int(syncDelayMs.min, syncDelayMs.max), () => this.guard(slot, complete)));
+      }
     }
   }
 
@@ -179,7 +200,8 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     const stateMachine = makeStateMachine();
     const rng = this.options.rng.derive(`node/${id}/${slot.incarnation}`);
     const config = makeConfig(id);
-    const host = new RaftHost<unknown>(
+    const Host = this.options.hostClass ?? RaftHost;
+    const host = new Host(
       slot.disk.storage, this.guardedTransport(slot), new CrashPointStateMachine(stateMachine, slot.midApply),
       (p) => nodeFactory(config, { ...p, initialConf: p.initialConf ?? this.conf }, rng),
       this.options.hostConfig ?? defaultRaftHostConfig(),

@@ -42,8 +42,13 @@ export function makeSimDisk(rng: WorldRng): NodeDisk {
     storage,
     crash: () => void disk.crash(rng, { tornWriteProbability: 0.4, corruptWriteProbability: 0.4 }),
     failSyncAfter: (syncs) => disk.failSyncAfter(syncs),
-    isCrash: (error) => error instanceof DiskCrashedError,
+    // An asynchronous save's failure reaches the guard wrapped by the host, with the disk's error as its cause.
+    isCrash: (error) => error instanceof DiskCrashedError || (error instanceof Error && error.cause instanceof DiskCrashedError),
     armAfterPersist: (saves, entriesOnly) => storage.armAfterPersist(saves, entriesOnly),
+    delaySyncs: (delay) => {
+      disk.syncDelay = delay;
+      storage.enableAsyncSaves();
+    },
   };
 }
 

@@ -128,6 +128,8 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
     driftOf: (id) => setup.drift[id]!,
     initialVoters: setup.nodeIds.filter((id) => !setup.spares.includes(id)), retired: setup.spares,
     hostConfig: defaultRaftHostConfig({ snapshotEveryEntries: setup.snapshotEveryEntries, requestTimeoutTicks: 50 }),
+    ...(options.syncDelayMs === undefined ? {} : { syncDelayMs: options.syncDelayMs }),
+    ...(options.hostClass === undefined ? {} : { hostClass: options.hostClass }),
   });
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
   const workload = new KvWorkload(world, world.rng.derive("workload"), cluster, setup.workload);

@@ -1,5 +1,5 @@
 import type { FaultKind, ScheduledFault } from "../faults.ts";
-import type { NodeFactory } from "../raft-cluster.ts";
+import type { HostClass, NodeFactory } from "../raft-cluster.ts";
 
 /** How a seed ended; each failing kind has its own exit code in the CLI. */
 export type Outcome = "ok" | "crash" | "liveness" | "safety";
@@ -23,6 +23,10 @@ export interface ScenarioOptions {
   readonly readsPerTick?: number;
   /** The Raft core to run (a planted-bug mutant in tests). */
   readonly nodeFactory?: NodeFactory;
+  /** kv scenario: syncs take this long and hosts save asynchronously (see RaftClusterOptions.syncDelayMs). */
+  readonly syncDelayMs?: { readonly min: number; readonly max: number };
+  /** kv scenario: the host class to run (a planted-bug subclass in tests). */
+  readonly hostClass?: HostClass;
 }
 
 export interface SeedResult {
