@@ -151,7 +151,9 @@ export class ApiClient {
 async function send(url: string, method: string, headers: Record<string, string>, opts: RequestOptions): Promise<IncomingMessage> {
   const { request } = url.startsWith("https:") ? await import("node:https") : await import("node:http");
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, ...(opts.signal === undefined ? {} : { signal: opts.signal }) }, resolve);
+    // Node sends a DELETE body with neither a length nor chunking (the server then reads it as a new request): say its length.
+    const sized = opts.body === undefined ? headers : { ...headers, "Content-Length": String(Buffer.byteLength(opts.body)) };
+    const req = request(url, { method, headers: sized, ...(opts.signal === undefined ? {} : { signal: opts.signal }) }, resolve);
     req.on("error", reject);
     req.end(opts.body);
   });
