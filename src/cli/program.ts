@@ -24,6 +24,7 @@ const commands: Readonly<Record<string, Entry>> = {
   info: { synopsis: "Provides debugging information for operators.", load: async () => (await import("./commands/cluster.ts")).infoCommand },
   join: { synopsis: "Tell Praetor agent to join cluster", load: async () => (await import("./commands/cluster.ts")).joinCommand },
   keygen: { synopsis: "Generates a new encryption key", load: async () => (await import("./commands/keygen.ts")).keygenCommand },
+  keyring: { synopsis: "Manages gossip layer encryption keys", load: async () => (await import("./commands/keyring.ts")).keyringCommand },
   kv: { synopsis: "Interact with the key-value store" },
   "kv delete": { synopsis: "Removes data from the KV store", load: async () => (await import("./commands/kv.ts")).kvDeleteCommand },
   "kv export": { synopsis: "Exports a tree from the KV store as JSON", load: async () => (await import("./commands/kv.ts")).kvExportCommand },

@@ -2,13 +2,16 @@
  * `/v1/operator/keyring` on a real agent (`-dev -encrypt`, 127.0.0.68) whose LAN pool holds a real
  * `serf agent -encrypt` (127.0.0.69): the agent lists, installs, makes primary and removes keys
  * through Serf's keyring queries, serf's own keyring follows, and Consul's answer shapes and
- * errors come back (a failure names the members that refused).
+ * errors come back (a failure names the members that refused); `praetor keyring` drives the same.
  */
 import test from "ava";
 import { execFileSync } from "node:child_process";
 import { loadConfig } from "../../src/agent/config/index.ts";
 import { createLogger } from "../../src/agent/log.ts";
 import { startAgent, type RunningAgent } from "../../src/agent/run.ts";
+import { runCommand } from "../../src/cli/command.ts";
+import { keyringCommand } from "../../src/cli/commands/keyring.ts";
+import type { CliIo } from "../../src/cli/io.ts";
 import { SerfAgent, eventually, serfInstalled, serfMissingMessage } from "./serf-agent.ts";
 
 let running: RunningAgent | null = null;
@@ -62,4 +65,22 @@ test.serial("the agent's /v1/operator/keyring rotates the key of a pool shared w
   t.regex(await bad.text(), /"Key" string is required/);
   t.is((await send("POST", "not-a-key")).status, 400);
   t.is((await fetch(`${base}?relay-factor=9`)).status, 400);
+
+  const cli = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = "";
+    let err = "";
+    const io: CliIo = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), env: {}, signal: new AbortController().signal };
+    const code = await runCommand(keyringCommand, "keyring", [...args, "-http-addr", `127.0.0.68:${running!.httpPorts[0]}`], io);
+    return { code, out, err };
+  };
+  const k3 = keygen();
+  t.like(await cli("-install", k3), { code: 0, out: "==> Installing new gossip encryption key...\n" });
+  const listed = await cli("-list", "-relay-factor", "1");
+  t.is(listed.code, 0, listed.err);
+  t.regex(listed.out, new RegExp(`dc1 \\(LAN\\):\n  (.*\n  )?${k3.replace(/[+/]/g, "\\$&")} \\[2/2\\]`), listed.out);
+  t.regex(listed.out, /^WAN:$/m);
+  const failed = await cli("-remove", k2);
+  t.is(failed.code, 1);
+  t.regex(failed.err, /nodes reported failure/);
+  t.like(await cli("-list", "-use", k3), { code: 1, err: "Only a single action is allowed\n" });
 });
