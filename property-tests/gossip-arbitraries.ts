@@ -15,6 +15,11 @@ const addr = fc.oneof(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Arr
 const vsn: fc.Arbitrary<Vsn> = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255));
 const source = fc.record({ SourceAddr: addr, SourcePort: fc.integer({ min: 1, max: 0xffff }), SourceNode: fc.string({ minLength: 1, maxLength: 20 }) }, { requiredKeys: [] });
 
+/** An ack's payload is Go's nil (null here), a response's any bytes. */
+const queryResponse = fc.record({
+  type: fc.constant("queryResponse" as const), LTime: ltime, ID: u32, From: name, Flags: u32, Payload: fc.option(blob(100), { nil: null }),
+});
+
 export const serfMessage: fc.Arbitrary<SerfMessage> = fc.oneof(
   fc.record({ type: fc.constant("join" as const), LTime: ltime, Node: name }),
   fc.record({ type: fc.constant("leave" as const), LTime: ltime, Node: name, Prune: fc.boolean() }),
@@ -31,7 +36,11 @@ export const serfMessage: fc.Arbitrary<SerfMessage> = fc.oneof(
     Filters: fc.array(blob(20), { maxLength: 3 }), Flags: u32, RelayFactor: fc.nat(255),
     Timeout: fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), Name: name, Payload: blob(100),
   }),
-  fc.record({ type: fc.constant("queryResponse" as const), LTime: ltime, ID: u32, From: name, Flags: u32, Payload: blob(100) }),
+  queryResponse,
+  fc.record({
+    type: fc.constant("relay" as const), DestAddr: fc.record({ IP: addr, Port: fc.integer({ min: 1, max: 0xffff }), Zone: fc.string({ maxLength: 8 }) }),
+    DestName: name, Msg: queryResponse,
+  }),
 );
 
 export const packetMessage: fc.Arbitrary<PacketMessage> = fc.oneof(
