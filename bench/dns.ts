@@ -6,7 +6,11 @@
  * Praetor's figures alone. A Node UDP echo server (each query sent back as its own answer) shows
  * what the socket layer alone costs in this runtime.
  *
- *   node --import tsx bench/dns.ts [--seconds 10] [--clients 4] [--instances 3] [--unbound-threads 1]
+ * Praetor serves as a server agent does (answers cached, kept fresh by blocking reads). On a
+ * shared machine the load moves between runs, so each type is measured in `--rounds` alternating
+ * Praetor/unbound pairs, and the ratio of each pair is printed with their median.
+ *
+ *   node --import tsx bench/dns.ts [--seconds 5] [--rounds 3] [--clients 4] [--instances 3] [--unbound-threads 1]
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
@@ -27,7 +31,8 @@ function argument(name: string, fallback: number): number {
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
 }
 
-const seconds = argument("seconds", 10);
+const seconds = argument("seconds", 5);
+const rounds = argument("rounds", 3);
 const clients = argument("clients", 4);
 const instances = argument("instances", 3);
 const unboundThreads = argument("unbound-threads", 1);
@@ -139,11 +144,17 @@ function cpuMicros(pid: number | null): number {
   return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / 100); // utime, stime in USER_HZ ticks
 }
 
-async function measured(pid: number | null, work: () => Promise<Measured>): Promise<string> {
+async function measured(pid: number | null, work: () => Promise<Measured>): Promise<{ line: string; qps: number }> {
   const before = cpuMicros(pid);
   const result = await work();
   const usPerQuery = (cpuMicros(pid) - before) / Math.max(1, result.completed);
-  return `${result.qps.toFixed(0).padStart(7)} q/s, ${usPerQuery.toFixed(1).padStart(5)} µs CPU/answer (lost ${result.lost})`;
+  return { line: `${result.qps.toFixed(0).padStart(7)} q/s, ${usPerQuery.toFixed(1).padStart(5)} µs CPU/answer (lost ${result.lost})`, qps: result.qps };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function startUnbound(dir: string): Promise<{ port: number; child: ChildProcess } | null> {
@@ -188,21 +199,29 @@ async function main(): Promise<void> {
   const measure = (port: number, name: string, type: "A" | "SRV") => (useDnsperf ? dnsperf(port, `${name} ${type}`, dir) : nodeClient(port, name, type));
   const unbound = await startUnbound(dir);
   try {
-    console.log(`DNS bench: ${useDnsperf ? `dnsperf, ${clients} clients` : `Node client, ${clients} sockets x 50 in flight (dnsperf not installed)`}, ${seconds} s per run, web.service.consul with ${instances} instances`);
-    for (const type of ["A", "SRV"] as const) {
-      console.log(`${type.padEnd(3)}  praetor                             ${await measured(null, () => measure(server.udpPort, "web.service.consul", type))}`);
-      if (unbound !== null) {
-        const label = `unbound (${unboundThreads} thread${unboundThreads === 1 ? "" : "s"}, static zone)`;
-        console.log(`${type.padEnd(3)}  ${label.padEnd(35)} ${await measured(unbound.child.pid ?? null, () => measure(unbound.port, "web.service.consul", type))}`);
+    console.log(`DNS bench: ${useDnsperf ? `dnsperf, ${clients} clients` : `Node client, ${clients} sockets x 50 in flight (dnsperf not installed)`}, ${seconds} s per run, ${rounds} rounds, web.service.consul with ${instances} instances`);
+    const label = `unbound (${unboundThreads} thread${unboundThreads === 1 ? "" : "s"}, static zone)`;
+    const ratios = new Map<string, number[]>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const type of ["A", "SRV"] as const) {
+        const praetor = await measured(null, () => measure(server.udpPort, "web.service.consul", type));
+        console.log(`${type.padEnd(3)} #${round} praetor                             ${praetor.line}`);
+        if (unbound === null) continue;
+        const reference = await measured(unbound.child.pid ?? null, () => measure(unbound.port, "web.service.consul", type));
+        const ratio = praetor.qps / reference.qps;
+        ratios.set(type, [...(ratios.get(type) ?? []), ratio]);
+        console.log(`${type.padEnd(3)} #${round} ${label.padEnd(35)} ${reference.line}   praetor/unbound ${ratio.toFixed(2)}`);
       }
     }
+    for (const [type, list] of ratios) console.log(`${type.padEnd(3)} praetor/unbound: median ${median(list).toFixed(2)} (${list.map((r) => r.toFixed(2)).join(", ")})`);
     const echo = await startEcho();
-    console.log(`     node UDP echo (the floor)           ${await measured(null, () => measure(echo.address().port, "web.service.consul", "A"))}`);
+    console.log(`       node UDP echo (the floor)           ${(await measured(null, () => measure(echo.address().port, "web.service.consul", "A"))).line}`);
     echo.close();
     if (unbound === null) console.log("unbound not installed: no reference figures (apt-get install unbound)");
   } finally {
     unbound?.child.kill();
     await server.close();
+    handler.close(); // its blocking reads would hold the process for their 10-minute wait
     rmSync(dir, { recursive: true, force: true });
   }
 }
