@@ -71,6 +71,9 @@ export const silentLogger: AgentLogger = {
 
 const tickMs = 50;
 const serfStatusCode: Record<string, number> = { alive: 1, leaving: 2, left: 3, failed: 4 };
+/** A restore travels as one log entry and one forwarded RPC message (64 MiB): keep room for framing. */
+const snapshotRestoreBytesMax = 48 * 1024 * 1024;
+
 /** Consul's `raft_vsn` / protocol numbers advertised in member tags. */
 const memberTags = { vsn: "2", vsn_min: "2", vsn_max: "3", raft_vsn: "3", build: `${praetorVersion}:praetor` };
 
@@ -959,8 +962,16 @@ export class Agent implements AgentBackend {
     return { meta: this.readMeta(this.catalog!.appliedIndex, options.consistency), data: this.catalog!.snapshot() };
   }
 
-  async snapshotRestore(): Promise<void> {
-    throw new ApiError(501, "snapshot restore is not implemented yet");
+  /**
+   * PUT /v1/snapshot: the archive goes through the log as one entry (forwarded to the leader like
+   * any write), so every server replaces its state at the same index and a lagging or restarted
+   * server gets it by replication or the next snapshot. Indexes move past every one served before.
+   */
+  async snapshotRestore(data: Uint8Array): Promise<void> {
+    if (data.length > snapshotRestoreBytesMax) {
+      throw new ApiError(413, `snapshot archive of ${data.length} bytes is above the ${snapshotRestoreBytesMax}-byte limit of a restore through the log`);
+    }
+    await this.write({ op: "snapshot.restore", Data: data });
   }
 
   // ---------------------------------------------------------------- This agent

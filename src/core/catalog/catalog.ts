@@ -51,7 +51,7 @@ import { applyTxn, isReadOnlyTxn } from "./txn.ts";
 import * as q from "./queries.ts";
 import { deregister, register } from "./registration.ts";
 import { createSession, expireSession, expiredSessionIds, invalidateSession, renewSession, sessionDeadlineMs } from "./sessions.ts";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
+import { decodeRestore, decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
 import { CatalogState, defaultCatalogConfig, type CatalogConfig } from "./state.ts";
 import type { ApplyResult, CheckStatus, CommandError, RaftIndex } from "./types.ts";
 import { Touch, WatchHub, type WatchCallback, type WatchScope } from "./watch.ts";
@@ -72,6 +72,7 @@ export class Catalog {
   /** Leader-local: the takeover time given to `resetSessionTimers` (0: never led). */
   protected sessionTimersFromMs = 0;
   readonly counters: CatalogCounters = { applied: 0, refused: 0, malformed: 0, woken: 0 };
+  private restoredInApply = false;
 
   constructor(readonly config: CatalogConfig = defaultCatalogConfig()) {
     this.state = new CatalogState(config);
@@ -128,6 +129,11 @@ export class Catalog {
     this.state.appliedIndex = raftIndex;
     const touch = this.state.touch;
     this.state.touch = new Touch();
+    if (this.restoredInApply) {
+      this.restoredInApply = false;
+      this.counters.woken += this.hub.notifyAll(raftIndex);
+      return;
+    }
     this.counters.woken += this.hub.notify(touch, raftIndex);
   }
 
@@ -144,6 +150,7 @@ export class Catalog {
         return { ok: true, value: true };
       case "session.renew": return renewSession(state, command.ID, nowMs);
       case "session.expire": return expireSession(state, command.ID, nowMs);
+      case "snapshot.restore": return this.restoreFromLog(command.Data, nowMs);
       case "tombstone.reap": {
         const reaped = state.kv.reapTombstones(command.Index, state.index);
         if (reaped > 0) state.touch.table("kv");
@@ -164,6 +171,21 @@ export class Catalog {
 
   snapshot(): Uint8Array {
     return encodeSnapshot(this.state);
+  }
+
+  /**
+   * An operator's restore, as a log entry (snapshot.ts `decodeRestore`): the state is replaced in
+   * place (the apply handlers hold the object), and every waiter wakes, since anything may have
+   * changed. A malformed archive is a 400 and changes nothing.
+   */
+  private restoreFromLog(data: Uint8Array, nowMs: number): ApplyResult {
+    const restored = decodeRestore(data, this.config, this.state.index, nowMs, this.state.clockMs);
+    if (typeof restored === "string") return { ok: false, error: { status: 400, message: restored } };
+    const touch = this.state.touch;
+    this.state.replaceWith(restored);
+    this.state.touch = touch;
+    this.restoredInApply = true;
+    return { ok: true, value: true };
   }
 
   /** Replaces the whole state; every waiter wakes, since anything may have changed. */

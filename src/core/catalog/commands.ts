@@ -116,7 +116,9 @@ export type Command =
   /** The leader's TTL timer fired; applied only if the session is still expired at `nowMs`. */
   | { v: 1; op: "session.expire"; nowMs: number; ID: string }
   /** Consul's leader reaps KV tombstones up to an index after its tombstone TTL. */
-  | { v: 1; op: "tombstone.reap"; Index: number };
+  | { v: 1; op: "tombstone.reap"; Index: number }
+  /** An operator's restore (PUT /v1/snapshot): `Data` is a catalog snapshot (GET /v1/snapshot's bytes). */
+  | { v: 1; op: "snapshot.restore"; nowMs: number; Data: Uint8Array };
 
 export type CommandOp = Command["op"];
 
@@ -172,6 +174,11 @@ function toCommand(raw: Record<string, unknown>): Command {
     case "session.expire":
       return { v: 1, op, nowMs: num(raw, "nowMs") ?? 0, ID: reqStr(raw, "ID") };
     case "tombstone.reap": return { v: 1, op, Index: num(raw, "Index") ?? 0 };
+    case "snapshot.restore": {
+      const data = field(raw, "Data");
+      if (!(data instanceof Uint8Array) || data.length === 0) bad("snapshot.restore needs the snapshot archive's bytes in Data");
+      return { v: 1, op, nowMs: num(raw, "nowMs") ?? 0, Data: data };
+    }
     default: return bad(`unknown command op ${JSON.stringify(op ?? null)}`);
   }
 }

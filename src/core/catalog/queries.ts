@@ -90,6 +90,10 @@ export function indexOver(state: CatalogState, scopes: readonly WatchScope[]): R
 
 /** The index of a scope, as its blocking query reports it. */
 export function scopeIndex(state: CatalogState, scope: WatchScope): RaftIndex {
+  return Math.max(state.indexFloor, scopeOwnIndex(state, scope));
+}
+
+function scopeOwnIndex(state: CatalogState, scope: WatchScope): RaftIndex {
   switch (scope.kind) {
     case "table": return state.tableIndex(scope.table);
     case "service": return serviceIndexOf(state, scope.name);

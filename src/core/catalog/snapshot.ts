@@ -25,6 +25,8 @@ interface SnapshotData {
   tombstones: [string, RaftIndex][];
   /** Absent in snapshots written before it existed (read as 0). */
   kvReapedIndexMax?: RaftIndex;
+  /** The index of the last operator restore: no query reports less (absent: 0). */
+  indexFloor?: RaftIndex;
   sessions: SessionState[];
   lockDelays: [string, number][];
 }
@@ -55,6 +57,7 @@ export function encodeSnapshot(state: CatalogState): Uint8Array {
     kv: state.kv.allEntries(),
     tombstones: state.kv.allTombstones(),
     kvReapedIndexMax: state.kv.reapedIndexMax,
+    ...(state.indexFloor > 0 ? { indexFloor: state.indexFloor } : {}),
     sessions: sortedEntries(state.sessions).map(([, session]) => session),
     lockDelays: sortedEntries(state.lockDelayUntilMs),
   };
@@ -83,6 +86,7 @@ export function decodeSnapshot(bytes: Uint8Array, config: CatalogConfig): Catalo
   for (const [key, index] of data.tombstones) state.kv.restoreTombstone(key, index);
   state.kv.tableIndex = data.tableIndexes.kv;
   state.kv.reapedIndexMax = data.kvReapedIndexMax ?? 0;
+  state.indexFloor = data.indexFloor ?? 0;
   for (const session of data.sessions) restoreSession(state, session);
   for (const [key, untilMs] of data.lockDelays) state.lockDelayUntilMs.set(key, untilMs);
   return state;
@@ -156,4 +160,91 @@ function canonicalSession(r: SessionRecord): SessionRecord {
     ServiceChecks: r.ServiceChecks.map((ref) => ({ ID: ref.ID, Namespace: ref.Namespace })), LockDelay: r.LockDelay,
     Behavior: r.Behavior, TTL: r.TTL, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
   };
+}
+
+const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const isStr = (v: unknown): v is string => typeof v === "string";
+const isStrMap = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && Object.values(v).every(isStr);
+const isStrList = (v: unknown): boolean => Array.isArray(v) && v.every(isStr);
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+
+/** Names the first field of an untrusted snapshot that is not what a Praetor snapshot holds. */
+function snapshotShapeProblem(data: unknown): string | null {
+  if (!isRecord(data)) return "not a map";
+  if (data.v !== snapshotVersion) return `unsupported version ${JSON.stringify(data.v ?? null)}`;
+  for (const f of ["appliedIndex", "clockMs"] as const) if (!isIndex(data[f])) return `${f} is not a non-negative integer`;
+  const t = data.tableIndexes;
+  if (!isRecord(t) || !["nodes", "services", "checks", "sessions", "kv"].every((k) => isIndex(t[k]))) return "tableIndexes is malformed";
+  for (const f of ["serviceIndex", "nodeIndex", "tombstones", "lockDelays"] as const) {
+    const list = data[f];
+    if (!Array.isArray(list) || !list.every((e) => Array.isArray(e) && e.length === 2 && isStr(e[0]) && isIndex(e[1]))) return `${f} is malformed`;
+  }
+  for (const f of ["kvReapedIndexMax", "indexFloor"] as const) if (data[f] !== undefined && !isIndex(data[f])) return `${f} is not a non-negative integer`;
+  const indexed = (r: Record<string, unknown>) => isIndex(r.CreateIndex) && isIndex(r.ModifyIndex);
+  if (!Array.isArray(data.nodes) || !data.nodes.every((n) => isRecord(n) && isStr(n.ID) && isStr(n.Node) && isStr(n.Address) && isStr(n.Datacenter) &&
+    isStrMap(n.TaggedAddresses) && isStrMap(n.Meta) && indexed(n))) return "nodes are malformed";
+  if (!Array.isArray(data.services) || !data.services.every((e) => Array.isArray(e) && e.length === 2 && isStr(e[0]) && isRecord(e[1]) &&
+    isStr(e[1].Kind) && isStr(e[1].ID) && isStr(e[1].Service) && isStrList(e[1].Tags) && isStr(e[1].Address) && isStrMap(e[1].Meta) &&
+    typeof e[1].Port === "number" && isRecord(e[1].Weights) && typeof e[1].Weights.Passing === "number" && typeof e[1].Weights.Warning === "number" &&
+    typeof e[1].EnableTagOverride === "boolean" && indexed(e[1]))) return "services are malformed";
+  if (!Array.isArray(data.checks) || !data.checks.every((c) => isRecord(c) && ["Node", "CheckID", "Name", "Status", "Notes", "Output", "ServiceID", "ServiceName", "Type"].every((k) => isStr(c[k])) &&
+    isStrList(c.ServiceTags) && ["passing", "warning", "critical", "maintenance"].includes(c.Status as string) && indexed(c))) return "checks are malformed";
+  if (!Array.isArray(data.kv) || !data.kv.every((e) => isRecord(e) && isStr(e.Key) && isIndex(e.LockIndex) && isIndex(e.Flags) &&
+    (e.Value === null || e.Value instanceof Uint8Array) && (e.Session === undefined || isStr(e.Session)) && indexed(e))) return "kv entries are malformed";
+  if (!Array.isArray(data.sessions) || !data.sessions.every((x) => isRecord(x) && isIndex(x.ttlMs) && isIndex(x.renewedAtMs) && isIndex(x.lockDelayMs) &&
+    isRecord(x.record) && ["ID", "Name", "Node", "Behavior", "TTL"].every((k) => isStr((x.record as Record<string, unknown>)[k])) &&
+    isStrList(x.record.Checks) && isStrList(x.record.NodeChecks) && Array.isArray(x.record.ServiceChecks) &&
+    x.record.ServiceChecks.every((r) => isRecord(r) && isStr(r.ID) && (r.Namespace === undefined || isStr(r.Namespace))) &&
+    typeof x.record.LockDelay === "number" && indexed(x.record))) return "sessions are malformed";
+  return null;
+}
+
+/** Every index in the snapshot, capped at `cap`: a restored state never claims indexes above the log's. */
+function capIndexes(data: SnapshotData, cap: RaftIndex): void {
+  const c = (v: number) => Math.min(v, cap);
+  const capRecord = (r: { CreateIndex: number; ModifyIndex: number }) => { r.CreateIndex = c(r.CreateIndex); r.ModifyIndex = c(r.ModifyIndex); };
+  data.nodes.forEach(capRecord);
+  data.services.forEach(([, r]) => capRecord(r));
+  data.checks.forEach(capRecord);
+  data.kv.forEach(capRecord);
+  data.sessions.forEach((x) => capRecord(x.record));
+  data.serviceIndex = data.serviceIndex.map(([k, v]) => [k, c(v)]);
+  data.nodeIndex = data.nodeIndex.map(([k, v]) => [k, c(v)]);
+  data.tombstones = data.tombstones.map(([k, v]) => [k, c(v)]);
+  data.kvReapedIndexMax = c(data.kvReapedIndexMax ?? 0);
+}
+
+/**
+ * An operator's restore (PUT /v1/snapshot), applied as a log entry at `index`: the snapshot's data
+ * replaces the state, every index in it is capped at `index` (a snapshot from another cluster may
+ * carry higher ones), and every table index and the query floor move to `index`, so no query ever
+ * reports an index lower than one it reported before the restore. Sessions get a fresh TTL from
+ * `nowMs`; the log's clock never runs backwards. Untrusted bytes: a malformed snapshot is an error
+ * naming the first bad field, and nothing changes.
+ */
+export function decodeRestore(bytes: Uint8Array, config: CatalogConfig, index: RaftIndex, nowMs: number, clockMs: number): CatalogState | string {
+  let data: unknown;
+  try {
+    data = new Decoder().decode(bytes);
+  } catch (error) {
+    return `not a snapshot archive: ${(error as Error).message}`;
+  }
+  const problem = snapshotShapeProblem(data);
+  if (problem !== null) return `not a Praetor snapshot archive: ${problem}`;
+  const snapshot = data as SnapshotData;
+  capIndexes(snapshot, index);
+  let state: CatalogState;
+  try {
+    state = decodeSnapshot(new Encoder({ sortKeys: true, ignoreUndefined: true }).encode(snapshot), config);
+  } catch (error) {
+    return `snapshot archive is inconsistent: ${(error as Error).message}`;
+  }
+  state.appliedIndex = index;
+  state.index = index;
+  state.clockMs = Math.max(clockMs, state.clockMs);
+  for (const table of ["nodes", "services", "checks", "sessions"] as const) state.tableIndexes[table] = index;
+  state.kv.tableIndex = index;
+  state.indexFloor = index;
+  for (const session of state.sessions.values()) session.renewedAtMs = Math.max(session.renewedAtMs, nowMs);
+  return state;
 }

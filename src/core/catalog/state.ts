@@ -90,6 +90,8 @@ export class CatalogState {
   readonly nodeIndex = new Map<string, RaftIndex>();
   /** The log's clock: the highest `nowMs` any command carried, so time never runs backwards. */
   clockMs = 0;
+  /** The index of the last operator restore: no query reports an index below it. */
+  indexFloor: RaftIndex = 0;
   appliedIndex: RaftIndex = 0;
   /** The index being applied and what it touched; reset per apply. */
   index: RaftIndex = 0;
