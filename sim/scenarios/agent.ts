@@ -12,10 +12,14 @@
  *
  * Faults: the campaign's schedule drives the Raft network and the servers (crashes, partitions,
  * loss...); a server that dies loses its gossip member too, and gossip between two servers obeys
- * the Raft network's partitions. On top of the schedule, one client is killed and one leaves.
- * After the heal: checkers (1) catalog = gossip view and (2) anti-entropy converged must hold
- * within a bound, then (3) a steady window with full LocalSync rounds and leader reconciliations
- * must propose zero writes. Raft safety is checked throughout by the cluster's checker.
+ * the Raft network's partitions. On top of the schedule, one client is killed, one leaves and
+ * one is cut off (from the servers, or from everyone) and healed; with the drift fault each
+ * agent's clock ticks at its own rate. Every agent writes KV keys of its own through a server.
+ * After the heal, once every agent's gossip view has settled: checkers (1) catalog = gossip view
+ * and (2) anti-entropy converged must hold within a bound, then (3) a steady window with full
+ * LocalSync rounds and leader reconciliations must propose zero writes, and (4) every KV write
+ * an agent saw acknowledged must read back. Raft safety is checked throughout by the cluster's
+ * checker.
  */
 import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-host.ts";
 import type { LocalService, SyncWrite } from "../../src/core/agent/anti-entropy.ts";
