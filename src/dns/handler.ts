@@ -457,6 +457,17 @@ export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps:
   };
 
   const answerNow = (raw: Buffer, transport: DnsTransport): Buffer | null => {
+    if (ctx.templates === null) return null;
+    try {
+      return answerCached(raw, transport);
+    } catch (error) {
+      // The full handler still answers; the socket's message handler must never see a throw.
+      ctx.logger?.warn(`dns: cached answer failed, answering in full: ${error instanceof Error ? error.message : String(error)}`);
+      return null;
+    }
+  };
+
+  const answerCached = (raw: Buffer, transport: DnsTransport): Buffer | null => {
     const templates = ctx.templates;
     if (templates === null) return null;
     const query = parseFastQuery(raw);
