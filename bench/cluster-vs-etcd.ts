@@ -180,6 +180,19 @@ function runWrk(url: string, conns: number, script: string): Promise<WrkResult> 
   });
 }
 
+/** Writes keys 0..keys-1 through `put`, 16 at a time; any answer but 200 is an error. */
+async function populate(put: (i: number) => Promise<Response>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < keys) {
+      const i = next++;
+      const res = await put(i);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`writing key ${i} answered ${res.status}`);
+    }
+  }));
+}
+
 interface Row { system: string; phase: string; rps: number; errors: number; p50Ms: number; p99Ms: number; maxMs: number; cpuMsPerRequest: number; load: string }
 
 /** Drives `servers` (all, or the leader) with `connections` split between them; sums the wrk results. */
@@ -243,7 +256,13 @@ try {
     rows.push(await phase("praetor 3 servers", name, praetor, pTargets, pScript));
     if (dev !== null) rows.push(await phase("praetor dev agent", name, [dev], [dev], pScript));
     rows.push(await phase("etcd 3 members", name, etcd, eTargets, eScript));
-    if (name === "PUT") for (const r of rows) acknowledgedPuts[r.system] = Math.round(r.rps * seconds - r.errors);
+    if (name === "PUT") {
+      for (const r of rows) acknowledgedPuts[r.system] = Math.round(r.rps * seconds - r.errors);
+      // Every key exists before the reads (a PUT phase on a slow machine may not reach them all): a read answers 200, not 404.
+      await populate((i) => fetch(`${pLeader.http}/v1/kv/bench/k${i}`, { method: "PUT", body: `value-${i}` }));
+      if (dev !== null) await populate((i) => fetch(`${dev.http}/v1/kv/bench/k${i}`, { method: "PUT", body: `value-${i}` }));
+      await populate((i) => fetch(`${eLeader.http}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`bench/k${i}`), value: b64(`value-${i}`) }) }));
+    }
   }
 } finally {
   await stop([...praetor, ...etcd, ...(dev === null ? [] : [dev])]).catch(() => {});
