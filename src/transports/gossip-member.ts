@@ -8,6 +8,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { defaultLanConfig, type GossipConfig } from "../core/gossip/config.ts";
 import { GossipNode } from "../core/gossip/node.ts";
 import type { Tags } from "../core/gossip/messages.ts";
+import type { QueryKeyring } from "../core/gossip/query.ts";
 import { mulberry32 } from "../core/util/rng.ts";
 import type { BoundGossipSockets } from "./gossip-bind.ts";
 import type { StreamLimits } from "../core/gossip/wire/stream-decoder.ts";
@@ -34,6 +35,11 @@ export interface GossipMemberOptions {
   readonly crc?: boolean;
   /** Gossip encryption (memberlist's AES-GCM keyring): GossipKeyring.fromBase64(key, [older keys]). */
   readonly keyring?: GossipKeyring;
+  /**
+   * What Serf's keyring queries act through (default: `keyring` itself). A PersistedKeyring
+   * (gossip-keyring-file.ts) writes each change to disk before it is answered.
+   */
+  readonly queryKeyring?: QueryKeyring;
   /** memberlist's Label: only packets and streams with the same label are accepted. */
   readonly label?: string;
   /** Drops (rate-limited, with the sender and reason), refused push/pulls and remote errors go here. */
@@ -71,6 +77,7 @@ export async function startGossipMember(options: GossipMemberOptions): Promise<G
   const addr = ipBytes(host);
   const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
   const startMs = performance.now();
+  const queryKeyring = options.queryKeyring ?? options.keyring;
   return GossipEndpoint.start({
     bindHost: host,
     bindPort: port,
@@ -91,7 +98,7 @@ export async function startGossipMember(options: GossipMemberOptions): Promise<G
       { name: options.name, addr, port: bound.port, tags: options.tags ?? {} },
       mulberry32(seed),
       // Probe round trips for Vivaldi are timed with the real clock, not in whole ticks.
-      { clockMs: () => performance.now() - startMs, ...(options.keyring ? { keyring: options.keyring } : {}) },
+      { clockMs: () => performance.now() - startMs, ...(queryKeyring ? { keyring: queryKeyring } : {}) },
     ),
   });
 }
