@@ -42,8 +42,9 @@ export interface DnsConfig {
   readonly soa: SoaConfig;
   /**
    * `use_cache`: a client agent answers service questions from reads kept fresh by blocking
-   * queries to the servers (Consul's agent cache) instead of asking a server each time. Implies
-   * `allow_stale`. Server agents cache their own catalog's answers whatever this says.
+   * queries to the servers (Consul's agent cache) instead of asking a server each time, with the
+   * consistency `allow_stale` asks for. Server agents cache their own catalog's answers (when
+   * `allow_stale`) whatever this says.
    */
   readonly useCache?: boolean;
   /** `cache_max_age`: with use_cache, a cached read older than this is read again (0: no bound). */
@@ -184,7 +185,7 @@ export function resolveDnsConfig(config: DnsConfig): ResolvedDnsConfig {
     nodeTtlSeconds: ttlSeconds(config.nodeTtlMs, "node_ttl"),
     serviceTtlExactSeconds: exact,
     serviceTtlPrefixSeconds: prefixes,
-    allowStale: config.allowStale || config.useCache === true,
+    allowStale: config.allowStale,
     maxStaleMs: checkMs(config.maxStaleMs, "max_stale"),
     udpAnswerLimit: Math.min(udpAnswerLimitMax, config.udpAnswerLimit),
     enableTruncate: config.enableTruncate,
