@@ -47,6 +47,7 @@ const commands: Readonly<Record<string, Entry>> = {
   "services deregister": { synopsis: "Deregister services with the local agent", load: async () => (await import("./commands/services.ts")).servicesDeregisterCommand },
   "services register": { synopsis: "Register services with the local agent", load: async () => (await import("./commands/services.ts")).servicesRegisterCommand },
   snapshot: { synopsis: "Saves and restores snapshots of Praetor server state" },
+  "snapshot inspect": { synopsis: "Displays information about a Praetor snapshot file", load: async () => (await import("./commands/snapshot.ts")).snapshotInspectCommand },
   "snapshot restore": { synopsis: "Restores snapshot of Praetor server state", load: async () => (await import("./commands/snapshot.ts")).snapshotRestoreCommand },
   "snapshot save": { synopsis: "Saves snapshot of Praetor server state", load: async () => (await import("./commands/snapshot.ts")).snapshotSaveCommand },
   validate: { synopsis: "Validate config files/directories", load: async () => (await import("./commands/validate.ts")).validateCommand },

@@ -1,5 +1,6 @@
 /**
- * `praetor snapshot save FILE` and `snapshot restore FILE` over /v1/snapshot. The archive is the
+ * `praetor snapshot save FILE` and `snapshot restore FILE` over /v1/snapshot, and `snapshot inspect
+ * FILE` offline. The archive is the
  * server's opaque bytes; save writes them to a temporary file and renames it into place, so a
  * failed or interrupted save never leaves a partial snapshot under FILE.
  */
@@ -95,6 +96,58 @@ Usage: praetor snapshot restore [options] FILE
       return fail(io, `Error restoring snapshot: ${e.message}`);
     }
     println(io.stdout, "Restored snapshot");
+    return 0;
+  },
+};
+
+/** Consul's byte sizes in inspect output (humanize.IBytes without the "i"): 313B, 12.3KB. */
+function humanBytes(n: number): string {
+  if (n < 1024) return `${n}B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)}${units[unit]}`;
+}
+
+export const snapshotInspectCommand: Command = {
+  help: `
+Usage: praetor snapshot inspect [options] FILE
+
+  Displays information about a snapshot file on disk: its index, size and the
+  number and size of the records of each type it holds.
+
+  To inspect the file "backup.snap":
+
+    $ praetor snapshot inspect backup.snap
+`,
+  flags: [],
+  async run(parsed, io) {
+    if (parsed.args.length !== 1) return fail(io, parsed.args.length === 0 ? "Missing FILE argument" : `Too many arguments (expected 1, got ${parsed.args.length})`);
+    const file = parsed.args[0]!;
+    let data: Buffer;
+    try {
+      data = await (await import("node:fs/promises")).readFile(file);
+    } catch (e) {
+      return fail(io, `Error opening snapshot file: ${(e as { code?: string }).code === "ENOENT" ? `open ${file}: no such file or directory` : (e as Error).message}`);
+    }
+    const { inspectSnapshot } = await import("../../core/catalog/snapshot.ts");
+    const { columnize } = await import("../columnize.ts");
+    const summary = inspectSnapshot(data);
+    if (typeof summary === "string") return fail(io, `Error inspecting snapshot: ${summary}`);
+    println(io.stdout, columnize([
+      [" Index", String(summary.index)], [" Size", String(summary.sizeBytes)], [" Version", String(summary.version)],
+    ]));
+    println(io.stdout, "");
+    const total = summary.types.reduce((sum, t) => sum + t.sizeBytes, 0);
+    println(io.stdout, columnize([
+      [" Type", "Count", "Size"], [" ----", "----", "----"],
+      ...summary.types.map((t) => [` ${t.type}`, String(t.count), humanBytes(t.sizeBytes)]),
+      [" ----", "----", "----"], [" Total", "", humanBytes(total)],
+    ]));
     return 0;
   },
 };
