@@ -183,3 +183,16 @@ test("real agents: a client agent with use_cache answers a repeat without a serv
   t.is(roundTrips(), before, "the change came by the blocking read, not by asking again");
   t.is(forwarded.length - roundTrips(), blockingBefore + 1, "one blocking round brought it (and was re-armed)");
 });
+
+test("use_cache with allow_stale off caches too, reading and refreshing with default consistency", async (t) => {
+  const backend = webBackend();
+  const handler = handlerOver(backend.asBackend(), { useCache: true, allowStale: false }, false);
+  t.teardown(() => handler.close());
+  await ask(handler, "web.service.consul");
+  t.true((await ask(handler, "web.service.consul")).fast);
+  t.is(plainReads(backend), 1);
+  backend.deregister("web-1", "web");
+  await settle();
+  t.deepEqual((await ask(handler, "web.service.consul")).data, ['"10.0.1.2"', '"10.0.1.3"']);
+  t.deepEqual(backend.log.map((entry) => entry.options.consistency), ["default", "default"], "the read and its blocking refresh");
+});
