@@ -20,6 +20,16 @@ import { consulServiceId, serfCheckId } from "../../src/core/agent/reconcile.ts"
  */
 export type AgentFate = "alive" | "failed" | "left" | "forgotten";
 
+/**
+ * The fate a leader's pool can know for an agent that left. A leave that no running gossip
+ * member remembers (each one that heard it has restarted since, and the rest missed it) leaves
+ * nothing that could tell a pool holding the agent failed that it left, in Serf as here: then
+ * failed is the truth. While anyone remembers the leave, left is, and push/pull must spread it.
+ */
+export function leaverFate(leaderStatus: string | null, leaveRemembered: boolean): "left" | "failed" {
+  return leaderStatus === "failed" && !leaveRemembered ? "failed" : "left";
+}
+
 export interface AgentTruth {
   readonly name: string;
   readonly fate: AgentFate;

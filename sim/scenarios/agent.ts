@@ -33,7 +33,7 @@ import type { Member, OutPacket } from "../../src/core/gossip/events.ts";
 import { MemberIndex } from "../../src/core/gossip/member-table.ts";
 import { GossipNode } from "../../src/core/gossip/node.ts";
 import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
-import { AckedWrites, checkAntiEntropy, checkCatalogMatchesGossip, RequestLog, type AgentTruth } from "../checkers/agent-checker.ts";
+import { AckedWrites, checkAntiEntropy, checkCatalogMatchesGossip, leaverFate, RequestLog, type AgentTruth } from "../checkers/agent-checker.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { generateSchedule, selectFaults } from "../faults.ts";
@@ -577,7 +577,7 @@ class AgentSim {
     return this.agents.map((a) => {
       const forgotten = a.fate === "failed" && pool !== null && pool.member(a.name) === null;
       if (forgotten) this.forgotten.add(a.name);
-      const leaveLost = a.fate === "left" && pool?.member(a.name)?.status === "failed" && !this.leaveRemembered(a);
+      const leaveLost = a.fate === "left" && leaverFate(pool?.member(a.name)?.status ?? null, this.leaveRemembered(a)) === "failed";
       if (leaveLost) this.leaveLost.add(a.name);
       return { name: a.name, fate: forgotten ? "forgotten" : leaveLost ? "failed" : a.fate, services: a.services };
     });

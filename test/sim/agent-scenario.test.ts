@@ -1,6 +1,6 @@
 import test from "ava";
 import { FAULT_KINDS } from "../../sim/faults.ts";
-import { RequestLog } from "../../sim/checkers/agent-checker.ts";
+import { leaverFate, RequestLog } from "../../sim/checkers/agent-checker.ts";
 import { runAgentSeed } from "../../sim/scenarios/agent.ts";
 import { loadScenario } from "../../sim/scenarios/index.ts";
 
@@ -99,4 +99,12 @@ test("request log: a request ending after its deadline, or twice, throws; one st
   open.begin("c2", "write", 100, 2_000);
   t.is(open.overdue(2_100), null);
   t.regex(open.overdue(2_101) ?? "", /write from c2\) began at 100 ms, deadline 2100 ms, still open at 2101 ms/);
+});
+
+test("leaver's fate: failed only when the leader's pool holds it failed and no running member remembers the leave (seed 1017)", (t) => {
+  t.is(leaverFate("failed", false), "failed");
+  t.is(leaverFate("failed", true), "left", "a leave someone remembers must reach the leader: failed there is a defect");
+  t.is(leaverFate("left", false), "left");
+  t.is(leaverFate(null, false), "left");
+  t.is(leaverFate("alive", false), "left", "still alive to the leader is not settled either way");
 });
