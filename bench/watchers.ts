@@ -1,6 +1,6 @@
 /**
  * Blocking-query watchers on a real agent (Raft, catalog, HTTP on real sockets), each in its own
- * process: a `-dev` server on 127.0.0.93, optionally three client agents (127.0.0.94-96) that
+ * process: a `-dev` server on 127.0.0.93, optionally client agents (127.0.0.94-96, 127.0.1.241-) that
  * forward their watchers' queries to it over RPC, and watcher processes that hold one HTTP
  * connection per watcher from their own loopback source address (127.0.1.x), so neither the
  * ephemeral port range nor one process's file-descriptor limit caps the count.
@@ -18,7 +18,7 @@
  *
  * `direct`: every watcher connects to the server itself; one process may hold only as many
  * sockets as `ulimit -n` allows (20,000 here, and raising the hard limit needs CAP_SYS_RESOURCE),
- * so counts above 18,000 are run through `clients`: watchers spread over three client agents, as
+ * so counts above 18,000 are run through `clients`: watchers spread over client agents, as
  * Consul's applications talk to their local agent, and the server holds every waiter.
  *
  * The script re-runs itself with `--watch-client ...` for the watcher processes.
@@ -153,7 +153,10 @@ async function main(): Promise<void> {
   const writes = Number(option("writes", "50"));
   const topology = option("topology", "auto");
   const serverHost = "127.0.0.93";
-  const clientHosts = ["127.0.0.94", "127.0.0.95", "127.0.0.96"];
+  // A client agent forwards its watchers over one RPC connection, which carries at most 4,096
+  // calls in flight (the RPC server answers more with a 429): one client agent per 4,000 watchers.
+  const clientCount = Math.max(3, Math.ceil(Math.max(...option("counts", "1000,10000,50000").split(",").map(Number)) / 4000));
+  const clientHosts = Array.from({ length: clientCount }, (_, i) => (i < 3 ? `127.0.0.${94 + i}` : `127.0.1.${238 + i}`));
   const httpPort = 8500;
   const server = `http://${serverHost}:${httpPort}`;
   const procs: Proc[] = [];
@@ -195,7 +198,7 @@ async function main(): Promise<void> {
     for (const base of clientBases) {
       await until(`${base} reading through the server`, async () => (await http("GET", `${base}/v1/kv/bench/hot`).catch(() => ({ status: 0 }))).status === 200, 90_000);
     }
-    console.log(`3 client agents joined; client RSS ${clientPids.map((p) => rssMiB(p).toFixed(0)).join(", ")} MiB`);
+    console.log(`${clientHosts.length} client agents joined; client RSS ${clientPids.map((p) => rssMiB(p).toFixed(0)).join(", ")} MiB`);
   }
 
   // Idle CPU of the server (Raft and gossip ticks, anti-entropy), subtracted from the per-write figures.
@@ -209,7 +212,7 @@ async function main(): Promise<void> {
   for (const count of counts) {
     const viaClients = topology === "clients" || (topology === "auto" && count > 18_000);
     const targets = viaClients ? clientBases : [server];
-    const where = viaClients ? "through 3 client agents" : "directly on the server";
+    const where = viaClients ? `through ${clientHosts.length} client agents` : "directly on the server";
     for (const mode of ["own", "one"] as const) {
       const index = mode === "one" ? (await http("GET", `${server}/v1/kv/bench/hot`)).index : (await http("GET", `${server}/v1/kv/bench/w/?keys`)).index;
       const woke = new Map<number, number>();
@@ -226,7 +229,7 @@ async function main(): Promise<void> {
           const offset = t * perTarget + p * n;
           const size = Math.min(n, share - p * n);
           const url = new URL(base);
-          const child = spawn(process.execPath, ["--import", "tsx", self, "--watch-client", url.hostname, url.port, String(size), mode, String(index), "300s", `127.0.1.${sourceAddress++ % 250 + 1}`, String(offset)], { stdio: ["ignore", "pipe", "inherit"] });
+          const child = spawn(process.execPath, ["--import", "tsx", self, "--watch-client", url.hostname, url.port, String(size), mode, String(index), "300s", `127.0.1.${sourceAddress++ % 230 + 1}`, String(offset)], { stdio: ["ignore", "pipe", "inherit"] });
           watchers.push(child);
           let buffered = "";
           child.stdout!.on("data", (chunk: Buffer) => {
@@ -248,8 +251,12 @@ async function main(): Promise<void> {
         }
       }
       const registered = Date.now();
+      const progress = setInterval(() => {
+        void gauge(server, "praetor.blocking.waiters").then((waiting) => console.log(`  ... ${opened} opened, ${waiting} waiting on the server, ${woke.size} answered early, ${errors} socket errors ${firstError}`), () => {});
+      }, 30_000);
       await until(`${count} watchers waiting on the server`, async () => opened === count && (await gauge(server, "praetor.blocking.waiters")) >= count, 600_000)
         .catch((error: Error) => { throw new Error(`${error.message}: opened ${opened}, answered ${woke.size}, errors ${errors} ${firstError}`); });
+      clearInterval(progress);
       const openMs = Date.now() - registered;
       await sleep(500);
       if (woke.size > 0) console.log(`  warning: ${woke.size} watchers answered before any write`);
