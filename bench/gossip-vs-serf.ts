@@ -5,12 +5,16 @@
  * /proc gives each process's RSS and CPU; then one member of each pool is killed with SIGKILL and
  * the time until a peer reports it failed is taken.
  *
- *   node --import tsx bench/gossip-vs-serf.ts [--nodes 20] [--window-s 30] [--warmup-s 15]
+ *   node --import tsx bench/gossip-vs-serf.ts [--nodes 20] [--window-s 30] [--warmup-s 15] [--node-flags "--max-semi-space-size=1"]
+ *
+ * Members run compiled, as the agent ships (dist/, from `npm run build`); `--node-flags` are passed
+ * to each member's node. A bare `node -e "setInterval(()=>{},1000)"` runs beside them: its RSS is
+ * the floor any Node process starts from, printed next to ours.
  *
  * Needs serf and tcpdump (apt-get install serf tcpdump) and the right to capture on lo.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 
 const execFileAsync = promisify(execFile);
@@ -26,6 +30,12 @@ const warmupS = Number(arg("warmup-s", "15"));
 const serfPortBase = 21000;
 const serfRpcBase = 23000;
 const praetorPortBase = 22000;
+const nodeFlags = arg("node-flags", "").split(" ").filter(Boolean);
+const memberEntry = "dist/src/cli/gossip-node.js";
+if (!existsSync(memberEntry)) {
+  console.error(`${memberEntry} is missing: run npm run build first (members run compiled, as the agent ships)`);
+  process.exit(2);
+}
 const procs: ChildProcess[] = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -45,7 +55,7 @@ function startSerf(i: number): ChildProcess {
 const praetorOut = new Map<number, string[]>();
 const praetorListening = new Set<number>();
 function startPraetor(i: number): ChildProcess {
-  const p = spawn(process.execPath, ["--import", "tsx", "src/cli/gossip-node.ts", "--name", `p${i}`, "--bind", `127.0.0.1:${praetorPortBase + i}`,
+  const p = spawn(process.execPath, [...nodeFlags, memberEntry, "--name", `p${i}`, "--bind", `127.0.0.1:${praetorPortBase + i}`,
     ...(i > 0 ? ["--join", `127.0.0.1:${praetorPortBase}`] : [])], { stdio: ["pipe", "pipe", "pipe"] });
   const lines: string[] = [];
   praetorOut.set(i, lines);
@@ -121,7 +131,9 @@ async function waitFor(what: string, probe: () => Promise<boolean> | boolean, ti
   }
 }
 
-console.log(`gossip vs serf on loopback: N=${n} each, ${warmupS} s warm-up, ${windowS} s window`);
+console.log(`gossip vs serf on loopback: N=${n} each, ${warmupS} s warm-up, ${windowS} s window; members: node ${[...nodeFlags, memberEntry].join(" ")}`);
+const bareNode = spawn(process.execPath, [...nodeFlags, "-e", "setInterval(()=>{},1000)"], { stdio: "ignore" });
+procs.push(bareNode);
 const serfs = Array.from({ length: n }, (_, i) => {
   const p = startSerf(i);
   return p;
@@ -165,6 +177,8 @@ const p = row("praetor", traffic.praetor, before.praetor, after.praetor);
 console.log(`ratios praetor/serf: total bytes x${(p.totalBytesPerMemberPerSec! / s.totalBytesPerMemberPerSec!).toFixed(2)}, ` +
   `udp x${(p.udpBytesPerMemberPerSec! / s.udpBytesPerMemberPerSec!).toFixed(2)}, tcp x${(p.tcpBytesPerMemberPerSec! / Math.max(1, s.tcpBytesPerMemberPerSec!)).toFixed(2)}, ` +
   `RSS x${(p.rssMbPerMember! / s.rssMbPerMember!).toFixed(2)}, CPU x${(p.cpuPercentPerMember! / s.cpuPercentPerMember!).toFixed(2)}`);
+
+console.log(`bare node floor (node ${[...nodeFlags, "-e", "setInterval(()=>{},1000)"].join(" ")}): RSS ${(usage(bareNode.pid!).rssBytes / 1e6).toFixed(1)} MB`);
 
 // Detection of a kill -9: the last member of each pool, as seen by member 0.
 serfs[n - 1]!.kill("SIGKILL");

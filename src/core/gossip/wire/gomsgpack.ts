@@ -44,7 +44,7 @@ export class GoMsgpackWriter {
 
   /** A Go struct, as a map from field name to value; omitempty fields are left out by the caller. */
   struct(fields: readonly GoField[]): this {
-    const ordered = this.flavor === "v0.5" ? [...fields].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : fields;
+    const ordered = this.flavor === "v0.5" && !sortedByName(fields) ? fields.slice().sort(byName) : fields;
     this.mapHeader(ordered.length);
     for (const [name, write] of ordered) write(this.str(name));
     return this;
@@ -105,6 +105,25 @@ export class GoMsgpackWriter {
   }
 
   str(s: string): this {
+    // Field names and member names are short ASCII: written in place, without TextEncoder's
+    // per-call cost and the copy it returns (most of what encoding a struct cost).
+    const n = s.length;
+    if (n < 32) {
+      this.reserve(1 + n);
+      const bytes = this.bytes;
+      const at = this.length + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        bytes[at + i] = c;
+      }
+      if (i === n) {
+        bytes[at - 1] = 0xa0 | n;
+        this.length = at + n;
+        return this;
+      }
+    }
     const data = utf8Encoder.encode(s);
     return this.rawHeader(data.length).raw(data);
   }
@@ -163,6 +182,15 @@ export class GoMsgpackWriter {
     this.bytes = grown;
     this.view = new DataView(grown.buffer);
   }
+}
+
+function byName(a: GoField, b: GoField): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+function sortedByName(fields: readonly GoField[]): boolean {
+  for (let i = 1; i < fields.length; i++) if (fields[i - 1]![0] > fields[i]![0]) return false;
+  return true;
 }
 
 /** Limits that keep a hostile packet from allocating much: memberlist's own caps are in the MBs. */

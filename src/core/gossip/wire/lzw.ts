@@ -14,63 +14,94 @@ const widthMax = 12;
 const codeMax = (1 << widthMax) - 1;
 
 class BitWriter {
-  private out: number[] = [];
+  private out: Uint8Array;
+  private length = 0;
   private bits = 0;
   private bitCount = 0;
+
+  constructor(inputBytes: number) {
+    // Codes are at least 9 bits per literal at worst, so this rarely grows.
+    this.out = new Uint8Array(16 + inputBytes + (inputBytes >> 2));
+  }
 
   write(code: number, width: number): void {
     this.bits |= code << this.bitCount;
     this.bitCount += width;
     while (this.bitCount >= 8) {
-      this.out.push(this.bits & 0xff);
+      if (this.length === this.out.length) this.grow();
+      this.out[this.length++] = this.bits & 0xff;
       this.bits >>>= 8;
       this.bitCount -= 8;
     }
   }
 
   finish(): Uint8Array {
-    if (this.bitCount > 0) this.out.push(this.bits & 0xff);
-    return Uint8Array.from(this.out);
+    if (this.bitCount > 0) {
+      if (this.length === this.out.length) this.grow();
+      this.out[this.length++] = this.bits & 0xff;
+    }
+    return this.out.slice(0, this.length);
+  }
+
+  private grow(): void {
+    const grown = new Uint8Array(this.out.length * 2);
+    grown.set(this.out);
+    this.out = grown;
   }
 }
 
+/**
+ * The writer's dictionary, as Go's lzw.Writer keeps it: an open-addressed table of
+ * (prefix code << 8 | literal) << 12 | code, 0 for empty (codes in it are all above 257). One
+ * table serves every call (compression never calls out, so it is never re-entered).
+ */
+const tableSize = 4 << widthMax;
+const tableMask = tableSize - 1;
+const table = new Uint32Array(tableSize);
+
 export function lzwCompress(input: Uint8Array): Uint8Array {
-  const w = new BitWriter();
+  const w = new BitWriter(input.length);
   let width = widthMin;
   let hi = eofCode;
   let overflow = 1 << widthMin;
-  let table = new Map<number, number>();
+  table.fill(0);
   w.write(clearCode, width);
   if (input.length === 0) {
     w.write(eofCode, width);
     return w.finish();
   }
+  /** Advances the next implied code; false when the codes ran out and everything was cleared. */
   const incHi = (): boolean => {
     hi++;
     if (hi === overflow) {
       width++;
       overflow <<= 1;
     }
-    if (hi !== codeMax) return false;
+    if (hi !== codeMax) return true;
     w.write(clearCode, width);
     width = widthMin;
     hi = eofCode;
     overflow = 1 << widthMin;
-    table = new Map();
-    return true;
+    table.fill(0);
+    return false;
   };
   let code = input[0]!;
-  for (let i = 1; i < input.length; i++) {
+  next: for (let i = 1; i < input.length; i++) {
     const literal = input[i]!;
     const key = (code << 8) | literal;
-    const hit = table.get(key);
-    if (hit !== undefined) {
-      code = hit;
-      continue;
+    let hash = ((key >>> 12) ^ key) & tableMask;
+    for (let h = hash, t = table[hash]!; t !== 0; t = table[h]!) {
+      if (key === t >>> 12) {
+        code = t & codeMax;
+        continue next;
+      }
+      h = (h + 1) & tableMask;
     }
     w.write(code, width);
     code = literal;
-    if (!incHi()) table.set(key, hi);
+    if (!incHi()) continue;
+    while (table[hash] !== 0) hash = (hash + 1) & tableMask;
+    table[hash] = ((key << 12) | hi) >>> 0;
   }
   w.write(code, width);
   incHi();
