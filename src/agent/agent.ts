@@ -38,7 +38,9 @@ import { NodeFsDirectory } from "../storage/node-fs-directory.ts";
 import type { RaftStorage } from "../storage/types.ts";
 import { WalStorage } from "../storage/wal-storage.ts";
 import type { GossipEndpoint } from "../transports/gossip-endpoint.ts";
+import type { QueryKeyring } from "../core/gossip/query.ts";
 import { GossipKeyring } from "../transports/gossip-keyring.ts";
+import { openKeyringFile } from "../transports/gossip-keyring-file.ts";
 import type { GossipLogger } from "../transports/gossip-log.ts";
 import { startGossipMember } from "../transports/gossip-member.ts";
 import { RaftTcpTransport, RpcClient, RpcError, RpcServer } from "../transports/rpc/index.ts";
@@ -230,7 +232,7 @@ export class Agent implements AgentBackend {
       tags: this.lanTags(),
       config: this.gossipConfig("lan"),
       compress: true,
-      ...this.keyringOption(),
+      ...this.keyringOption("lan"),
       logger: this.gossipLogger("memberlist.lan"),
     }).catch((e: Error) => { throw this.bindError(e, c.ports.serfLan, "-serf-lan-port"); });
     this.lan.onEvent((e) => this.onLanEvent(e));
@@ -241,7 +243,7 @@ export class Agent implements AgentBackend {
         tags: this.lanTags(),
         config: this.gossipConfig("wan"),
         compress: true,
-        ...this.keyringOption(),
+        ...this.keyringOption("wan"),
         logger: this.gossipLogger("memberlist.wan"),
       }).catch((e: Error) => { throw this.bindError(e, c.ports.serfWan, "-serf-wan-port"); });
     }
@@ -258,10 +260,17 @@ export class Agent implements AgentBackend {
     return (level, msg, fields) => log[level](msg, fields as Record<string, unknown>);
   }
 
-  /** `-encrypt`: memberlist's AES-GCM on both pools (a bad key fails start-up, naming the flag). */
-  private keyringOption(): { keyring?: GossipKeyring } {
+  /**
+   * `-encrypt`: memberlist's AES-GCM on both pools (a bad key fails start-up, naming the flag).
+   * With a data dir the pool's keyring lives in serf/local.keyring or serf/remote.keyring, as
+   * Consul keeps it: keyring-query changes are written there, and it wins over -encrypt on restart.
+   */
+  private keyringOption(pool: "lan" | "wan"): { keyring?: GossipKeyring; queryKeyring?: QueryKeyring } {
     if (this.config.encrypt === undefined || this.config.encrypt === "") return {};
     try {
+      if (!this.config.inMemory && this.config.dataDir !== undefined) {
+        return openKeyringFile(path.join(this.config.dataDir, "serf", pool === "lan" ? "local.keyring" : "remote.keyring"), this.config.encrypt);
+      }
       return { keyring: GossipKeyring.fromBase64(this.config.encrypt) };
     } catch (error) {
       throw new Error(`-encrypt / "encrypt": ${(error as Error).message} (make a key with "praetor keygen")`);
