@@ -3,9 +3,14 @@
  * `serf agent -encrypt` (127.0.0.69): the agent lists, installs, makes primary and removes keys
  * through Serf's keyring queries, serf's own keyring follows, and Consul's answer shapes and
  * errors come back (a failure names the members that refused); `praetor keyring` drives the same.
+ * A server with a data dir (127.0.0.69, no serf) keeps the keyrings in serf/*.keyring across a restart.
  */
 import test from "ava";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { loadConfig } from "../../src/agent/config/index.ts";
 import { createLogger } from "../../src/agent/log.ts";
 import { startAgent, type RunningAgent } from "../../src/agent/run.ts";
@@ -83,4 +88,26 @@ test.serial("the agent's /v1/operator/keyring rotates the key of a pool shared w
   t.is(failed.code, 1);
   t.regex(failed.err, /nodes reported failure/);
   t.like(await cli("-list", "-use", k3), { code: 1, err: "Only a single action is allowed\n" });
+});
+
+test.serial("with a data dir the agent keeps each pool's keyring in serf/*.keyring, and a restart loads it over -encrypt", async (t) => {
+  t.timeout(90_000);
+  const dir = mkdtempSync(path.join(tmpdir(), "praetor-keyring-agent-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const keygen = (): string => randomBytes(32).toString("base64");
+  const [k1, k2] = [keygen(), keygen()];
+  const args = ["-server", "-bootstrap-expect", "1", "-data-dir", dir, "-node", "praetor-f", "-bind", "127.0.0.69", "-client", "127.0.0.69", "-encrypt", k1, "-dns-port", "-1", "-http-port", "0"];
+  const start = async (): Promise<RunningAgent> => startAgent(loadConfig(args).config, createLogger({ level: "error", write: () => {} }));
+  let agent = await start();
+  t.teardown(() => agent.stop());
+  const base = (): string => `http://127.0.0.69:${agent.httpPorts[0]}/v1/operator/keyring`;
+  t.is((await fetch(base(), { method: "POST", body: JSON.stringify({ Key: k2 }) })).status, 200);
+  const stored = (pool: string): unknown => JSON.parse(readFileSync(path.join(dir, "serf", pool), "utf8"));
+  t.deepEqual(stored("local.keyring"), [k1, k2]);
+  t.deepEqual(stored("remote.keyring"), [k1, k2]);
+  t.is((await fetch(base(), { method: "PUT", body: JSON.stringify({ Key: k2 }) })).status, 200);
+  await agent.stop();
+  agent = await start();
+  const answers = (await (await fetch(base())).json()) as PoolAnswer[];
+  t.deepEqual(answers.map((a) => a.PrimaryKeys), [{ [k2]: 1 }, { [k2]: 1 }], "k2 stays primary after the restart, whatever -encrypt says");
 });
