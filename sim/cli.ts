@@ -24,10 +24,15 @@ interface CliArgs {
 /** What --help lists besides the options: fault kinds, scenarios and planted bugs. */
 interface Catalogue {
   readonly scenarios: readonly string[];
-  readonly mutants: readonly { name: string; description: string }[];
+  /** Planted bugs, each with where `--mutant NAME` finds it (a NodeFactoryRef's module and export). */
+  readonly mutants: readonly { name: string; description: string; module: string; exportName: string }[];
 }
 
-const mutantsModule = new URL("../test/mutants/raft-mutants.ts", import.meta.url).href;
+/** Where planted bugs live: Raft-core mutants, and catalog mutants (which ride on the real Raft core; --scenario catalog). */
+const mutantSources = [
+  { module: new URL("../test/mutants/raft-mutants.ts", import.meta.url).href, exportName: "raftMutants" },
+  { module: new URL("../test/mutants/catalog-mutants.ts", import.meta.url).href, exportName: "catalogMutants" },
+] as const;
 
 async function loadCatalogue(): Promise<Catalogue> {
   const dir = new URL("./scenarios/", import.meta.url);
@@ -35,11 +40,14 @@ async function loadCatalogue(): Promise<Catalogue> {
   const scenarios = readdirSync(dir).filter((f) => f.endsWith(".ts"))
     .filter((f) => f === "kv.ts" || /^export const scenario\b/m.test(readFileSync(new URL(f, dir), "utf8")))
     .map((f) => f.replace(/\.ts$/, "")).sort((a, b) => (a === "kv" ? -1 : b === "kv" ? 1 : a.localeCompare(b)));
-  let mutants: Catalogue["mutants"] = [];
-  try {
-    mutants = ((await import(mutantsModule)) as { raftMutants: Catalogue["mutants"] }).raftMutants;
-  } catch {
-    // A packaged copy without test/ has no planted bugs to list.
+  const mutants: Catalogue["mutants"][number][] = [];
+  for (const source of mutantSources) {
+    try {
+      const list = ((await import(source.module)) as Record<string, readonly { name: string; description: string }[]>)[source.exportName] ?? [];
+      for (const m of list) mutants.push({ name: m.name, description: m.description, ...source });
+    } catch {
+      // A packaged copy without test/ has no planted bugs to list.
+    }
   }
   return { scenarios, mutants };
 }
@@ -76,7 +84,7 @@ function parseArgs(argv: string[], catalogue: Catalogue): CliArgs {
     .option("wire", { type: "boolean", default: false, describe: "gossip: every message through the real wire encoder and decoder" })
     .option("shrink", { type: "boolean", default: true, describe: "shrink the first failing seed's fault schedule" })
     .option("reads", { type: "number", describe: "kv: background reads asked of the leader per tick (half lease, half ReadIndex); default: a third of seeds run 20 to 80, two thirds of those on slow links" })
-    .option("mutant", { type: "string", describe: "run a planted-bug mutant of the Raft core (test/mutants/raft-mutants.ts) instead of the real one" })
+    .option("mutant", { type: "string", describe: "run a planted-bug mutant (test/mutants/: a Raft core one, or a catalog-* one with --scenario catalog) instead of the real code" })
     .strict()
     .check((a) => {
       if (a.seed === undefined && a.trace !== undefined) throw new Error("--trace needs --seed: a trace is written for one seed");
@@ -154,9 +162,13 @@ async function reportFailure(args: CliArgs, options: ScenarioOptions, failing: S
   log(`reproduce: ${reproCommand(args, failing.seed, options.scheduleIds)}`);
 }
 
+/** The planted bugs found at start-up (main fills it); `--mutant` was checked against it. */
+let knownMutants: Catalogue["mutants"] = [];
+
 function mutantRef(args: CliArgs): NodeFactoryRef | undefined {
   if (args.mutant === undefined) return undefined;
-  return { module: mutantsModule, exportName: "raftMutants", name: args.mutant };
+  const found = knownMutants.find((m) => m.name === args.mutant)!;
+  return { module: found.module, exportName: found.exportName, name: args.mutant };
 }
 
 async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): Promise<number> {
@@ -237,7 +249,9 @@ function jsonSummary(summary: CampaignSummary, args: CliArgs, durationMs: number
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(hideBin(process.argv), await loadCatalogue());
+  const catalogue = await loadCatalogue();
+  knownMutants = catalogue.mutants;
+  const args = parseArgs(hideBin(process.argv), catalogue);
   // The gossip scenario reads this (worker threads inherit the environment).
   if (args.wire) process.env.PRAETOR_GOSSIP_WIRE = "1";
   let faults: FaultKind[];
