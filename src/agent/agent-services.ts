@@ -167,6 +167,10 @@ export class AgentServices {
       check, origin, definition: rawDefinition,
       interval: durationText(def.intervalMs), timeout: durationText(def.timeoutMs), outputSyncedMs: 0,
     });
+    if (def.probe.kind === "ttl") {
+      const saved = await this.local.checkState(def.id, Date.now());
+      if (saved !== null && this.runner.get(def.id) !== undefined) this.runner.ttlUpdate(def.id, saved.Status, saved.Output);
+    }
     const snapshot = this.runner.get(def.id);
     if (snapshot !== undefined) this.local.updateCheck(def.id, snapshot.status, snapshot.output);
   }
@@ -221,6 +225,8 @@ export class AgentServices {
     try {
       const stored = this.runner.ttlUpdate(id, status, output);
       this.local.updateCheck(id, status, stored);
+      const ttlMs = this.runner.ttlOf(id);
+      if (ttlMs !== null) await this.local.saveCheckState(id, { Status: status, Output: stored, ExpiresMs: Date.now() + ttlMs });
     } catch (error) {
       if (error instanceof CheckRunnerError) throw new ApiError(error.httpStatus, error.message);
       throw error;

@@ -27,6 +27,13 @@ export interface CheckEntry {
   outputSyncedMs: number;
 }
 
+export interface PersistedCheckState {
+  readonly Status: "passing" | "warning" | "critical";
+  readonly Output: string;
+  /** Wall-clock ms after which the state is stale (the TTL from the last update). */
+  readonly ExpiresMs: number;
+}
+
 export interface DurableStore {
   put(key: string, value: unknown): Promise<void>;
   del(key: string): Promise<void>;
@@ -128,6 +135,7 @@ export class LocalState {
     if (entry === undefined) return false;
     this.checks.delete(id);
     if (entry.origin === "api") await this.store.del(`check/${id}`);
+    await this.store.del(`checkstate/${id}`);
     if (notify) this.changed();
     return true;
   }
@@ -140,6 +148,27 @@ export class LocalState {
     entry.check = { ...entry.check, Status: status, Output: output };
     this.changed();
     return true;
+  }
+
+  /**
+   * A TTL check's last status (Consul's persistCheckState): kept until `expiresMs`, so an agent
+   * restarted within the TTL reports what the application last said instead of the initial status.
+   */
+  async saveCheckState(id: string, state: PersistedCheckState): Promise<void> {
+    await this.store.put(`checkstate/${id}`, state);
+  }
+
+  /** The saved state of a TTL check, or null when there is none, it expired, or it is damaged. */
+  async checkState(id: string, nowMs: number): Promise<PersistedCheckState | null> {
+    const found = (await this.store.entries(`checkstate/${id}`)).find(([key]) => key === `checkstate/${id}`);
+    const value = found?.[1] as Partial<PersistedCheckState> | undefined;
+    const valid = value !== undefined && typeof value.Output === "string" && typeof value.ExpiresMs === "number" &&
+      (value.Status === "passing" || value.Status === "warning" || value.Status === "critical");
+    if (!valid || value.ExpiresMs! <= nowMs) {
+      if (found !== undefined) await this.store.del(`checkstate/${id}`);
+      return null;
+    }
+    return value as PersistedCheckState;
   }
 
   /** The API-registered definitions kept from an earlier run. */

@@ -206,6 +206,12 @@ export class CheckRunner {
     return stored;
   }
 
+  /** A TTL check's TTL in ms; null for other checks and unknown IDs. */
+  ttlOf(id: string): number | null {
+    const entry = this.entries.get(id);
+    return entry === undefined || entry.def.probe.kind !== "ttl" ? null : entry.def.ttlMs;
+  }
+
   /** Called with every change of a check's status or output. Returns an unsubscribe function. */
   onChange(listener: CheckChangeListener): () => void {
     this.changeListeners.add(listener);
