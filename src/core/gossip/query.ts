@@ -144,7 +144,8 @@ function sameAddr(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export class SerfQueries {
-  private readonly seen: ({ lTime: number; ids: number[] } | null)[];
+  /** Serf's queryBuffer; made on the first query, so a pool that never queries pays nothing per member. */
+  private seen: ({ lTime: number; ids: number[] } | null)[] | null = null;
   /** Our own queries still open, by Lamport time (one per time: the clock moves on for each). */
   private readonly asked = new Map<number, Asked>();
   /** Queries we received and may still answer, by lTime/id. */
@@ -156,9 +157,7 @@ export class SerfQueries {
     private readonly rng: Rng,
     private readonly keyring: QueryKeyring | null,
     readonly config: QueryConfig = defaultQueryConfig,
-  ) {
-    this.seen = new Array<{ lTime: number; ids: number[] } | null>(config.queryBufferSize).fill(null);
-  }
+  ) {}
 
   /** Serf's DefaultQueryTimeout, in milliseconds. */
   defaultTimeoutMs(): number {
@@ -201,6 +200,7 @@ export class SerfQueries {
   /** Serf's handleQuery. Returns true when the query is news and should be gossiped on. */
   onQuery(q: SerfQuery): boolean {
     this.clock.witness(q.LTime);
+    this.seen ??= new Array<{ lTime: number; ids: number[] } | null>(this.config.queryBufferSize).fill(null);
     const size = this.seen.length;
     const now = this.clock.time();
     if (now > size && q.LTime < now - size) {
