@@ -53,6 +53,7 @@ import type { AgentConfig } from "./config/types.ts";
 import { VERSION } from "../cli/version.ts";
 import { LocalState, MemoryStore, openLevelStore, type DurableStore } from "./local-state.ts";
 import { RaftHost, defaultRaftHostConfig } from "./raft-host.ts";
+import { compileRe2, type Re2 } from "../core/util/re2.ts";
 
 /** The one version string (src/cli/version.ts, checked against package.json by its test). */
 export const praetorVersion = VERSION;
@@ -1201,9 +1202,9 @@ export class Agent implements AgentBackend {
    * Regular expressions match anywhere in the string, as Go's MatchString; a bad one drops the event.
    */
   private shouldProcessUserEvent(event: UserEvent): boolean {
-    const compile = (kind: string, source: unknown): RegExp | null => {
+    const compile = (kind: string, source: unknown): Re2 | null => {
       try {
-        return new RegExp(String(source));
+        return compileRe2(String(source));
       } catch (error) {
         this.log.error(`Failed to parse ${kind} filter '${String(source)}' for event '${event.Name}': ${(error as Error).message}`);
         return null;
@@ -1233,10 +1234,10 @@ export class Agent implements AgentBackend {
   }
 
   async events(options: { name?: string; node?: string; service?: string; tag?: string; index?: number; waitMs?: number }): Promise<{ index: number; events: UserEvent[] }> {
-    const pattern = (source: string | undefined, what: string): RegExp | null => {
+    const pattern = (source: string | undefined, what: string): Re2 | null => {
       if (source === undefined || source === "") return null;
       try {
-        return new RegExp(source);
+        return compileRe2(source);
       } catch (error) {
         throw new ApiError(400, `Invalid ${what} filter: ${(error as Error).message}`);
       }

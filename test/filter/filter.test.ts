@@ -129,3 +129,13 @@ test("filter: predicates never throw on odd values", (t) => {
   t.true(keep({ A: [1, { B: "x" }] }));
   t.true(keep({ A: { C: "axb" } }));
 });
+
+test("filter: matches is RE2, linear in the input: a catastrophic-backtracking pattern cannot stall the agent", (t) => {
+  const victim = [{ Service: `${"a".repeat(5_000)}!` }];
+  const started = process.hrtime.bigint();
+  t.deepEqual(applyFilter('Service matches "(a+)+$"', victim), []);
+  const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+  // JavaScript's backtracking engine would take longer than the age of the universe here.
+  t.true(elapsedMs < 5_000, `took ${elapsedMs} ms`);
+  t.throws(() => compileFilter('Service matches "(a)\\\\1"'), { instanceOf: FilterError, message: /invalid regular expression/ }, "backreferences are not RE2");
+});

@@ -12,6 +12,7 @@
  */
 import { FilterError } from "./error.ts";
 import type { FilterNode, MatchOp } from "./parser.ts";
+import { compileRe2, type Re2 } from "../util/re2.ts";
 
 export type Predicate = (value: unknown) => boolean;
 
@@ -125,24 +126,16 @@ function contains(field: Selected, text: string): boolean {
   return false;
 }
 
-function matches(field: Selected, regex: RegExp): boolean {
+function matches(field: Selected, regex: Re2): boolean {
   if (typeof field === "string") return regex.test(field);
   if (Array.isArray(field)) return field.some((element) => typeof element === "string" && regex.test(element));
   return false;
 }
 
-/** Go's RE2 flags given inline (`(?i)`, `(?s)`, `(?m)`) become JavaScript flags. */
-function compileRegex(pattern: string, position: number): RegExp {
-  let source = pattern;
-  let flags = "";
-  const inline = /^\(\?([imsU]+)\)/.exec(source);
-  if (inline !== null) {
-    if (inline[1]!.includes("U")) throw new FilterError("regular expression flag U is not supported", position);
-    flags = [...new Set(inline[1]!)].join("");
-    source = source.slice(inline[0].length);
-  }
+/** Go's RE2, as Consul's filter uses (inline flags such as `(?i)` included; linear-time matching). */
+function compileRegex(pattern: string, position: number): Re2 {
   try {
-    return new RegExp(source, flags);
+    return compileRe2(pattern);
   } catch (error) {
     throw new FilterError(`invalid regular expression ${JSON.stringify(pattern)}: ${(error as Error).message}`, position);
   }

@@ -19,6 +19,7 @@ import type { Rng } from "../util/rng.ts";
 import { WireError } from "./wire/errors.ts";
 import { bytesToString } from "./wire/gomsgpack.ts";
 import { encodeSerfMessage } from "./wire/serf-codec.ts";
+import { compileRe2, type Re2 } from "../util/re2.ts";
 import {
   type NodeKeyResponse, type QueryFilter, type SerfMemberRecord, decodeKeyRequest, decodeQueryFilter, encodeConflictResponse,
   encodeKeyResponse, encodeQueryFilter,
@@ -320,7 +321,7 @@ export class SerfQueries {
         if (!f.names.includes(this.host.name)) return false;
         continue;
       }
-      let re: RegExp;
+      let re: Re2;
       try {
         re = compileTagExpr(f.expr);
       } catch (e) {
@@ -427,16 +428,12 @@ export class SerfQueries {
   }
 }
 
-/**
- * A tag filter's expression. Serf uses Go's RE2 syntax; JavaScript's is a superset for what RE2
- * accepts, except the constructs RE2 refuses (backreferences, lookaround), which we refuse too.
- */
-function compileTagExpr(expr: string): RegExp {
+/** A tag filter's expression, in Serf's RE2 syntax (linear-time matching: a peer cannot stall us). */
+function compileTagExpr(expr: string): Re2 {
   if (expr.length > 256) throw new RangeError(`tag filter expression of ${expr.length} characters (limit 256)`);
-  if (/\\[1-9]|\(\?[=!<]/.test(expr)) throw new RangeError(`tag filter ${JSON.stringify(expr)} uses lookaround or a backreference (not RE2)`);
   try {
-    return new RegExp(expr);
+    return compileRe2(expr);
   } catch (e) {
-    throw new RangeError(`tag filter ${JSON.stringify(expr)} does not compile: ${(e as Error).message}`);
+    throw new RangeError(`tag filter ${JSON.stringify(expr)} does not compile as RE2: ${(e as Error).message}`);
   }
 }

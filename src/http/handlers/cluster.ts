@@ -6,6 +6,7 @@ import { ApiError, type AgentBackend } from "../../agent/api.ts";
 import { applyFilter } from "../../core/filter/index.ts";
 import { kvValueMaxBytes, snapshotMaxBytes, type Call } from "../call.ts";
 import { badRequest } from "../params.ts";
+import { compileRe2 } from "../../core/util/re2.ts";
 
 export async function statusLeader(call: Call, backend: AgentBackend): Promise<void> {
   call.send(await backend.statusLeader(call.writeOptions()));
@@ -89,7 +90,7 @@ function eventFilters(call: Call, status: number): EventFilters {
     const value = call.params.get(key);
     if (value === undefined || value === "") continue;
     try {
-      new RegExp(value);
+      compileRe2(value);
     } catch (error) {
       throw new ApiError(status, `Invalid ${key} filter: ${(error as Error).message}`);
     }
