@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { Registry, Gauge } from "prom-client";
 import {
-  ApiError, type AgentBackend, type AgentCheck, type AgentMember, type AgentService, type CatalogQuery, type QueryValues,
+  ApiError, type AgentBackend, type AgentCheck, type AgentMember, type KeyringPoolAnswer, type AgentService, type CatalogQuery, type QueryValues,
   type ReadOptions, type ReadResult, type UserEvent, type WriteOptions, type WriteRequest,
 } from "../../src/agent/api.ts";
 import { queryScopes, runQuery } from "../../src/core/agent/query.ts";
@@ -138,12 +138,29 @@ export class FakeBackend implements AgentBackend {
   }
 
   async snapshotRestore(data: Uint8Array): Promise<void> {
-    try {
-      this.catalog.restore(data);
-    } catch (error) {
-      throw new ApiError(500, `failed to restore snapshot: ${(error as Error).message}`);
+    // As the agent does: one log entry, validated by the catalog (a malformed archive is a 400).
+    await this.applyOrThrow({ op: "snapshot.restore", Data: data });
+  }
+
+  /** One LAN pool holding `keys` (the first is primary), as Serf's keyring queries would tally it. */
+  private readonly keys = ["pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="];
+
+  async keyringOperation(op: "list" | "install" | "use" | "remove", key: string): Promise<KeyringPoolAnswer[]> {
+    if (op !== "list" && !/^[A-Za-z0-9+/]{43}=$/.test(key)) throw new ApiError(500, `Error decoding key: illegal base64 data in ${JSON.stringify(key)}`);
+    if (op === "install" && !this.keys.includes(key)) this.keys.push(key);
+    if (op === "use") {
+      if (!this.keys.includes(key)) throw new ApiError(500, "1 error occurred:\n\t* node: Requested key is not in the keyring");
+      this.keys.splice(this.keys.indexOf(key), 1);
+      this.keys.unshift(key);
     }
-    this.index = Math.max(this.index, this.catalog.appliedIndex);
+    if (op === "remove") {
+      if (this.keys[0] === key) throw new ApiError(500, "1 error occurred:\n\t* node: Removing the primary key is not allowed");
+      if (this.keys.includes(key)) this.keys.splice(this.keys.indexOf(key), 1);
+    }
+    return [{
+      WAN: false, Datacenter: this.datacenter, Segment: "", Messages: {}, NumNodes: 1,
+      Keys: Object.fromEntries(this.keys.map((k) => [k, 1])), PrimaryKeys: { [this.keys[0]!]: 1 },
+    }];
   }
 
   // --- This agent ---
