@@ -47,7 +47,8 @@ process.on("SIGINT", () => process.exit(130));
 
 function startSerf(i: number): ChildProcess {
   const p = spawn("serf", ["agent", "-node", `serf${i}`, "-bind", `127.0.0.1:${serfPortBase + i}`, "-rpc-addr", `127.0.0.1:${serfRpcBase + i}`,
-    ...(i > 0 ? ["-join", `127.0.0.1:${serfPortBase}`] : [])], { stdio: "ignore" });
+    // -retry-join: all start at once, and serf exits when a plain -join finds serf0 not yet listening.
+    ...(i > 0 ? ["-retry-join", `127.0.0.1:${serfPortBase}`, "-retry-interval", "1s"] : [])], { stdio: "ignore" });
   procs.push(p);
   return p;
 }

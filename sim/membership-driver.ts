@@ -15,6 +15,8 @@ const gapMaxMs = 6_000;
 const retryMinMs = 100;
 const retryMaxMs = 600;
 const retriesMax = 10;
+/** Longer than any request timeout of the host: a change still unanswered by then never will be. */
+const answerDeadlineMs = 10_000;
 /** A removed server is shut down this long after its removal commits: sometimes before it hears of it. */
 const retireDelayMaxMs = 1_500;
 
@@ -90,8 +92,17 @@ export class MembershipDriver {
     this.counts.proposed++;
     this.inFlight++;
     this.world.record("confChange", { leader: leader.id, term: leader.term, change, try: tries });
-    const proposed = this.cluster.withHost(leader.id, (host) => host.proposeConfChange(change, (o) => this.settle(change, tries, o)));
-    if (!proposed) this.settle(change, tries, { kind: "rejected", reason: "leader down", leader: null });
+    // A leader that crashes with the change in flight never answers (its host is gone): without
+    // this deadline the driver would wait for it until the end of the seed and propose nothing more.
+    let settled = false;
+    const finish = (outcome: ConfChangeOutcome) => {
+      if (settled) return;
+      settled = true;
+      this.settle(change, tries, outcome);
+    };
+    this.world.after(answerDeadlineMs, () => finish({ kind: "unknown", reason: `no answer within ${answerDeadlineMs} ms (the leader crashed?)` }));
+    const proposed = this.cluster.withHost(leader.id, (host) => host.proposeConfChange(change, finish));
+    if (!proposed) finish({ kind: "rejected", reason: "leader down", leader: null });
   }
 
   private settle(change: ConfChange, tries: number, outcome: ConfChangeOutcome): void {
