@@ -13,7 +13,7 @@ import { Router } from "../src/http/routes.ts";
 import { startApi } from "../test/http/harness.ts";
 
 /** 500s Consul itself answers with, for requests that are well formed but refused by the agent. */
-const consul500 = /^(invalid session|Error decoding key|Invalid (node|service|tag) filter: |Cannot provide tag filter without service filter|Invalid Session TTL|Session TTL|Missing node registration|No path to datacenter|Missing check|Check '|failed to restore snapshot|1 error occurred|cannot find peer|id "|address "|missing session|Invalid session behavior|Session ID)/;
+const consul500 = /^(invalid session|Error decoding key|Must provide |Invalid (node|service|tag) filter: |Cannot provide tag filter without service filter|Invalid Session TTL|Session TTL|Missing node registration|No path to datacenter|Missing check|Check '|failed to restore snapshot|1 error occurred|cannot find peer|id "|address "|missing session|Invalid session behavior|Session ID)/;
 
 const routes = new Router().list().filter((route) => !route.includes("/v1/agent/monitor"));
 
