@@ -131,11 +131,8 @@ test("filter: predicates never throw on odd values", (t) => {
 });
 
 test("filter: matches is RE2, linear in the input: a catastrophic-backtracking pattern cannot stall the agent", (t) => {
+  // JavaScript's backtracking engine would not return from this within the test's timeout.
   const victim = [{ Service: `${"a".repeat(5_000)}!` }];
-  const started = process.hrtime.bigint();
   t.deepEqual(applyFilter('Service matches "(a+)+$"', victim), []);
-  const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-  // JavaScript's backtracking engine would take longer than the age of the universe here.
-  t.true(elapsedMs < 5_000, `took ${elapsedMs} ms`);
   t.throws(() => compileFilter('Service matches "(a)\\\\1"'), { instanceOf: FilterError, message: /invalid regular expression/ }, "backreferences are not RE2");
 });

@@ -13,6 +13,17 @@ function fail(io: CliIo, message: string): number {
   return 1;
 }
 
+/** The FILE argument's bytes, or the exit code after saying what is wrong (Consul's messages). */
+async function readSnapshotFile(args: readonly string[], io: CliIo): Promise<Buffer | number> {
+  if (args.length !== 1) return fail(io, args.length === 0 ? "Missing FILE argument" : `Too many arguments (expected 1, got ${args.length})`);
+  const file = args[0]!;
+  try {
+    return await (await import("node:fs/promises")).readFile(file);
+  } catch (e) {
+    return fail(io, `Error opening snapshot file: ${(e as { code?: string }).code === "ENOENT" ? `open ${file}: no such file or directory` : (e as Error).message}`);
+  }
+}
+
 export const snapshotSaveCommand: Command = {
   help: `
 Usage: praetor snapshot save [options] FILE
@@ -81,14 +92,8 @@ Usage: praetor snapshot restore [options] FILE
 `,
   flags: clientFlags,
   async run(parsed, io) {
-    if (parsed.args.length !== 1) return fail(io, parsed.args.length === 0 ? "Missing FILE argument" : `Too many arguments (expected 1, got ${parsed.args.length})`);
-    const file = parsed.args[0]!;
-    let data: Buffer;
-    try {
-      data = await (await import("node:fs/promises")).readFile(file);
-    } catch (e) {
-      return fail(io, `Error opening snapshot file: ${(e as { code?: string }).code === "ENOENT" ? `open ${file}: no such file or directory` : (e as Error).message}`);
-    }
+    const data = await readSnapshotFile(parsed.args, io);
+    if (typeof data === "number") return data;
     try {
       await new ApiClient(clientOptions(parsed, io.env)).request("/v1/snapshot", { method: "PUT", body: data });
     } catch (e) {
@@ -126,14 +131,8 @@ Usage: praetor snapshot inspect [options] FILE
 `,
   flags: [],
   async run(parsed, io) {
-    if (parsed.args.length !== 1) return fail(io, parsed.args.length === 0 ? "Missing FILE argument" : `Too many arguments (expected 1, got ${parsed.args.length})`);
-    const file = parsed.args[0]!;
-    let data: Buffer;
-    try {
-      data = await (await import("node:fs/promises")).readFile(file);
-    } catch (e) {
-      return fail(io, `Error opening snapshot file: ${(e as { code?: string }).code === "ENOENT" ? `open ${file}: no such file or directory` : (e as Error).message}`);
-    }
+    const data = await readSnapshotFile(parsed.args, io);
+    if (typeof data === "number") return data;
     const { inspectSnapshot } = await import("../../core/catalog/snapshot.ts");
     const { columnize } = await import("../columnize.ts");
     const summary = inspectSnapshot(data);

@@ -70,6 +70,10 @@ export function decodeSnapshot(bytes: Uint8Array, config: CatalogConfig): Catalo
   const data = new Decoder().decode(bytes) as SnapshotData;
   assert(typeof data === "object" && data !== null, "catalog snapshot: not a map");
   assert(data.v === snapshotVersion, () => `catalog snapshot: unsupported version ${String(data.v)}`);
+  return stateFrom(data, config);
+}
+
+function stateFrom(data: SnapshotData, config: CatalogConfig): CatalogState {
   const state = new CatalogState(config);
   state.appliedIndex = data.appliedIndex;
   state.clockMs = data.clockMs;
@@ -199,6 +203,18 @@ function snapshotShapeProblem(data: unknown): string | null {
   return null;
 }
 
+/** Bytes from outside (an operator's archive) as snapshot data, or an error naming what is wrong. */
+function decodeUntrusted(bytes: Uint8Array): SnapshotData | string {
+  let data: unknown;
+  try {
+    data = new Decoder().decode(bytes);
+  } catch (error) {
+    return `not a snapshot archive: ${(error as Error).message}`;
+  }
+  const problem = snapshotShapeProblem(data);
+  return problem === null ? (data as SnapshotData) : `not a Praetor snapshot archive: ${problem}`;
+}
+
 /** Every index in the snapshot, capped at `cap`: a restored state never claims indexes above the log's. */
 function capIndexes(data: SnapshotData, cap: RaftIndex): void {
   const c = (v: number) => Math.min(v, cap);
@@ -223,19 +239,12 @@ function capIndexes(data: SnapshotData, cap: RaftIndex): void {
  * naming the first bad field, and nothing changes.
  */
 export function decodeRestore(bytes: Uint8Array, config: CatalogConfig, index: RaftIndex, nowMs: number, clockMs: number): CatalogState | string {
-  let data: unknown;
-  try {
-    data = new Decoder().decode(bytes);
-  } catch (error) {
-    return `not a snapshot archive: ${(error as Error).message}`;
-  }
-  const problem = snapshotShapeProblem(data);
-  if (problem !== null) return `not a Praetor snapshot archive: ${problem}`;
-  const snapshot = data as SnapshotData;
+  const snapshot = decodeUntrusted(bytes);
+  if (typeof snapshot === "string") return snapshot;
   capIndexes(snapshot, index);
   let state: CatalogState;
   try {
-    state = decodeSnapshot(new Encoder({ sortKeys: true, ignoreUndefined: true }).encode(snapshot), config);
+    state = stateFrom(snapshot, config);
   } catch (error) {
     return `snapshot archive is inconsistent: ${(error as Error).message}`;
   }
@@ -259,15 +268,8 @@ export interface SnapshotSummary {
 
 /** What a snapshot archive holds (`praetor snapshot inspect`); an error naming the problem for anything else. */
 export function inspectSnapshot(bytes: Uint8Array): SnapshotSummary | string {
-  let data: unknown;
-  try {
-    data = new Decoder().decode(bytes);
-  } catch (error) {
-    return `not a snapshot archive: ${(error as Error).message}`;
-  }
-  const problem = snapshotShapeProblem(data);
-  if (problem !== null) return `not a Praetor snapshot archive: ${problem}`;
-  const d = data as SnapshotData;
+  const d = decodeUntrusted(bytes);
+  if (typeof d === "string") return d;
   const size = (value: unknown) => new Encoder().encode(value).length;
   const types = [
     { type: "Register", count: d.nodes.length + d.services.length + d.checks.length, sizeBytes: size(d.nodes) + size(d.services) + size(d.checks) },
