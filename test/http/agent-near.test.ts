@@ -86,7 +86,12 @@ test("real agents: coordinates flow from gossip; ?near sorts nodes and service i
     });
   }
   // The client agent answers ?near=_agent from its own node, with its own pool's coordinates.
-  const fromClient = (await agentB.get("/v1/catalog/nodes?near=_agent")).json<{ Node: string }[]>().map((n) => n.Node);
+  // Its pool knows the server's coordinate only after its own first probe of it, which a loaded
+  // machine can delay past the server's: wait for that, then check the order.
+  const fromClient = await until("the client agent's pool holding a coordinate for the server", async () => {
+    const nodes = (await agentB.get("/v1/catalog/nodes?near=_agent")).json<{ Node: string }[]>().map((n) => n.Node);
+    return nodes.slice(0, 2).includes("near-server") ? nodes : null;
+  });
   t.deepEqual(fromClient.slice(2), ["ext-a", "ext-b"]);
   t.deepEqual(new Set(fromClient.slice(0, 2)), new Set(["near-client", "near-server"]));
   t.deepEqual((await server.get("/v1/catalog/nodes?near=nobody")).json<{ Node: string }[]>().map((n) => n.Node), plainNodes, "an unknown node: no sorting");
