@@ -28,6 +28,7 @@ import { CatalogChecker } from "../checkers/catalog-checker.ts";
 import { checkHistory, runLivenessPhase } from "./raft-liveness.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
+import { MembershipDriver } from "../membership-driver.ts";
 import { generateSchedule, selectFaults, type ScheduledFault } from "../faults.ts";
 import { SimNetwork } from "../network.ts";
 import { RaftCluster } from "../raft-cluster.ts";
@@ -139,7 +140,10 @@ class CatalogStateMachine implements StateMachine<ApplyResult> {
 }
 
 interface CatalogSetup {
+  /** Every server, the bootstrap voters first, then the spares. */
   readonly nodeIds: NodeId[];
+  /** Servers outside the bootstrap configuration, with empty disks, added by membership changes. */
+  readonly spares: NodeId[];
   readonly drift: Record<NodeId, number>;
   readonly delayMinMs: number;
   readonly delayMaxMs: number;
@@ -154,8 +158,8 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): CatalogSetup {
   const drift: Record<NodeId, number> = {};
   for (const id of nodeIds) drift[id] = options.faults.includes("drift") ? Math.round(rng.uniform(0.95, 1.05) * 1000) / 1000 : 1;
   const delayMinMs = rng.int(1, 3);
-  return {
-    nodeIds, drift, delayMinMs, delayMaxMs: delayMinMs + rng.int(2, 25),
+  const setup: CatalogSetup = {
+    nodeIds, spares: [], drift, delayMinMs, delayMaxMs: delayMinMs + rng.int(2, 25),
     snapshotEveryEntries: rng.int(20, 200),
     raftLimits: drawRaftLimits(rng),
     workload: {
@@ -164,6 +168,17 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): CatalogSetup {
       blockingClients: rng.int(1, 3), blockWaitMinMs: 200, blockWaitMaxMs: rng.int(500, 3_000), sessionTtls,
     },
   };
+  // Drawn last, so seeds without membership changes draw exactly what they did before.
+  if (options.faults.includes("membership")) {
+    const spares = rng.int(0, 2);
+    for (let i = 0; i < spares; i++) {
+      const id = `n${nodeIds.length + 1}`;
+      nodeIds.push(id);
+      setup.spares.push(id);
+      drift[id] = 1;
+    }
+  }
+  return setup;
 }
 
 type Cluster = RaftCluster<CatalogStateMachine>;
@@ -190,15 +205,17 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
     makeStateMachine: () => new CatalogStateMachine(`sm${++started}`, checker, expiries, checkers.lockHistory, world, makeCatalog),
     makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
     driftOf: (id) => setup.drift[id]!,
+    initialVoters: setup.nodeIds.filter((id) => !setup.spares.includes(id)), retired: setup.spares,
     hostConfig: defaultRaftHostConfig({ snapshotEveryEntries: setup.snapshotEveryEntries, requestTimeoutTicks: 50 }),
   });
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
   const workload = new CatalogWorkload(world, world.rng.derive("workload"), cluster, setup.workload, checkers);
+  const membership = options.faults.includes("membership") ? new MembershipDriver(world, world.rng.derive("membership"), cluster) : null;
   const facts: Record<string, number | string> = { nodes: setup.nodeIds.length, faults: schedule.length };
   let outcome: Outcome = "ok";
   let message: string | null = null;
   try {
-    message = runPhases(world, cluster, driver, workload, options.durationMs, schedule, facts, checkers.sessions);
+    message = runPhases(world, cluster, { faults: driver, membership }, workload, options.durationMs, schedule, facts, checkers.sessions);
     if (message !== null) outcome = "liveness";
     else message = checkHistory(workload.history(), facts) ?? checkLockHistory(checkers.lockHistory, facts);
     if (message !== null && outcome === "ok") outcome = "safety";
@@ -212,6 +229,10 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
     blockingWakes: checkers.blocking.wakes, blockingTimeouts: checkers.blocking.timeouts,
     ttlExpiries: checkers.sessions.expiries, lockBeliefs: checkers.locks.beliefsRecorded, acquisitionsChecked: checkers.locks.acquisitionsChecked,
   });
+  if (membership !== null) {
+    for (const [kind, count] of Object.entries(membership.counts)) facts[`conf.${kind}`] = count;
+    facts["conf.final"] = `voters=${membership.conf.voters.join(",")} learners=${membership.conf.learners.join(",")}`;
+  }
   world.record("end", { outcome, message: message?.split("\n")[0] ?? null });
   return {
     seed: options.seed, scenario: "catalog", outcome, message, events: world.eventsProcessed, simulatedMs: world.nowMs,
@@ -297,11 +318,13 @@ function runSessionTail(world: World, cluster: Cluster, duties: LeaderDuties, se
 }
 
 function runPhases(
-  world: World, cluster: Cluster, driver: FaultDriver, workload: CatalogWorkload, durationMs: number,
+  world: World, cluster: Cluster, drivers: { faults: FaultDriver; membership: MembershipDriver | null }, workload: CatalogWorkload, durationMs: number,
   schedule: readonly ScheduledFault[], facts: Record<string, number | string>, sessions: SessionChecker,
 ): string | null {
+  const driver = drivers.faults;
   cluster.startAll();
   driver.schedule(schedule);
+  drivers.membership?.start();
   workload.start();
   const checkLogs = (): void => {
     cluster.checkLogMatching();
@@ -311,6 +334,7 @@ function runPhases(
   const duties = new LeaderDuties(world, cluster, workload, sessions, facts);
   duties.start();
   world.runUntil(durationMs);
+  drivers.membership?.stop();
   driver.healAll();
   const liveness = runLivenessPhase(world, cluster, workload, { boundMs: livenessBoundMs, probeEveryMs: livenessProbeEveryMs }, facts);
   if (liveness !== null) return liveness;
