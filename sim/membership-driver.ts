@@ -19,10 +19,18 @@ const retriesMax = 10;
 const answerDeadlineMs = 10_000;
 /** A removed server is shut down this long after its removal commits: sometimes before it hears of it. */
 const retireDelayMaxMs = 1_500;
+/**
+ * Chance that an election while the driver waits brings the next change forward to the new
+ * leader's first moment, before its election noop can commit: the window where a leader must
+ * still refuse changes (issue 14 defect 1), which changes drawn 1 to 6 s apart almost never hit.
+ */
+const atElectionChance = 0.5;
 
 export interface MembershipCounts {
   proposed: number;
   refused: number;
+  /** Attempts brought forward to a leader's election. */
+  atElection: number;
   /** Committed changes by kind (counted once, when the first node applies the config entry). */
   addLearner: number;
   addVoter: number;
@@ -49,7 +57,13 @@ export class MembershipDriver {
   /** Servers started again to be added, whose addition has not committed yet. */
   private readonly joining = new Set<NodeId>();
   private inFlight = 0;
-  readonly counts: MembershipCounts = { proposed: 0, refused: 0, addLearner: 0, addVoter: 0, promote: 0, remove: 0, retired: 0, rejoined: 0 };
+  /** Bumped whenever the driver schedules its next attempt: an attempt brought forward cancels the scheduled one. */
+  private waitEpoch = 0;
+  /** Between changes (or retries), an attempt is scheduled: an election may bring it forward. */
+  private waiting = false;
+  /** Its own stream, so the draws of the changes themselves keep their order. */
+  private readonly electionRng: WorldRng;
+  readonly counts: MembershipCounts = { proposed: 0, refused: 0, atElection: 0, addLearner: 0, addVoter: 0, promote: 0, remove: 0, retired: 0, rejoined: 0 };
 
   constructor(
     private readonly world: World,
@@ -57,11 +71,18 @@ export class MembershipDriver {
     private readonly cluster: RaftCluster<StateMachine<unknown>>,
   ) {
     this.committedConf = canonicalConf(cluster.conf.voters, cluster.conf.learners);
+    this.electionRng = rng.derive("elections");
     cluster.onConfigApplied = (node, entry) => this.onConfigApplied(node, entry);
+    // The fault driver's leader churn listens too: chain, do not replace.
+    const previous = cluster.onRoleChanged;
+    cluster.onRoleChanged = (node, role, term) => {
+      previous?.(node, role, term);
+      this.roleChanged(node, role);
+    };
   }
 
   start(): void {
-    this.world.after(this.rng.int(500, gapMaxMs), () => this.attempt(null, 0));
+    this.later(this.rng.int(500, gapMaxMs), () => this.attempt(null, 0));
   }
 
   /** The safety phase is over: propose nothing more; joiners whose addition did not happen go back out. */
@@ -119,11 +140,38 @@ export class MembershipDriver {
   }
 
   private retryLater(change: ConfChange, tries: number): void {
-    this.world.after(this.rng.int(retryMinMs, retryMaxMs), () => this.attempt(change, tries + 1));
+    this.later(this.rng.int(retryMinMs, retryMaxMs), () => this.attempt(change, tries + 1));
   }
 
   private next(): void {
-    this.world.after(this.rng.int(gapMinMs, gapMaxMs), () => this.attempt(null, 0));
+    this.later(this.rng.int(gapMinMs, gapMaxMs), () => this.attempt(null, 0));
+  }
+
+  /** The driver's one pending attempt, cancelled if an election brings a change forward first. */
+  private later(delayMs: number, attempt: () => void): void {
+    const epoch = ++this.waitEpoch;
+    this.waiting = true;
+    this.world.after(delayMs, () => {
+      if (epoch !== this.waitEpoch) return;
+      this.waiting = false;
+      attempt();
+    });
+  }
+
+  /**
+   * A node just won an election: sometimes propose the next change to it at once, in the same
+   * instant, before any acknowledgement of its noop can arrive (a retried change is dropped for a
+   * fresh one drawn against the new leader's configuration).
+   */
+  private roleChanged(node: NodeId, role: string): void {
+    if (role !== "leader" || this.stopped || !this.waiting || !this.electionRng.chance(atElectionChance)) return;
+    this.waitEpoch++;
+    this.waiting = false;
+    this.counts.atElection++;
+    this.world.after(0, () => {
+      if (this.cluster.leader()?.id === node) this.attempt(null, 0);
+      else this.next();
+    });
   }
 
   /** A random change valid against `conf` (the leader's newest configuration), or null when none is. */

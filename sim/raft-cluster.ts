@@ -7,6 +7,7 @@ import { assert } from "../src/core/util/assert.ts";
 import type { RaftStorage } from "../src/storage/types.ts";
 import type { Transport } from "../src/transports/transport.ts";
 import { RaftSafetyChecker } from "./checkers/raft-safety.ts";
+import { ConfChangeTermChecker } from "./checkers/conf-change-term.ts";
 import { CrashArm, CrashPointError, CrashPointStateMachine, type CrashPoint } from "./crash-points.ts";
 import type { SimNetwork } from "./network.ts";
 import type { WorldRng } from "./world/rng.ts";
@@ -86,6 +87,7 @@ interface NodeSlot<S> {
  */
 export class RaftCluster<S extends StateMachine<unknown>> {
   readonly checker = new RaftSafetyChecker();
+  readonly confChangeChecker = new ConfChangeTermChecker();
   private readonly slots = new Map<NodeId, NodeSlot<S>>();
   readonly conf: ConfState;
   /**
@@ -197,6 +199,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     const { world, makeStateMachine, makeConfig, nodeFactory } = this.options;
     const persisted = slot.disk.storage.load();
     this.checker.onStart(id, persisted);
+    this.confChangeChecker.onStart(id);
     const stateMachine = makeStateMachine();
     const rng = this.options.rng.derive(`node/${id}/${slot.incarnation}`);
     const config = makeConfig(id);
@@ -206,7 +209,10 @@ export class RaftCluster<S extends StateMachine<unknown>> {
       (p) => nodeFactory(config, { ...p, initialConf: p.initialConf ?? this.conf }, rng),
       this.options.hostConfig ?? defaultRaftHostConfig(),
       {
-        onPersisted: (update) => this.checker.onPersisted(id, update),
+        onPersisted: (update) => {
+          this.checker.onPersisted(id, update);
+          this.confChangeChecker.onPersisted(id, update.entries, () => slot.host?.node.status() ?? null);
+        },
         onApplied: (entry) => {
           this.checker.onApplied(id, entry);
           if (entry.type === "config") this.onConfigApplied?.(id, entry);
