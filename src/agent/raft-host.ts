@@ -393,6 +393,9 @@ export class RaftHost<R> {
 
   private maybeSnapshot(): void {
     if (this.applied - this.snapshotIndex < this.config.snapshotEveryEntries) return;
+    // A leader's snapshot accepted while a save was in flight can already cover everything applied
+    // here; it is installed with the next Ready, and the log below it is gone: nothing to compact.
+    if (this.node.status().firstIndex > this.applied) return;
     const snapshot = this.node.compact(this.applied, this.stateMachine.snapshot());
     assert(snapshot.meta.index === this.applied, `${this.id}: snapshot at ${snapshot.meta.index}, applied ${this.applied}`);
     assert(snapshot.meta.term === this.appliedTerm, `${this.id}: snapshot term ${snapshot.meta.term}, applied term ${this.appliedTerm}`);

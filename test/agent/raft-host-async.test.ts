@@ -34,7 +34,7 @@ class SlowSyncStorage extends MemRaftStorage {
   inFlight = 0;
   failNext = false;
 
-  constructor(private readonly world: World, private readonly syncMs: number) {
+  constructor(private readonly world: World, public syncMs: number) {
     super();
   }
 
@@ -212,4 +212,31 @@ test("async host: the persistence check catches a host that acknowledges before 
   world.runUntil(8_000);
   const violations = persistenceViolations(sent);
   t.true(violations.some((v) => / acknowledged index \d+ with only \d+ durable/.test(v)), violations.slice(0, 3).join("; "));
+});
+
+test("async host: a leader's snapshot accepted while a save is in flight is not compacted under by that save's compaction", (t) => {
+  const { world, nodes, leader } = cluster(RaftHost, 20, 16);
+  world.runUntil(5_000);
+  const lead = leader()!;
+  const slow = nodes.find((n) => n !== lead)!;
+  const outcomes = proposeMany(lead.host, 20);
+  // Once the follower holds the entries, its syncs take long: its applied index passes the
+  // compaction threshold at the start of the next save, and the compaction waits for that save.
+  while (!slow.storage.durableTerms.has(21)) world.runUntil(world.nowMs + 1);
+  slow.storage.syncMs = 400;
+  const snapshotIndex = (n: typeof lead) => n.host.node.status().firstIndex - 1;
+  for (let at = world.nowMs; !(slow.storage.inFlight > 0 && slow.host.appliedIndex >= 16 && snapshotIndex(slow) === 0); at++) {
+    t.true(at < 10_000, "the slow follower never held a save in flight past its compaction threshold");
+    world.runUntil(at);
+  }
+  const appliedDuringSave = slow.host.appliedIndex;
+  for (let i = 20; i < 40; i++) lead.host.propose(encodeCommand({ kind: "put", key: `k${i}`, value: `v${i}` }), (o) => outcomes.push(o));
+  while (snapshotIndex(lead) <= appliedDuringSave) world.runUntil(world.nowMs + 1);
+  t.true(slow.storage.inFlight > 0, "the follower's save is still in flight");
+  // What the leader sends a follower whose next entry it no longer has.
+  slow.host.receive({ type: "snapshot", from: lead.id, to: slow.id, term: lead.host.node.status().term, snapshot: lead.storage.load().snapshot! });
+  world.runUntil(world.nowMs + 5_000);
+  t.is(outcomes.filter((o) => o.kind === "applied").length, 40);
+  t.is(slow.host.appliedIndex, lead.host.appliedIndex);
+  t.is(slow.sm.get("k39"), "v39");
 });
