@@ -32,6 +32,7 @@ import { MembershipDriver } from "../membership-driver.ts";
 import { generateSchedule, selectFaults, type ScheduledFault } from "../faults.ts";
 import { SimNetwork } from "../network.ts";
 import { RaftCluster } from "../raft-cluster.ts";
+import { drawSyncDelay } from "./kv.ts";
 import { defaultNodeFactory, describeMessage, drawRaftLimits, makeSimDisk, simRaftConfig } from "../raft-core.ts";
 import { World } from "../world/world.ts";
 import type { WorldRng } from "../world/rng.ts";
@@ -150,6 +151,8 @@ interface CatalogSetup {
   readonly snapshotEveryEntries: number;
   readonly raftLimits: ReturnType<typeof drawRaftLimits>;
   readonly workload: CatalogWorkloadConfig;
+  /** Asynchronous saves with slow syncs, as the agent's WAL does (undefined: synchronous saves). */
+  syncDelayMs?: { readonly min: number; readonly max: number };
 }
 
 function drawSetup(rng: WorldRng, options: ScenarioOptions): CatalogSetup {
@@ -178,6 +181,9 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): CatalogSetup {
       drift[id] = 1;
     }
   }
+  // Drawn last as well, for the same reason.
+  const syncDelayMs = drawSyncDelay(rng);
+  if (syncDelayMs !== undefined) setup.syncDelayMs = syncDelayMs;
   return setup;
 }
 
@@ -207,6 +213,7 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
     driftOf: (id) => setup.drift[id]!,
     initialVoters: setup.nodeIds.filter((id) => !setup.spares.includes(id)), retired: setup.spares,
     hostConfig: defaultRaftHostConfig({ snapshotEveryEntries: setup.snapshotEveryEntries, requestTimeoutTicks: 50 }),
+    ...(setup.syncDelayMs === undefined ? {} : { syncDelayMs: setup.syncDelayMs }),
   });
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
   const workload = new CatalogWorkload(world, world.rng.derive("workload"), cluster, setup.workload, checkers);

@@ -59,6 +59,8 @@ interface KvSetup {
   readonly workload: WorkloadConfig;
   /** Background reads per tick (0: none). */
   readsPerTick: number;
+  /** Syncs take this long and hosts save asynchronously, as the agent's WAL does (undefined: synchronous saves). */
+  syncDelayMs?: { readonly min: number; readonly max: number };
 }
 
 /** Everything the seed fixes before the run starts: topology, timings, workload shape. */
@@ -93,7 +95,19 @@ function drawSetup(rng: WorldRng, options: ScenarioOptions): KvSetup {
   const slowMinMs = rng.int(50, 120);
   const slowSpreadMs = rng.int(2, 20);
   if (slowLinks) Object.assign(setup, { delayMinMs: slowMinMs, delayMaxMs: slowMinMs + slowSpreadMs });
+  // Drawn last too: half the seeds save as the agent does (sync on a thread pool, the leader
+  // sending before its own sync), with syncs slow enough that crashes and messages land mid-sync.
+  const syncDelayMs = drawSyncDelay(rng);
+  if (options.syncDelayMs !== undefined || syncDelayMs !== undefined) setup.syncDelayMs = options.syncDelayMs ?? syncDelayMs;
   return setup;
+}
+
+/** Half the seeds: asynchronous saves whose syncs take from 1-20 ms to up to 150 ms more. */
+export function drawSyncDelay(rng: WorldRng): { min: number; max: number } | undefined {
+  const asyncSaves = rng.chance(0.5);
+  const min = rng.int(1, 20);
+  const max = min + rng.int(5, 130);
+  return asyncSaves ? { min, max } : undefined;
 }
 
 /** Zero to two spare servers beyond the bootstrap voters; with none, changes remove and re-add members. */
@@ -128,7 +142,7 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
     driftOf: (id) => setup.drift[id]!,
     initialVoters: setup.nodeIds.filter((id) => !setup.spares.includes(id)), retired: setup.spares,
     hostConfig: defaultRaftHostConfig({ snapshotEveryEntries: setup.snapshotEveryEntries, requestTimeoutTicks: 50 }),
-    ...(options.syncDelayMs === undefined ? {} : { syncDelayMs: options.syncDelayMs }),
+    ...(setup.syncDelayMs === undefined ? {} : { syncDelayMs: setup.syncDelayMs }),
     ...(options.hostClass === undefined ? {} : { hostClass: options.hostClass }),
   });
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
