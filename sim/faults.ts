@@ -31,7 +31,8 @@ export interface ScheduledFault {
   readonly leaderLinks?: "in" | "out";
   /**
    * A crash point instead of a crash at `atMs`: "afterVote" crashes the first node to grant a
-   * vote after it, "afterCommit" the first leader to advance its commit index after it;
+   * vote after it, "beforeSecondVote" the first node that granted a vote (or leads) as a rival's
+   * request of the same term reaches it, "afterCommit" the first leader to advance its commit index after it;
    * "afterPersist" and "midApply" kill the chosen node inside its Ready loop (sim/crash-points.ts)
    * after `afterCount` more saves or applied entries.
    */
@@ -189,10 +190,10 @@ function appendSplitVotes(rng: WorldRng, kinds: readonly FaultKind[], durationMs
   const stretchMs = Math.floor(durationMs / count);
   for (let i = 0; i < count; i++) {
     const atMs = i * stretchMs + rng.int(0, Math.max(0, stretchMs - 8_000));
-    const slowMs = Math.min(rng.int(3_000, 8_000), durationMs - atMs);
-    schedule.push({ id: schedule.length, kind: "delay", atMs, durationMs: slowMs, delayMs: rng.int(150, 500) });
+    const leftMs = durationMs - atMs;
+    schedule.push({ id: schedule.length, kind: "delay", atMs, durationMs: Math.min(rng.int(3_000, 8_000), leftMs), delayMs: rng.int(150, 500) });
     // Back within a few hundred milliseconds: before any follower times out, so it votes in the elections.
-    schedule.push({ id: schedule.length, kind: "crash-leader", atMs, durationMs: rng.int(20, 300) });
+    schedule.push({ id: schedule.length, kind: "crash-leader", atMs, durationMs: Math.min(rng.int(20, 300), leftMs) });
     schedule.push({ id: schedule.length, kind: "crash", atMs, durationMs: 0, trigger: "beforeSecondVote" });
   }
 }
