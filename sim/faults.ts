@@ -191,7 +191,7 @@ function appendSplitVotes(rng: WorldRng, kinds: readonly FaultKind[], durationMs
   for (let i = 0; i < count; i++) {
     const atMs = i * stretchMs + rng.int(0, Math.max(0, stretchMs - 8_000));
     const leftMs = durationMs - atMs;
-    schedule.push({ id: schedule.length, kind: "delay", atMs, durationMs: Math.min(rng.int(3_000, 8_000), leftMs), delayMs: rng.int(150, 500) });
+    schedule.push({ id: schedule.length, kind: "delay", atMs, durationMs: Math.min(rng.int(2_500, 4_000), leftMs), delayMs: rng.int(150, 500) });
     // Back within a few hundred milliseconds: before any follower times out, so it votes in the elections.
     schedule.push({ id: schedule.length, kind: "crash-leader", atMs, durationMs: Math.min(rng.int(20, 300), leftMs) });
     schedule.push({ id: schedule.length, kind: "crash", atMs, durationMs: 0, trigger: "beforeSecondVote" });
