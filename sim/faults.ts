@@ -182,12 +182,15 @@ function appendVoteCrashes(rng: WorldRng, kinds: readonly FaultKind[], durationM
  * trips of hundreds of milliseconds), bounce the leader so that nobody hears from a leader while
  * it is back in time to vote, and arm a beforeSecondVote crash point for the elections that follow:
  * the first voter to grant one candidate is crashed and restarted just as a rival's request of the
- * same term reaches it. Every seed that enables delay, crash-leader and crash gets one to three.
+ * same term reaches it. Every seed that enables delay, crash-leader and crash gets one to three
+ * (fewer in phases shorter than a minute).
  */
 function appendSplitVotes(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
   if (!kinds.includes("delay") || !kinds.includes("crash-leader") || !kinds.includes("crash")) return;
-  const count = rng.int(1, 3);
-  const stretchMs = Math.floor(durationMs / count);
+  // At most one per 20 s of phase: each takes seconds of slow links and an election or two, which
+  // in a short phase would crowd out every other fault's history.
+  const count = Math.min(rng.int(1, 3), Math.floor(durationMs / 20_000));
+  const stretchMs = Math.floor(durationMs / Math.max(1, count));
   for (let i = 0; i < count; i++) {
     const atMs = i * stretchMs + rng.int(0, Math.max(0, stretchMs - 8_000));
     const leftMs = durationMs - atMs;
