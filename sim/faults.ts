@@ -32,7 +32,8 @@ export interface ScheduledFault {
   /**
    * A crash point instead of a crash at `atMs`: "afterVote" crashes the first node to grant a
    * vote after it, "beforeSecondVote" the first node that granted a vote (or leads) as a rival's
-   * request of the same term reaches it, "afterCommit" the first leader to advance its commit index after it;
+   * request of the same term reaches it (and every other such node of that term),
+   * "afterCommit" the first leader to advance its commit index after it;
    * "afterPersist" and "midApply" kill the chosen node inside its Ready loop (sim/crash-points.ts)
    * after `afterCount` more saves or applied entries.
    */
@@ -181,9 +182,9 @@ function appendVoteCrashes(rng: WorldRng, kinds: readonly FaultKind[], durationM
  * on a LAN's few milliseconds almost never happens. So: slow every link for a few seconds (round
  * trips of hundreds of milliseconds), bounce the leader so that nobody hears from a leader while
  * it is back in time to vote, and arm a beforeSecondVote crash point for the elections that follow:
- * the first voter to grant one candidate is crashed and restarted just as a rival's request of the
- * same term reaches it. Every seed that enables delay, crash-leader and crash gets one to three
- * (fewer in phases shorter than a minute).
+ * in the first split, each voter that granted one candidate is crashed and restarted just as a
+ * rival's request of that term reaches it. Every seed that enables delay, crash-leader and crash
+ * gets one to three (fewer in phases shorter than a minute).
  */
 function appendSplitVotes(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
   if (!kinds.includes("delay") || !kinds.includes("crash-leader") || !kinds.includes("crash")) return;
