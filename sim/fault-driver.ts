@@ -20,6 +20,11 @@ export class FaultDriver {
   private healed = false;
   /** One-shot fault triggers on sends ("when X sends Y, do Z"), by fault key; true when fired. */
   private readonly triggers = new Map<string, (from: string, message: Message) => boolean>();
+  /**
+   * Triggers on deliveries ("when X is about to receive Y, do Z"), by fault key: true when they
+   * acted on this delivery; each removes itself once done.
+   */
+  private readonly deliveryTriggers = new Map<string, (from: string, to: string, message: Message) => boolean>();
   /** Leader-churn bursts by id: the faults still to act, the one acting and the leader it is armed on. */
   private readonly bursts = new Map<number, ChurnBurst>();
   applied = 0;
@@ -39,6 +44,11 @@ export class FaultDriver {
       if (this.triggers.size === 0) return;
       for (const [key, trigger] of this.triggers) if (trigger(from, message)) this.triggers.delete(key);
     };
+    this.network.deliveryTap = (from, to, message) => {
+      if (this.deliveryTriggers.size === 0) return;
+      // One acts per delivery: a second would only crash the node the first just restarted.
+      for (const trigger of this.deliveryTriggers.values()) if (trigger(from, to, message)) return;
+    };
     for (const fault of faults) {
       this.world.at(fault.atMs, () => this.begin(fault));
       this.world.at(fault.atMs + fault.durationMs, () => this.end(fault));
@@ -48,6 +58,7 @@ export class FaultDriver {
   healAll(): void {
     this.healed = true;
     this.triggers.clear();
+    this.deliveryTriggers.clear();
     this.bursts.clear();
     this.network.healAll();
     this.activePartitions.clear();
@@ -128,26 +139,38 @@ export class FaultDriver {
   }
 
   /**
-   * Crash a server that has voted in a term (for a candidate, or for itself as one) just as a rival
-   * candidate of the same term asks it for its vote, and bring it back at once, before the request
-   * arrives: the vote was sent, so it must have been durable; a server that forgot it votes twice.
+   * Crash a server that has granted its vote in a term (to a candidate, or to itself as the term's
+   * leader) just as a rival candidate's request of the same term reaches it, and bring it back at
+   * once, so the restarted server is the one that answers: the grant was sent, so it must have been
+   * durable; a server that forgot it votes twice. Judged on delivery, not when the rival sends: two
+   * candidates of one term start within a message delay of each other, before any grant has left.
+   * Once it has fired, it does the same to every other such voter of that term (one flipped vote
+   * rarely completes a rival's majority in a split of five), and disarms at the next term's request.
    */
   private crashBeforeSecondVote(key: string): void {
     const votedFor = new Map<NodeId, { term: number; candidate: NodeId }>();
+    let firedTerm: number | null = null;
     this.triggers.set(key, (from, message) => {
       if (message.type === "voteResp" && message.reject !== true && !this.network.isBlocked(from, message.to)) votedFor.set(from, { term: message.term, candidate: message.to });
-      if (message.type !== "vote" || this.network.isBlocked(from, message.to)) return false;
-      const voted = votedFor.get(message.to);
-      // A candidate's vote for itself counts once it won: a crash before that only ends its candidacy.
-      const leading = this.cluster.statuses().some((st) => st.id === message.to && st.role === "leader" && st.term === message.term);
+      return false;
+    });
+    this.deliveryTriggers.set(key, (from, to, message) => {
+      if (message.type !== "vote") return false;
+      if (firedTerm !== null && message.term > firedTerm) {
+        this.triggers.delete(key);
+        this.deliveryTriggers.delete(key);
+        return false;
+      }
+      const voter = this.cluster.statuses().find((st) => st.id === to);
+      if (voter === undefined || voter.term !== message.term) return false;
+      const voted = votedFor.get(to);
       const votedAgainst = voted !== undefined && voted.term === message.term && voted.candidate !== from;
-      if (!votedAgainst && !leading) return false;
-      const voter = message.to;
-      this.world.after(0, () => {
-        if (this.healed || !this.cluster.isUp(voter)) return;
-        this.cluster.crash(voter);
-        this.cluster.restart(voter);
-      });
+      // A candidate's vote for itself counts once it won: a crash before that only ends its candidacy.
+      if (!votedAgainst && voter.role !== "leader") return false;
+      firedTerm = message.term;
+      this.world.record("voteCrash", { voter: to, term: message.term, rival: from, ...(votedAgainst ? { voted: voted.candidate } : { leading: true }) });
+      this.cluster.crash(to);
+      this.cluster.restart(to);
       return true;
     });
   }

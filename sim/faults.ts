@@ -31,7 +31,9 @@ export interface ScheduledFault {
   readonly leaderLinks?: "in" | "out";
   /**
    * A crash point instead of a crash at `atMs`: "afterVote" crashes the first node to grant a
-   * vote after it, "afterCommit" the first leader to advance its commit index after it;
+   * vote after it, "beforeSecondVote" the first node that granted a vote (or leads) as a rival's
+   * request of the same term reaches it (and every other such node of that term),
+   * "afterCommit" the first leader to advance its commit index after it;
    * "afterPersist" and "midApply" kill the chosen node inside its Ready loop (sim/crash-points.ts)
    * after `afterCount` more saves or applied entries.
    */
@@ -122,6 +124,8 @@ export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], dur
     appendLeaderChurn(rng, kinds, durationMs, schedule);
     appendVoteCrashes(rng, kinds, durationMs, schedule);
   }
+  // Drawn last, so every earlier draw (and each seed's other faults) stays as it was.
+  if (options.leaderChurn !== false) appendSplitVotes(rng, kinds, durationMs, schedule);
   return schedule;
 }
 
@@ -168,6 +172,33 @@ function appendVoteCrashes(rng: WorldRng, kinds: readonly FaultKind[], durationM
   const count = rng.int(1, 3);
   for (let i = 0; i < count; i++) {
     schedule.push({ id: schedule.length, kind: "crash", atMs: rng.int(0, Math.floor(durationMs / 2)), durationMs: 0, trigger: "beforeSecondVote" });
+  }
+}
+
+/**
+ * Split votes on purpose, where a forgotten vote turns into two leaders of one term. With pre-vote
+ * on, two candidates of one term need their election timers to fire within about a round trip of
+ * each other (a later one finds the others already in the new term and loses its pre-vote), which
+ * on a LAN's few milliseconds almost never happens. So: slow every link for a few seconds (round
+ * trips of hundreds of milliseconds), bounce the leader so that nobody hears from a leader while
+ * it is back in time to vote, and arm a beforeSecondVote crash point for the elections that follow:
+ * in the first split, each voter that granted one candidate is crashed and restarted just as a
+ * rival's request of that term reaches it. Every seed that enables delay, crash-leader and crash
+ * gets one to three (fewer in phases shorter than a minute).
+ */
+function appendSplitVotes(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
+  if (!kinds.includes("delay") || !kinds.includes("crash-leader") || !kinds.includes("crash")) return;
+  // At most one per 20 s of phase: each takes seconds of slow links and an election or two, which
+  // in a short phase would crowd out every other fault's history.
+  const count = Math.min(rng.int(1, 3), Math.floor(durationMs / 20_000));
+  const stretchMs = Math.floor(durationMs / Math.max(1, count));
+  for (let i = 0; i < count; i++) {
+    const atMs = i * stretchMs + rng.int(0, Math.max(0, stretchMs - 8_000));
+    const leftMs = durationMs - atMs;
+    schedule.push({ id: schedule.length, kind: "delay", atMs, durationMs: Math.min(rng.int(2_500, 4_000), leftMs), delayMs: rng.int(150, 500) });
+    // Back within a few hundred milliseconds: before any follower times out, so it votes in the elections.
+    schedule.push({ id: schedule.length, kind: "crash-leader", atMs, durationMs: Math.min(rng.int(20, 300), leftMs) });
+    schedule.push({ id: schedule.length, kind: "crash", atMs, durationMs: 0, trigger: "beforeSecondVote" });
   }
 }
 

@@ -125,6 +125,12 @@ export class SimNetwork<M> {
   /** Observes every send before its fate is drawn; fault triggers ("when X sends Y, do Z") use it. */
   tap: ((from: string, to: string, message: M) => void) | null = null;
 
+  /**
+   * Observes every message about to reach a live receiver: triggers that act on the receiver as a
+   * message lands use it (crash it and bring it back, so the restarted node handles the message).
+   */
+  deliveryTap: ((from: string, to: string, message: M) => void) | null = null;
+
   /** Called by an endpoint: decide the message's fate now, from the network's stream. */
   send(from: string, to: string, message: M): void {
     this.stats.sent++;
@@ -160,21 +166,32 @@ export class SimNetwork<M> {
   }
 
   private deliver(from: string, to: string, message: M): void {
+    if (!this.deliverable(from, to, message)) return;
+    if (this.deliveryTap !== null) {
+      this.deliveryTap(from, to, message);
+      // The tap may have restarted the receiver (a fresh endpoint) or left it down.
+      if (!this.deliverable(from, to, message)) return;
+    }
+    const endpoint = this.endpoints.get(to)!;
+    this.stats.delivered++;
+    if (this.world.tracing) this.world.record("recv", { m: this.describe(message) });
+    endpoint.receive(from, message);
+  }
+
+  private deliverable(from: string, to: string, message: M): boolean {
     const endpoint = this.endpoints.get(to);
     if (endpoint === undefined || endpoint.closed) {
       this.stats.droppedDown++;
       this.traceDrop("down", from, to, message);
-      return;
+      return false;
     }
     // A partition that began while the message was in flight also cuts it.
     if (this.isBlocked(from, to)) {
       this.stats.droppedPartition++;
       this.traceDrop("partition", from, to, message);
-      return;
+      return false;
     }
-    this.stats.delivered++;
-    if (this.world.tracing) this.world.record("recv", { m: this.describe(message) });
-    endpoint.receive(from, message);
+    return true;
   }
 
   private traceDrop(reason: string, from: string, to: string, message: M): void {

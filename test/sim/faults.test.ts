@@ -1,5 +1,5 @@
 import test from "ava";
-import { FAULT_KINDS, describeFault, generateSchedule, parseFaults, selectFaults } from "../../sim/faults.ts";
+import { FAULT_KINDS, describeFault, generateSchedule, parseFaults, selectFaults, type ScheduledFault } from "../../sim/faults.ts";
 import { WorldRng } from "../../sim/world/rng.ts";
 
 test("faults: all, none and lists parse; an unknown kind is a clear error", (t) => {
@@ -37,4 +37,23 @@ test("faults: selecting ids keeps exactly those faults, unchanged", (t) => {
   t.true(schedule.length > 3);
   t.deepEqual(selectFaults(schedule, [0, 2]), [schedule[0], schedule[2]]);
   t.throws(() => selectFaults(schedule, [schedule.length]), { instanceOf: RangeError, message: `fault id ${schedule.length} is not in this seed's schedule (ids 0 to ${schedule.length - 1})` });
+});
+
+test("faults: every seed with delay, crash-leader and crash carries one to three split-vote shapes, each at one moment", (t) => {
+  for (let seed = 1; seed <= 50; seed++) {
+    const schedule = generateSchedule(new WorldRng(seed, "faults"), [...FAULT_KINDS], 60_000);
+    // The shapes come last: a slow network, a leader bounced back before any follower times out, a standing vote crash point.
+    const shapes: ScheduledFault[][] = [];
+    for (let i = schedule.length - 3; i >= 0; i -= 3) {
+      const [slow, bounce, vote] = schedule.slice(i, i + 3) as [ScheduledFault, ScheduledFault, ScheduledFault];
+      if (slow.kind !== "delay" || bounce.kind !== "crash-leader" || vote.trigger !== "beforeSecondVote" || bounce.trigger !== undefined) break;
+      shapes.push([slow, bounce, vote]);
+    }
+    t.true(shapes.length >= 1 && shapes.length <= 3, `seed ${seed}: ${shapes.length} shapes`);
+    for (const [slow, bounce, vote] of shapes) {
+      t.true(slow.atMs === bounce.atMs && bounce.atMs === vote.atMs, describeFault(slow));
+      t.true(slow.delayMs! >= 150 && bounce.durationMs <= 300 && bounce.burst === undefined, `${describeFault(slow)} / ${describeFault(bounce)}`);
+    }
+  }
+  t.false(generateSchedule(new WorldRng(1, "faults"), ["crash", "crash-leader"], 60_000).some((f) => f.kind === "delay"));
 });

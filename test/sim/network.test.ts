@@ -143,3 +143,32 @@ test("network: the same seed makes the same delivery decisions", (t) => {
   t.deepEqual(run(3), run(3));
   t.notDeepEqual(run(3), run(4));
 });
+
+test("network: a delivery tap that restarts the receiver hands the message to its new endpoint; one that leaves it down drops it", (t) => {
+  const { world, network, endpoints, received } = setup();
+  network.deliveryTap = (_from, to, message) => {
+    endpoints.get(to)!.close();
+    if (message === "down") return;
+    const fresh = network.open(to);
+    fresh.onMessage((from, m) => received.push(`${from}>${to}(restarted):${m}`));
+  };
+  endpoints.get("n1")!.send("n2", "vote");
+  world.runUntil(10);
+  t.deepEqual(received, ["n1>n2(restarted):vote"]);
+  endpoints.get("n1")!.send("n3", "down");
+  world.runUntil(20);
+  t.deepEqual(received, ["n1>n2(restarted):vote"]);
+  t.is(network.stats.droppedDown, 1);
+});
+
+test("network: the delivery tap sees only messages that will land (not those cut in flight)", (t) => {
+  const { world, network, endpoints } = setup();
+  const tapped: string[] = [];
+  network.deliveryTap = (from, to, message) => tapped.push(`${from}>${to}:${message}`);
+  endpoints.get("n1")!.send("n2", "cut");
+  endpoints.get("n1")!.send("n3", "kept");
+  world.runUntil(2);
+  network.partition("p", splitLinks(["n1"], ["n2"]));
+  world.runUntil(100);
+  t.deepEqual(tapped, ["n1>n3:kept"]);
+});
