@@ -14,8 +14,8 @@
  *   const detach = handler.fastPath.attach(socket);
  *   socket.start((datagram, remote) => ... socket.send(answer, remote));
  *
- * Without the addon (not built, no compiler, another platform) or with PRAETOR_DNS_NATIVE=0,
- * the server answers UDP in JavaScript as before.
+ * Without the addon (not built, no compiler, another platform, a build that does not load) or
+ * with PRAETOR_DNS_NATIVE=0, the server answers UDP in JavaScript as before.
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -60,7 +60,9 @@ export function loadNativeDns(): NativeDnsBinding | string {
   if (process.env["PRAETOR_DNS_NATIVE"] === "0") return (loaded = "turned off by PRAETOR_DNS_NATIVE=0");
   if (process.platform !== "linux") return (loaded = `not available on ${process.platform}`);
   // This file runs from src/dns (tsx) or dist/src/dns (built): the addon sits under the package root.
-  const candidates = ["../../", "../../../"].map((up) => fileURLToPath(new URL(up + addonPath, import.meta.url)));
+  // PRAETOR_DNS_NATIVE_ADDON names another build (tests use it to load a broken one).
+  const override = process.env["PRAETOR_DNS_NATIVE_ADDON"];
+  const candidates = override !== undefined && override !== "" ? [override] : ["../../", "../../../"].map((up) => fileURLToPath(new URL(up + addonPath, import.meta.url)));
   const path = candidates.find((candidate) => existsSync(candidate));
   if (path === undefined) return (loaded = `not built (${addonPath} missing; npm run build:native builds it)`);
   try {
