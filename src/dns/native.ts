@@ -64,7 +64,7 @@ export function loadNativeDns(): NativeDnsBinding | string {
   const override = process.env["PRAETOR_DNS_NATIVE_ADDON"];
   const candidates = override !== undefined && override !== "" ? [override] : ["../../", "../../../"].map((up) => fileURLToPath(new URL(up + addonPath, import.meta.url)));
   const path = candidates.find((candidate) => existsSync(candidate));
-  if (path === undefined) return (loaded = `not built (${addonPath} missing; npm run build:native builds it)`);
+  if (path === undefined) return (loaded = `not built (${addonPath} missing: node native/build.mjs in the package builds it)`);
   try {
     loaded = createRequire(import.meta.url)(path) as NativeDnsBinding;
   } catch (error) {
