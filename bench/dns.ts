@@ -148,11 +148,11 @@ function cpuMicros(pid: number | null): number {
   return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / 100); // utime, stime in USER_HZ ticks
 }
 
-async function measured(pid: number | null, work: () => Promise<Measured>): Promise<{ line: string; qps: number }> {
+async function measured(pid: number | null, work: () => Promise<Measured>): Promise<{ line: string; qps: number; usPerQuery: number }> {
   const before = cpuMicros(pid);
   const result = await work();
   const usPerQuery = (cpuMicros(pid) - before) / Math.max(1, result.completed);
-  return { line: `${result.qps.toFixed(0).padStart(7)} q/s, ${usPerQuery.toFixed(1).padStart(5)} µs CPU/answer (lost ${result.lost})`, qps: result.qps };
+  return { line: `${result.qps.toFixed(0).padStart(7)} q/s, ${usPerQuery.toFixed(1).padStart(5)} µs CPU/answer (lost ${result.lost})`, qps: result.qps, usPerQuery };
 }
 
 function median(values: readonly number[]): number {
@@ -207,6 +207,7 @@ async function main(): Promise<void> {
     console.log(`DNS bench: ${useDnsperf ? `dnsperf, ${clients} clients` : `Node client, ${clients} sockets x 50 in flight (dnsperf not installed)`}, ${seconds} s per run, ${rounds} rounds, web.service.consul with ${instances} instances`);
     const label = `unbound (${unboundThreads} thread${unboundThreads === 1 ? "" : "s"}, static zone)`;
     const ratios = new Map<string, number[]>();
+    const cpuRatios = new Map<string, number[]>();
     for (let round = 1; round <= rounds; round++) {
       for (const type of ["A", "SRV"] as const) {
         const praetor = await measured(null, () => measure(server.udpPort, "web.service.consul", type));
@@ -215,12 +216,16 @@ async function main(): Promise<void> {
         const reference = await measured(unbound.child.pid ?? null, () => measure(unbound.port, "web.service.consul", type));
         const ratio = praetor.qps / reference.qps;
         ratios.set(type, [...(ratios.get(type) ?? []), ratio]);
+        cpuRatios.set(type, [...(cpuRatios.get(type) ?? []), praetor.usPerQuery / reference.usPerQuery]);
         console.log(`${type.padEnd(3)} #${round} ${label.padEnd(35)} ${reference.line}   praetor/unbound ${ratio.toFixed(2)}`);
       }
     }
     const stats = server.nativeStats();
     if (stats !== null) console.log(`native path: ${stats.answered} answered in C, ${stats.handedToJs} handed to JavaScript, ${stats.handoffDrops} dropped waiting for JavaScript, ${stats.sendErrors} send errors`);
-    for (const [type, list] of ratios) console.log(`${type.padEnd(3)} praetor/unbound: median ${median(list).toFixed(2)} (${list.map((r) => r.toFixed(2)).join(", ")})`);
+    for (const [type, list] of ratios) {
+      const cpu = cpuRatios.get(type)!;
+      console.log(`${type.padEnd(3)} praetor/unbound: median ${median(list).toFixed(2)} (${list.map((r) => r.toFixed(2)).join(", ")}); CPU per answer praetor/unbound: median ${median(cpu).toFixed(2)}`);
+    }
     const echo = await startEcho();
     console.log(`       node UDP echo (the floor)           ${(await measured(null, () => measure(echo.address().port, "web.service.consul", "A"))).line}`);
     echo.close();
