@@ -13,6 +13,7 @@
  * it, one dgram socket answers everything in JavaScript; either way one line in the log says which.
  */
 import dgram from "node:dgram";
+import { lookup } from "node:dns/promises";
 import net from "node:net";
 import type { DnsHandler } from "./handler.ts";
 import { loadNativeDns, NativeUdpSocket, type NativeUdpStats } from "./native.ts";
@@ -163,14 +164,19 @@ function serveNative(socket: NativeUdpSocket, handler: DnsHandler, logger: DnsSe
     if (errno !== 0) logger?.warn(`dns: UDP send failed (errno ${errno})`);
   };
   socket.start((message, remote) => {
-    const now = answerNow === undefined ? null : answerNow(message, "udp");
-    if (now !== null) {
-      send(now, remote);
-      return;
+    // A throw here would surface from the addon's callback as an uncaught exception.
+    try {
+      const now = answerNow === undefined ? null : answerNow(message, "udp");
+      if (now !== null) {
+        send(now, remote);
+        return;
+      }
+      handler(message, "udp").then((answer) => {
+        if (answer !== null) send(answer, remote);
+      }, (error: unknown) => logger?.warn(`dns: handler failed: ${String(error)}`));
+    } catch (error) {
+      logger?.warn(`dns: handler failed: ${String(error)}`);
     }
-    handler(message, "udp").then((answer) => {
-      if (answer !== null) send(answer, remote);
-    }, (error: unknown) => logger?.warn(`dns: handler failed: ${String(error)}`));
   });
 }
 
@@ -193,7 +199,7 @@ function closeEndpoint(udp: UdpEndpoint): Promise<void> {
 let nativeUnavailableLogged = false;
 
 /** The native socket when the addon loads and can bind this host; else null (said once in the log). */
-function bindNative(host: string, port: number, receiveBufferBytes: number, logger: DnsServerLogger | undefined): NativeUdpSocket | null {
+async function bindNative(host: string, port: number, receiveBufferBytes: number, logger: DnsServerLogger | undefined): Promise<NativeUdpSocket | null> {
   const binding = loadNativeDns();
   if (typeof binding === "string") {
     if (!nativeUnavailableLogged) logger?.info(`dns: native UDP fast path ${binding}; answering UDP in JavaScript`);
@@ -201,7 +207,9 @@ function bindNative(host: string, port: number, receiveBufferBytes: number, logg
     return null;
   }
   try {
-    return NativeUdpSocket.open(binding, host, port, receiveBufferBytes);
+    // A name binds where dgram would bind it: its first IPv4 address (a udp4 socket).
+    const address = net.isIP(host) === 0 ? (await lookup(host, { family: 4 })).address : host;
+    return NativeUdpSocket.open(binding, address, port, receiveBufferBytes);
   } catch (error) {
     const failure = error as NodeJS.ErrnoException;
     if (failure.code === "EADDRINUSE" || failure.code === "EACCES") throw portError(failure, host, port, "udp");
@@ -213,7 +221,7 @@ function bindNative(host: string, port: number, receiveBufferBytes: number, logg
 async function bindBoth(host: string, port: number, tcp: net.Server, wantNative: boolean, receiveBufferBytes: number, logger: DnsServerLogger | undefined): Promise<UdpEndpoint> {
   // With port 0, find a port free for both protocols, so `dig -p N` and `dig +tcp -p N` meet the same server.
   for (let attempt = 0; ; attempt++) {
-    const native = wantNative ? bindNative(host, port, receiveBufferBytes, logger) : null;
+    const native = wantNative ? await bindNative(host, port, receiveBufferBytes, logger) : null;
     const udp: UdpEndpoint = native !== null ? { kind: "native", socket: native } : { kind: "js", socket: await bindUdp(host, port) };
     try {
       await listenTcp(tcp, host, endpointPort(udp));
