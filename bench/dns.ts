@@ -226,6 +226,8 @@ async function main(): Promise<void> {
       const cpu = cpuRatios.get(type)!;
       console.log(`${type.padEnd(3)} praetor/unbound: median ${median(list).toFixed(2)} (${list.map((r) => r.toFixed(2)).join(", ")}); CPU per answer praetor/unbound: median ${median(cpu).toFixed(2)}`);
     }
+    // A question no cache holds (NXDOMAIN): the full handler each time, so this is the path's cost for misses.
+    console.log(`       praetor, uncached (NXDOMAIN)         ${(await measured(null, () => measure(server.udpPort, "nope.service.consul", "A"))).line}`);
     const echo = await startEcho();
     console.log(`       node UDP echo (the floor)           ${(await measured(null, () => measure(echo.address().port, "web.service.consul", "A"))).line}`);
     echo.close();
