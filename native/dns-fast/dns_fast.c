@@ -165,6 +165,11 @@ static tmpl_t *tmpl_parse(const uint8_t *data, size_t len, const char **why) {
     at += glue_len;
   }
   if (at != len) { *why = "template has trailing bytes"; tmpl_free(t); return NULL; }
+  /* assemble() refuses answers by these bounds before it copies: they must cover every record. */
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < t->n_items; i++) total += t->items[i].rr_len;
+  for (uint32_t g = 0; g < t->n_glue; g++) total += t->glue_len[g];
+  if (t->bound_all < total || t->bound_limited > t->bound_all) { *why = "template bounds below its records"; tmpl_free(t); return NULL; }
   return t;
 }
 
@@ -315,6 +320,7 @@ static uint32_t assemble(server_t *s, scratch_t *sc, const tmpl_t *t, const uint
   for (uint32_t k = 0; k < keep; k++) {
     const item_t *item = &t->items[kept[k]];
     if (item->glue >= 0 && glue_at[item->glue] == -1) glue_at[item->glue] = (int32_t)(offset + SRV_TARGET_OFFSET);
+    if (offset + item->rr_len + OPT_BYTES > ANSWER_BYTES) return 0; /* never, with true bounds; memory safety does not rest on them */
     memcpy(out + offset, item->rr, item->rr_len);
     offset += item->rr_len;
   }
@@ -326,6 +332,7 @@ static uint32_t assemble(server_t *s, scratch_t *sc, const tmpl_t *t, const uint
     if (item->glue < 0 || seen[item->glue]) continue;
     seen[item->glue] = 1;
     uint32_t start = offset;
+    if (offset + t->glue_len[item->glue] + OPT_BYTES > ANSWER_BYTES) return 0;
     memcpy(out + offset, t->glue[item->glue], t->glue_len[item->glue]);
     offset += t->glue_len[item->glue];
     /* Each glue record starts with its owner: point it at the target in the SRV answer. */

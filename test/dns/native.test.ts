@@ -290,3 +290,42 @@ test("a native copy lapses with its source's max_stale: the first question after
     await servers.close();
   }
 });
+
+test("the addon refuses a template whose parts do not add up, and keeps answering from the ones it holds", (t) => {
+  const binding = loadNativeDns();
+  if (typeof binding === "string") throw new Error(`the native DNS fast path is ${binding}`);
+  const { handle } = binding.open("127.0.0.1", 0, 0);
+  try {
+    const rr = (last: number): Buffer => Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 10, 0, 0, last]);
+    const blob = (boundAll: number, items: Buffer[] = [rr(1), rr(2)]): Buffer => {
+      const head = Buffer.alloc(20);
+      head.writeUInt32LE(items.length, 0);
+      head.writeUInt32LE(0, 4);
+      head.writeUInt32LE(items.length, 8);
+      head.writeUInt32LE(boundAll, 12);
+      head.writeUInt32LE(Math.min(boundAll, 16), 16);
+      const parts: Buffer[] = [head];
+      items.forEach((record, i) => {
+        const fields = Buffer.alloc(12);
+        fields.writeInt32LE(i, 0);
+        fields.writeInt32LE(-1, 4);
+        fields.writeUInt32LE(record.length, 8);
+        parts.push(fields, record);
+      });
+      return Buffer.concat(parts);
+    };
+    const name = Buffer.from("\u0003web\u0007service\u0006consul\u0000", "latin1");
+    binding.setTemplate(handle, 1, name, 1, -1, blob(32));
+    t.is(binding.stats(handle).templates, 1);
+    t.throws(() => binding.setTemplate(handle, 1, name, 1, -1, blob(31)), { message: /bounds below its records/ });
+    t.throws(() => binding.setTemplate(handle, 1, name, 1, -1, blob(32).subarray(0, 40)), { message: /cut short/ });
+    t.throws(() => binding.setTemplate(handle, 1, name, 1, -1, Buffer.concat([blob(32), Buffer.from([0])])), { message: /trailing bytes/ });
+    t.is(binding.stats(handle).templates, 1, "the good template stays");
+    binding.dropSource(handle, 2);
+    t.is(binding.stats(handle).templates, 1, "another source's drop leaves it");
+    binding.dropSource(handle, 1);
+    t.is(binding.stats(handle).templates, 0);
+  } finally {
+    binding.close(handle);
+  }
+});
