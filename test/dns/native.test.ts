@@ -131,6 +131,9 @@ async function both(servers: Pair, packet: Buffer): Promise<[Buffer | null, Buff
   for (let round = 0; round < 3; round++) {
     answers = [await udpExchange(servers.native.udpPort, packet, 1500), await udpExchange(servers.js.udpPort, packet, 1500)];
   }
+  // One side silent and the other not: ask the silent one again, patiently (a loaded machine, not a dropped query).
+  if (answers[0] === null && answers[1] !== null) answers[0] = await udpExchange(servers.native.udpPort, packet, 5000);
+  if (answers[1] === null && answers[0] !== null) answers[1] = await udpExchange(servers.js.udpPort, packet, 5000);
   return answers;
 }
 
