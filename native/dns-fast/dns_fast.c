@@ -9,9 +9,13 @@
  * handler) sends, except for the shuffle's random draws. Anything either declines goes to
  * JavaScript before a draw.
  *
- * Templates live in a hash table keyed by (qtype, question name as spelled), as the JavaScript
- * Templates class keys them (SRV targets carry the zone as the question spelled it). The table is
- * guarded by one mutex: the loop holds it for one batch of answers, JavaScript for one insertion.
+ * Templates live in a hash table keyed by (qtype, question name). SRV answers carry the zone as
+ * the question spelled it, so SRV templates are keyed by the name as spelled, as the JavaScript
+ * Templates class keys every type. A, AAAA and ANY answers name nothing but the question (by a
+ * pointer to it, and the question is copied from the query), so their templates are keyed by the
+ * name in lower case: a client that randomises the case of its questions (DNS 0x20) still gets
+ * them answered here. The table is guarded by one mutex: the loop holds it for one batch of
+ * answers, JavaScript for one insertion.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -96,6 +100,17 @@ typedef struct {
 } handoff_t;
 
 /* --- templates ------------------------------------------------------------------------------ */
+
+#define QTYPE_SRV 33
+
+/* The name as the table keys it for this type (see the top of the file). */
+static void key_name(uint16_t qtype, const uint8_t *name, size_t len, uint8_t *out) {
+  if (qtype == QTYPE_SRV) {
+    memcpy(out, name, len);
+    return;
+  }
+  for (size_t i = 0; i < len; i++) out[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (uint8_t)(name[i] + 32) : name[i];
+}
 
 static uint32_t hash_key(uint16_t qtype, const uint8_t *name, size_t len) {
   uint32_t h = 2166136261u ^ qtype;
@@ -368,8 +383,10 @@ static uint32_t answer(server_t *s, scratch_t *sc, const uint8_t *raw, uint32_t 
   query_t q;
   if (!parse_query(raw, len, &q)) return 0;
   size_t name_len = q.name_end - 12;
-  uint32_t h = hash_key(q.qtype, raw + 12, name_len);
-  tmpl_t *t = *slot_of(s, q.qtype, raw + 12, name_len, h);
+  uint8_t key[256];
+  key_name(q.qtype, raw + 12, name_len, key);
+  uint32_t h = hash_key(q.qtype, key, name_len);
+  tmpl_t *t = *slot_of(s, q.qtype, key, name_len, h);
   if (t == NULL || (t->expires_ns != 0 && now_ns >= t->expires_ns)) return 0;
   int truncated = 0;
   uint32_t size = assemble(s, sc, t, raw, &q, out, &truncated);
@@ -702,13 +719,13 @@ static napi_value js_set_template(napi_env env, napi_callback_info info) {
   if (t == NULL) { napi_throw_error(env, NULL, why); return NULL; }
   t->qtype = (uint16_t)qtype;
   t->name_len = (uint16_t)name_len;
-  memcpy(t->name, name, name_len);
-  t->hash = hash_key(t->qtype, name, name_len);
+  key_name(t->qtype, name, name_len, t->name);
+  t->hash = hash_key(t->qtype, t->name, name_len);
   t->source = source;
   t->expires_ns = expires_ms < 0 ? 0 : monotonic_ns() + (int64_t)(expires_ms * 1e6);
   if (expires_ms >= 0 && t->expires_ns == 0) t->expires_ns = 1;
   pthread_mutex_lock(&s->lock);
-  tmpl_t **slot = slot_of(s, t->qtype, name, name_len, t->hash);
+  tmpl_t **slot = slot_of(s, t->qtype, t->name, name_len, t->hash);
   tmpl_t *old = *slot;
   if (old != NULL) {
     t->next = old->next;
@@ -732,9 +749,11 @@ static napi_value js_delete_template(napi_env env, napi_callback_info info) {
   const uint8_t *name;
   size_t name_len;
   if (napi_get_value_uint32(env, argv[1], &qtype) != napi_ok || !name_arg(env, argv[2], &name, &name_len)) return NULL;
-  uint32_t h = hash_key((uint16_t)qtype, name, name_len);
+  uint8_t key[256];
+  key_name((uint16_t)qtype, name, name_len, key);
+  uint32_t h = hash_key((uint16_t)qtype, key, name_len);
   pthread_mutex_lock(&s->lock);
-  tmpl_t **slot = slot_of(s, (uint16_t)qtype, name, name_len, h);
+  tmpl_t **slot = slot_of(s, (uint16_t)qtype, key, name_len, h);
   tmpl_t *old = *slot;
   if (old != NULL) {
     *slot = old->next;

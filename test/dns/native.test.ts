@@ -332,3 +332,30 @@ test("the addon refuses a template whose parts do not add up, and keeps answerin
     binding.close(handle);
   }
 });
+
+test("DNS 0x20: A questions in any case are answered in C from one template, SRV ones per spelling; each as JavaScript answers it", async (t) => {
+  const servers = await pair(world());
+  try {
+    const random = seeded(20);
+    const spell = (name: string): string => [...name].map((c) => (random() < 0.5 ? c.toUpperCase() : c)).join("");
+    const ask = (name: string, type: dnsPacket.RecordType): Buffer => dnsPacket.encode({ id: 20, type: "query", questions: [{ name, type }] });
+    await both(servers, ask("web.service.consul", "A"));
+    const primed = servers.native.nativeStats()!;
+    for (let i = 0; i < 20; i++) {
+      const packet = ask(spell("web.service.consul"), "A");
+      const native = await udpExchange(servers.native.udpPort, packet);
+      t.is(canonical(native), canonical(await udpExchange(servers.js.udpPort, packet)));
+      t.is(dnsPacket.decode(native!).questions![0]!.name, dnsPacket.decode(packet).questions![0]!.name, "the question as spelled");
+    }
+    const after = servers.native.nativeStats()!;
+    t.is(after.answered - primed.answered, 20, "every respelled A question answered in C");
+    t.is(after.handedToJs, primed.handedToJs);
+    // SRV targets carry the zone as the question spelled it: a respelled zone must not reuse the lower-case template.
+    await both(servers, ask("web.service.consul", "SRV"));
+    const [native, js] = await both(servers, ask("wEb.SERVICE.CoNsUl", "SRV"));
+    t.is(canonical(native), canonical(js));
+    t.regex(JSON.stringify(dnsPacket.decode(native!).answers), /web-1\.node\.dc1\.CoNsUl/);
+  } finally {
+    await servers.close();
+  }
+});
