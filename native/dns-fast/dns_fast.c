@@ -717,6 +717,16 @@ static napi_value js_set_template(napi_env env, napi_callback_info info) {
   const char *why = NULL;
   tmpl_t *t = tmpl_parse(blob, blob_len, &why);
   if (t == NULL) { napi_throw_error(env, NULL, why); return NULL; }
+  if (qtype != QTYPE_SRV) {
+    /* Keyed case-blind only because such answers name nothing but the question: hold them to it. */
+    int plain = t->n_glue == 0;
+    for (uint32_t i = 0; plain && i < t->n_items; i++) {
+      const item_t *item = &t->items[i];
+      uint32_t type = item->dedupe < 0 ? 1 : ((uint32_t)item->rr[2] << 8 | item->rr[3]);
+      plain = (type == 1 || type == 28) && (item->dedupe < 0 || (item->rr[0] == 0xc0 && item->rr[1] == 12));
+    }
+    if (!plain) { tmpl_free(t); napi_throw_error(env, NULL, "template for a non-SRV question holds more than address records owned by the question"); return NULL; }
+  }
   t->qtype = (uint16_t)qtype;
   t->name_len = (uint16_t)name_len;
   key_name(t->qtype, name, name_len, t->name);

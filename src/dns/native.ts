@@ -110,6 +110,8 @@ const encoded = new WeakMap<Template, Buffer>();
 /** One native UDP socket; as a TemplateSink it keeps the C copies of a handler's templates. */
 export class NativeUdpSocket implements TemplateSink {
   private closed = false;
+  /** Templates the addon would not take (answered in JavaScript instead). */
+  refused = 0;
 
   private constructor(private readonly binding: NativeDnsBinding, private readonly handle: Handle, readonly port: number) {}
 
@@ -139,7 +141,12 @@ export class NativeUdpSocket implements TemplateSink {
     if (id === undefined) sourceIds.set(template.source, (id = nextSourceId++));
     let blob = encoded.get(template);
     if (blob === undefined) encoded.set(template, (blob = encodeTemplate(template)));
-    this.binding.setTemplate(this.handle, qtype, Buffer.from(nameKey, "latin1"), id, expiresInMs, blob);
+    try {
+      this.binding.setTemplate(this.handle, qtype, Buffer.from(nameKey, "latin1"), id, expiresInMs, blob);
+    } catch {
+      // The addon refused the copy: without it the question comes to JavaScript, which answers it.
+      this.refused++;
+    }
   }
 
   delete(qtype: number, nameKey: string): void {

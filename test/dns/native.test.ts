@@ -323,6 +323,9 @@ test("the addon refuses a template whose parts do not add up, and keeps answerin
     t.throws(() => binding.setTemplate(handle, 1, name, 1, -1, blob(31)), { message: /bounds below its records/ });
     t.throws(() => binding.setTemplate(handle, 1, name, 1, -1, blob(32).subarray(0, 40)), { message: /cut short/ });
     t.throws(() => binding.setTemplate(handle, 1, name, 1, -1, Buffer.concat([blob(32), Buffer.from([0])])), { message: /trailing bytes/ });
+    const srvTyped = blob(32);
+    srvTyped.writeUInt16BE(33, 20 + 12 + 2); // the first record's type: SRV, whose target spells the zone
+    t.throws(() => binding.setTemplate(handle, 1, name, 1, -1, srvTyped), { message: /non-SRV question/ });
     t.is(binding.stats(handle).templates, 1, "the good template stays");
     binding.dropSource(handle, 2);
     t.is(binding.stats(handle).templates, 1, "another source's drop leaves it");
