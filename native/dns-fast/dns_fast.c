@@ -641,6 +641,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);
     return throw_errno(env, err, "pthread_create");
   }
+  pthread_setname_np(s->thread, "praetor-dns"); /* so `top -H` tells it from libuv's pool */
   s->started = 1;
   return NULL;
 }
