@@ -6,11 +6,13 @@
  * Praetor's figures alone. A Node UDP echo server (each query sent back as its own answer) shows
  * what the socket layer alone costs in this runtime.
  *
- * Praetor serves as a server agent does (answers cached, kept fresh by blocking reads). On a
+ * Praetor serves as a server agent does (answers cached, kept fresh by blocking reads), over the
+ * native UDP fast path when it is built (src/dns/native.ts) unless `--udp-path js`; the path used
+ * is printed, with how many answers the native thread gave and how many it handed to JavaScript. On a
  * shared machine the load moves between runs, so each type is measured in `--rounds` alternating
  * Praetor/unbound pairs, and the ratio of each pair is printed with their median.
  *
- *   node --import tsx bench/dns.ts [--seconds 5] [--rounds 3] [--clients 4] [--instances 3] [--unbound-threads 1]
+ *   node --import tsx bench/dns.ts [--seconds 5] [--rounds 3] [--clients 4] [--instances 3] [--unbound-threads 1] [--udp-path native|js]
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
@@ -36,6 +38,8 @@ const rounds = argument("rounds", 3);
 const clients = argument("clients", 4);
 const instances = argument("instances", 3);
 const unboundThreads = argument("unbound-threads", 1);
+const udpPathAt = process.argv.indexOf("--udp-path");
+const udpPath = udpPathAt >= 0 && process.argv[udpPathAt + 1] === "js" ? "js" : "native";
 
 interface Instance {
   readonly node: string;
@@ -144,11 +148,11 @@ function cpuMicros(pid: number | null): number {
   return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / 100); // utime, stime in USER_HZ ticks
 }
 
-async function measured(pid: number | null, work: () => Promise<Measured>): Promise<{ line: string; qps: number }> {
+async function measured(pid: number | null, work: () => Promise<Measured>): Promise<{ line: string; qps: number; usPerQuery: number }> {
   const before = cpuMicros(pid);
   const result = await work();
   const usPerQuery = (cpuMicros(pid) - before) / Math.max(1, result.completed);
-  return { line: `${result.qps.toFixed(0).padStart(7)} q/s, ${usPerQuery.toFixed(1).padStart(5)} µs CPU/answer (lost ${result.lost})`, qps: result.qps };
+  return { line: `${result.qps.toFixed(0).padStart(7)} q/s, ${usPerQuery.toFixed(1).padStart(5)} µs CPU/answer (lost ${result.lost})`, qps: result.qps, usPerQuery };
 }
 
 function median(values: readonly number[]): number {
@@ -194,14 +198,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "praetor-dns-bench-"));
   // As on a server agent: the catalog is local, so answers are cached and kept fresh by blocking reads.
   const handler = createDnsHandler(catalog().asBackend(), defaultDnsConfig(), { readsAreLocal: true });
-  const server = await startDnsServer({ host: "127.0.0.1", port: 0, handler });
+  const server = await startDnsServer({ host: "127.0.0.1", port: 0, handler, udpPath, logger: { info: (m) => console.log(m), warn: (m) => console.warn(m) } });
   const useDnsperf = await have("dnsperf");
   const measure = (port: number, name: string, type: "A" | "SRV") => (useDnsperf ? dnsperf(port, `${name} ${type}`, dir) : nodeClient(port, name, type));
   const unbound = await startUnbound(dir);
   try {
+    console.log(`Praetor's UDP path: ${server.udpPath === "native" ? "native (C addon: recvmmsg/sendmmsg thread, misses to JavaScript)" : "JavaScript (node:dgram)"}`);
     console.log(`DNS bench: ${useDnsperf ? `dnsperf, ${clients} clients` : `Node client, ${clients} sockets x 50 in flight (dnsperf not installed)`}, ${seconds} s per run, ${rounds} rounds, web.service.consul with ${instances} instances`);
     const label = `unbound (${unboundThreads} thread${unboundThreads === 1 ? "" : "s"}, static zone)`;
     const ratios = new Map<string, number[]>();
+    const cpuRatios = new Map<string, number[]>();
     for (let round = 1; round <= rounds; round++) {
       for (const type of ["A", "SRV"] as const) {
         const praetor = await measured(null, () => measure(server.udpPort, "web.service.consul", type));
@@ -210,10 +216,18 @@ async function main(): Promise<void> {
         const reference = await measured(unbound.child.pid ?? null, () => measure(unbound.port, "web.service.consul", type));
         const ratio = praetor.qps / reference.qps;
         ratios.set(type, [...(ratios.get(type) ?? []), ratio]);
+        cpuRatios.set(type, [...(cpuRatios.get(type) ?? []), praetor.usPerQuery / reference.usPerQuery]);
         console.log(`${type.padEnd(3)} #${round} ${label.padEnd(35)} ${reference.line}   praetor/unbound ${ratio.toFixed(2)}`);
       }
     }
-    for (const [type, list] of ratios) console.log(`${type.padEnd(3)} praetor/unbound: median ${median(list).toFixed(2)} (${list.map((r) => r.toFixed(2)).join(", ")})`);
+    const stats = server.nativeStats();
+    if (stats !== null) console.log(`native path: ${stats.answered} answered in C, ${stats.handedToJs} handed to JavaScript, ${stats.handoffDrops} dropped waiting for JavaScript, ${stats.sendErrors} send errors`);
+    for (const [type, list] of ratios) {
+      const cpu = cpuRatios.get(type)!;
+      console.log(`${type.padEnd(3)} praetor/unbound: median ${median(list).toFixed(2)} (${list.map((r) => r.toFixed(2)).join(", ")}); CPU per answer praetor/unbound: median ${median(cpu).toFixed(2)}`);
+    }
+    // A question no cache holds (NXDOMAIN): the full handler each time, so this is the path's cost for misses.
+    console.log(`       praetor, uncached (NXDOMAIN)         ${(await measured(null, () => measure(server.udpPort, "nope.service.consul", "A"))).line}`);
     const echo = await startEcho();
     console.log(`       node UDP echo (the floor)           ${(await measured(null, () => measure(echo.address().port, "web.service.consul", "A"))).line}`);
     echo.close();

@@ -37,6 +37,8 @@ export interface ServiceReadCacheOptions {
   readonly minRoundMs?: number;
   readonly entriesMax?: number;
   readonly onError?: (message: string) => void;
+  /** An entry went dead (replaced or dropped): copies of answers built from it must go too. */
+  readonly onStale?: (entry: CachedRead) => void;
 }
 
 interface Slot {
@@ -106,6 +108,7 @@ export class ServiceReadCache {
     slot.entry.live = false;
     slot.controller.abort();
     if (this.slots.get(key) === slot) this.slots.delete(key);
+    this.options.onStale?.(slot.entry);
   }
 
   private watch(key: string, slot: Slot, query: ServiceQuery, options: ReadOptions): void {
@@ -116,6 +119,7 @@ export class ServiceReadCache {
       if (this.slots.get(key) !== slot || slot.entry !== from) return; // dropped meanwhile
       if (result.meta.index !== from.index) {
         from.live = false;
+        this.options.onStale?.(from);
         slot.entry = this.entry(result);
         this.watch(key, slot, query, options);
       } else if (this.options.nowMs() - startedMs >= this.minRoundMs) {

@@ -38,6 +38,25 @@ export interface DnsHandler {
    * null: the caller then awaits the handler. Saves a promise per query on the hot path.
    */
   readonly answerNow?: (query: Buffer, transport: DnsTransport) => Buffer | null;
+  /** Lets a UDP server answer cached questions itself (the native fast path, native.ts). */
+  readonly fastPath?: FastPathHook;
+}
+
+/** Where copies of the handler's answer templates go (native.ts keeps them in C). */
+export interface TemplateSink {
+  /** `expiresInMs` < 0: the template lasts until it is deleted or its source is dropped. */
+  set(qtype: number, nameKey: string, template: Template, expiresInMs: number): void;
+  delete(qtype: number, nameKey: string): void;
+  clear(): void;
+  /** The cached read behind some templates went dead: every template built from it goes. */
+  dropSource(source: CachedRead): void;
+}
+
+export interface FastPathHook {
+  /** What assemble() needs besides the template, as this handler answers. */
+  readonly options: { readonly udpAnswerLimit: number; readonly enableTruncate: boolean; readonly recursionAvailable: boolean };
+  /** Copies every template kept now and from now on into `sink`; returns the detach. */
+  attach(sink: TemplateSink): () => void;
 }
 
 export interface DnsLogger {
@@ -96,12 +115,16 @@ interface Context {
   readonly templates: Templates | null;
 }
 
-/** Encoded answers per question type and name (as spelled); dropped wholesale past a bound. */
+/**
+ * Encoded answers per question type and name (as spelled); dropped wholesale past a bound. Every
+ * change is mirrored into the attached sinks, so a copy never outlives the original.
+ */
 class Templates {
   private readonly byType = new Map<number, Map<string, Template>>();
   private count = 0;
+  readonly sinks = new Set<TemplateSink>();
 
-  constructor(private readonly countMax: number) {}
+  constructor(private readonly countMax: number, private readonly nowMs: () => number) {}
 
   get(qtype: number, nameKey: string): Template | undefined {
     return this.byType.get(qtype)?.get(nameKey);
@@ -111,15 +134,34 @@ class Templates {
     if (this.count >= this.countMax) {
       this.byType.clear();
       this.count = 0;
+      for (const sink of this.sinks) sink.clear();
     }
     let names = this.byType.get(qtype);
     if (names === undefined) this.byType.set(qtype, (names = new Map()));
     if (!names.has(nameKey)) this.count++;
     names.set(nameKey, template);
+    this.mirror(qtype, nameKey, template);
   }
 
   delete(qtype: number, nameKey: string): void {
     if (this.byType.get(qtype)?.delete(nameKey) === true) this.count--;
+    for (const sink of this.sinks) sink.delete(qtype, nameKey);
+  }
+
+  /** Copies one template into the sinks again (a copy whose expiry moved on with its source's). */
+  mirror(qtype: number, nameKey: string, template: Template): void {
+    if (this.sinks.size === 0) return;
+    const expiresAtMs = template.source.expiresAtMs;
+    const expiresInMs = expiresAtMs === Number.POSITIVE_INFINITY ? -1 : Math.max(0, expiresAtMs - this.nowMs());
+    for (const sink of this.sinks) sink.set(qtype, nameKey, template, expiresInMs);
+  }
+
+  attach(sink: TemplateSink): () => void {
+    this.sinks.add(sink);
+    for (const [qtype, names] of this.byType) {
+      for (const [nameKey, template] of names) if (template.source.live) this.mirror(qtype, nameKey, template);
+    }
+    return () => void this.sinks.delete(sink);
   }
 }
 
@@ -384,20 +426,25 @@ function withNegativeSoa(ctx: Context, draft: Draft, zone: string): Draft {
  * the catalog moves) unless stale reads are off; on a client only with `use_cache`, as Consul.
  * Entries expire after `cache_max_age` (with use_cache) and after a `max_stale` set below Consul's default.
  */
-function readCacheFor(backend: AgentBackend, config: ResolvedDnsConfig, deps: DnsHandlerDeps, nowMs: () => number): ServiceReadCache | null {
+function readCacheFor(backend: AgentBackend, config: ResolvedDnsConfig, deps: DnsHandlerDeps, nowMs: () => number, onStale: (entry: CachedRead) => void): ServiceReadCache | null {
   const cached = deps.readsAreLocal === true ? config.allowStale : config.useCache;
   if (!cached) return null;
   const bounds = [config.useCache ? config.cacheMaxAgeMs : 0, config.maxStaleMs < defaultDnsConfig().maxStaleMs ? config.maxStaleMs : 0].filter((ms) => ms > 0);
   return new ServiceReadCache(backend, {
     nowMs, maxAgeMs: bounds.length === 0 ? 0 : Math.min(...bounds),
     onError: (message) => deps.logger?.debug?.(message),
+    onStale,
   });
 }
 
 export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps: DnsHandlerDeps = {}): DnsHandlerWithStats {
   const resolved = resolveDnsConfig(config);
   const nowMs = deps.nowMs ?? Date.now;
-  const reads = readCacheFor(backend, resolved, deps, nowMs);
+  let templates: Templates | null = null;
+  const reads = readCacheFor(backend, resolved, deps, nowMs, (entry) => {
+    for (const sink of templates?.sinks ?? []) sink.dropSource(entry);
+  });
+  templates = reads === null ? null : new Templates(4_096, nowMs);
   const ctx: Context = {
     backend,
     config: resolved,
@@ -405,7 +452,7 @@ export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps:
     nowMs,
     logger: deps.logger,
     reads,
-    templates: reads === null ? null : new Templates(4_096),
+    templates,
   };
   const stats: DnsHandlerStats = { queries: 0, formErrors: 0, dropped: 0, serverFailures: 0, truncated: 0, forwarded: 0 };
   const recursionAvailable = ctx.config.recursors.length > 0;
@@ -483,6 +530,8 @@ export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps:
       transport, udpAnswerLimit: ctx.config.udpAnswerLimit, enableTruncate: ctx.config.enableTruncate, recursionAvailable, random: ctx.random,
     });
     if (assembled === null) return null;
+    // A UDP question the fast path's copy did not answer (its expiry lapsed while the source's moved on).
+    if (transport === "udp") templates.mirror(query.qtype, query.nameKey, template);
     stats.queries++;
     if (assembled.droppedAnswers > 0) stats.truncated++;
     return assembled.bytes;
@@ -527,6 +576,10 @@ export function createDnsHandler(backend: AgentBackend, config: DnsConfig, deps:
       }
     }
   };
-  return Object.assign(handler, { stats, answerNow, cache: reads, close: () => reads?.close() });
+  const fastPath: FastPathHook | undefined = templates === null ? undefined : {
+    options: { udpAnswerLimit: ctx.config.udpAnswerLimit, enableTruncate: ctx.config.enableTruncate, recursionAvailable },
+    attach: (sink) => templates.attach(sink),
+  };
+  return Object.assign(handler, { stats, answerNow, cache: reads, close: () => reads?.close(), ...(fastPath === undefined ? {} : { fastPath }) });
 }
 

@@ -7,10 +7,16 @@
  *   const dns = await startDnsServer({ host: "127.0.0.1", port: 8600, handler });
  *   ...
  *   await dns.close();
+ *
+ * UDP goes through the native fast path (native.ts) when the addon loads and the handler caches
+ * answers: its thread answers cached questions and hands the rest to the handler here. Without
+ * it, one dgram socket answers everything in JavaScript; either way one line in the log says which.
  */
 import dgram from "node:dgram";
+import { lookup } from "node:dns/promises";
 import net from "node:net";
 import type { DnsHandler } from "./handler.ts";
+import { loadNativeDns, NativeUdpSocket, type NativeUdpStats } from "./native.ts";
 
 export interface DnsServerLogger {
   info(message: string): void;
@@ -30,11 +36,17 @@ export interface DnsServerOptions {
   readonly tcpPipelineMax?: number;
   /** SO_RCVBUF of the UDP socket (4 MiB asked; the kernel may grant less). */
   readonly udpReceiveBufferBytes?: number;
+  /** "js" keeps UDP in JavaScript even when the native fast path is built (tests compare both). */
+  readonly udpPath?: "native" | "js";
 }
 
 export interface DnsServer {
   readonly udpPort: number;
   readonly tcpPort: number;
+  /** Which path answers UDP. */
+  readonly udpPath: "native" | "js";
+  /** The native thread's counters; null on the JavaScript path. */
+  nativeStats(): NativeUdpStats | null;
   close(): Promise<void>;
 }
 
@@ -145,15 +157,77 @@ function serveTcpConnection(socket: net.Socket, handler: DnsHandler, limits: Tcp
   });
 }
 
-async function bindBoth(host: string, port: number, tcp: net.Server): Promise<dgram.Socket> {
+function serveNative(socket: NativeUdpSocket, handler: DnsHandler, logger: DnsServerLogger | undefined): void {
+  const answerNow = handler.answerNow;
+  const send = (answer: Buffer, remote: Buffer): void => {
+    const errno = socket.send(answer, remote);
+    if (errno !== 0) logger?.warn(`dns: UDP send failed (errno ${errno})`);
+  };
+  socket.start((message, remote) => {
+    // A throw here would surface from the addon's callback as an uncaught exception.
+    try {
+      const now = answerNow === undefined ? null : answerNow(message, "udp");
+      if (now !== null) {
+        send(now, remote);
+        return;
+      }
+      handler(message, "udp").then((answer) => {
+        if (answer !== null) send(answer, remote);
+      }, (error: unknown) => logger?.warn(`dns: handler failed: ${String(error)}`));
+    } catch (error) {
+      logger?.warn(`dns: handler failed: ${String(error)}`);
+    }
+  });
+}
+
+type UdpEndpoint =
+  | { readonly kind: "js"; readonly socket: dgram.Socket }
+  | { readonly kind: "native"; readonly socket: NativeUdpSocket };
+
+function endpointPort(udp: UdpEndpoint): number {
+  return udp.kind === "js" ? udp.socket.address().port : udp.socket.port;
+}
+
+function closeEndpoint(udp: UdpEndpoint): Promise<void> {
+  if (udp.kind === "native") {
+    udp.socket.close();
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => udp.socket.close(() => resolve()));
+}
+
+let nativeUnavailableLogged = false;
+
+/** The native socket when the addon loads and can bind this host; else null (said once in the log). */
+async function bindNative(host: string, port: number, receiveBufferBytes: number, logger: DnsServerLogger | undefined): Promise<NativeUdpSocket | null> {
+  const binding = loadNativeDns();
+  if (typeof binding === "string") {
+    if (!nativeUnavailableLogged) logger?.info(`dns: native UDP fast path ${binding}; answering UDP in JavaScript`);
+    nativeUnavailableLogged = true;
+    return null;
+  }
+  try {
+    // A name binds where dgram would bind it: its first IPv4 address (a udp4 socket).
+    const address = net.isIP(host) === 0 ? (await lookup(host, { family: 4 })).address : host;
+    return NativeUdpSocket.open(binding, address, port, receiveBufferBytes);
+  } catch (error) {
+    const failure = error as NodeJS.ErrnoException;
+    if (failure.code === "EADDRINUSE" || failure.code === "EACCES") throw portError(failure, host, port, "udp");
+    logger?.info(`dns: native UDP fast path cannot bind ${host}:${port} (${failure.message}); answering UDP in JavaScript`);
+    return null;
+  }
+}
+
+async function bindBoth(host: string, port: number, tcp: net.Server, wantNative: boolean, receiveBufferBytes: number, logger: DnsServerLogger | undefined): Promise<UdpEndpoint> {
   // With port 0, find a port free for both protocols, so `dig -p N` and `dig +tcp -p N` meet the same server.
   for (let attempt = 0; ; attempt++) {
-    const udp = await bindUdp(host, port);
+    const native = wantNative ? await bindNative(host, port, receiveBufferBytes, logger) : null;
+    const udp: UdpEndpoint = native !== null ? { kind: "native", socket: native } : { kind: "js", socket: await bindUdp(host, port) };
     try {
-      await listenTcp(tcp, host, udp.address().port);
+      await listenTcp(tcp, host, endpointPort(udp));
       return udp;
     } catch (error) {
-      udp.close();
+      await closeEndpoint(udp);
       if (port !== 0 || attempt >= 20) throw error;
     }
   }
@@ -170,32 +244,45 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     serveTcpConnection(socket, handler, limits, logger);
   });
   tcp.maxConnections = options.tcpConnectionsMax ?? 1024;
-  const udp = await bindBoth(host, port, tcp);
-  try {
-    // Bursts of queries queue in the kernel while an answer is built; the kernel caps this at rmem_max.
-    udp.setRecvBufferSize(options.udpReceiveBufferBytes ?? 4 * 1024 * 1024);
-  } catch (error) {
-    logger?.warn(`dns: cannot raise the UDP receive buffer: ${error instanceof Error ? error.message : String(error)}`);
+  // Bursts of queries queue in the kernel while an answer is built; the kernel caps this at rmem_max.
+  const receiveBufferBytes = options.udpReceiveBufferBytes ?? 4 * 1024 * 1024;
+  // Only cached answers can be answered natively: without a template cache it would be a detour.
+  const wantNative = options.udpPath !== "js" && handler.fastPath !== undefined;
+  const udp = await bindBoth(host, port, tcp, wantNative, receiveBufferBytes, logger);
+  let detach = (): void => {};
+  if (udp.kind === "native") {
+    udp.socket.configure(handler.fastPath!.options);
+    detach = handler.fastPath!.attach(udp.socket);
+    serveNative(udp.socket, handler, logger);
+  } else {
+    try {
+      udp.socket.setRecvBufferSize(receiveBufferBytes);
+    } catch (error) {
+      logger?.warn(`dns: cannot raise the UDP receive buffer: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    serveUdp(udp.socket, handler, logger);
   }
-  serveUdp(udp, handler, logger);
   tcp.on("error", (error) => logger?.warn(`dns: TCP listener error: ${error.message}`));
-  const udpPort = udp.address().port;
+  const udpPort = endpointPort(udp);
   const tcpPort = (tcp.address() as net.AddressInfo).port;
-  logger?.info(`Started DNS server ${host}:${udpPort} (udp)`);
+  logger?.info(`Started DNS server ${host}:${udpPort} (udp${udp.kind === "native" ? ", native fast path" : ""})`);
   logger?.info(`Started DNS server ${host}:${tcpPort} (tcp)`);
   let closed: Promise<void> | null = null;
   return {
     udpPort,
     tcpPort,
+    udpPath: udp.kind,
+    nativeStats: () => (udp.kind === "native" ? udp.socket.stats() : null),
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {
+        detach();
         for (const socket of connections) socket.destroy();
         let pending = 2;
         const done = (): void => {
           if (--pending === 0) resolve();
         };
         tcp.close(() => done());
-        udp.close(() => done());
+        void closeEndpoint(udp).then(done);
       });
       return closed;
     },
