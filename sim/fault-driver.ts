@@ -22,13 +22,20 @@ export class FaultDriver {
   private readonly triggers = new Map<string, (from: string, message: Message) => boolean>();
   /** Leader-churn bursts by id: the faults still to act, the one acting and the leader it is armed on. */
   private readonly bursts = new Map<number, ChurnBurst>();
+  /** Lease races under way, by fault key: the leader cut off (null until the race starts). */
+  private readonly races = new Map<string, { leader: NodeId | null }>();
   applied = 0;
+  /** Lease races that started (a leader holding its lease was cut off), and probe reads sent to it. */
+  leaseRaces = 0;
+  leaseProbes = 0;
 
   constructor(
     private readonly world: World,
     private readonly rng: WorldRng,
     private readonly network: SimNetwork<Message>,
     private readonly cluster: RaftCluster<StateMachine<unknown>>,
+    /** Lease races run the clocks this far off true time (the drift bound; 0 when drift is off). */
+    private readonly options: { readonly clockSkewPpm?: number } = {},
   ) {
     cluster.onRoleChanged = (node, role) => this.roleChanged(node, role);
     cluster.onCrashPointFired = (node) => this.crashPointFired(node);
@@ -49,6 +56,7 @@ export class FaultDriver {
     this.healed = true;
     this.triggers.clear();
     this.bursts.clear();
+    for (const key of [...this.races.keys()]) this.endLeaseRace(key);
     this.network.healAll();
     this.activePartitions.clear();
     this.activeImpairments.clear();
@@ -83,6 +91,7 @@ export class FaultDriver {
       case "halves":
       case "ring":
       case "oneway": return this.partition(key, this.linksFor(fault.kind, fault, rng));
+      case "lease-race": return this.leaseRace(key, fault);
       // Drawn with the topology and run by the membership driver: nothing happens at a time.
       case "drift":
       case "membership": return;
@@ -95,6 +104,7 @@ export class FaultDriver {
     const key = `f${fault.id}`;
     // A crash point stays armed until it fires; a deafened handover ends with its fault.
     if (fault.kind === "transfer") this.triggers.delete(key);
+    if (fault.kind === "lease-race") this.endLeaseRace(key);
     if (this.activeImpairments.delete(key)) this.network.restore(key);
     if (this.activePartitions.delete(key)) this.network.heal(key);
     for (const [node, by] of this.crashedBy) {
@@ -301,6 +311,73 @@ export class FaultDriver {
     this.cluster.withHost(leader.id, (host) => host.transferLeadership(to));
   }
 
+  /**
+   * A lease race (faults.ts appendLeaseRaces). From the fault's start every link is near-instant.
+   * The race starts at the first heartbeat round a leader sends while no link between servers that
+   * are up is cut or slowed (that would decide the race by itself): the leader's clock is
+   * set slow and every other clock fast, at the drift bound; once the round has reached the
+   * followers the leader's outbound links are cut, once their acknowledgements are back its
+   * inbound ones. Its lease now runs from that round, the followers' silence from when it reached
+   * them, and a new leader is elected as soon as their timeouts allow. Meanwhile a client sends a
+   * lease read to the cut-off leader every millisecond for as long as it leads. The race ends
+   * (links healed, clocks back to their drawn rates) `leaseRaceMs` after it started, or with the
+   * fault if that comes first.
+   */
+  private leaseRace(key: string, fault: ScheduledFault): void {
+    const race: { leader: NodeId | null } = { leader: null };
+    this.races.set(key, race);
+    this.network.capLatency(key, leaseRaceLinkMs);
+    this.triggers.set(key, (from, message) => {
+      if (message.type !== "heartbeat" || !this.leads(from)) return false;
+      if (!this.network.calmBetween(this.cluster.nodeIds.filter((id) => this.cluster.isUp(id)))) return false;
+      race.leader = from;
+      this.leaseRaces++;
+      this.world.record("leaseRace", { id: fault.id, leader: from });
+      const skewPpm = this.options.clockSkewPpm ?? 0;
+      if (skewPpm > 0) for (const id of this.cluster.nodeIds) this.cluster.skewClock(id, id === from ? -skewPpm : skewPpm);
+      const peers = this.cluster.nodeIds.filter((id) => id !== from);
+      const cut = (suffix: string, links: Link[]): void => {
+        if (this.races.get(key) === race && !this.healed) this.partition(`${key}/${suffix}`, links);
+      };
+      this.world.after(leaseRaceLinkMs + 1, () => cut("out", peers.map((peer): Link => [from, peer])));
+      this.world.after(2 * leaseRaceLinkMs + 2, () => cut("in", peers.map((peer): Link => [peer, from])));
+      this.world.after(1, () => this.probeLease(key, race));
+      this.world.after(leaseRaceMs, () => {
+        if (this.races.get(key) === race) this.endLeaseRace(key);
+      });
+      return true;
+    });
+  }
+
+  private leads(node: NodeId): boolean {
+    return this.cluster.host(node)?.node.status().role === "leader";
+  }
+
+  /**
+   * One lease read at the race's old leader, then the next a millisecond later, while it leads
+   * (once its lease has run out each read waits on a heartbeat round that cannot come back, and
+   * times out).
+   */
+  private probeLease(key: string, race: { leader: NodeId | null }): void {
+    const leader = race.leader;
+    if (this.races.get(key) !== race || this.healed || leader === null || !this.leads(leader)) return;
+    this.leaseProbes++;
+    this.cluster.withHost(leader, (host) => host.read("lease", () => {}));
+    this.world.after(1, () => this.probeLease(key, race));
+  }
+
+  private endLeaseRace(key: string): void {
+    const race = this.races.get(key);
+    if (race === undefined) return;
+    this.races.delete(key);
+    this.triggers.delete(key);
+    this.network.uncapLatency(key);
+    for (const suffix of ["out", "in"]) {
+      if (this.activePartitions.delete(`${key}/${suffix}`)) this.network.heal(`${key}/${suffix}`);
+    }
+    if (race.leader !== null && (this.options.clockSkewPpm ?? 0) > 0) for (const id of this.cluster.nodeIds) this.cluster.skewClock(id, null);
+  }
+
   private linksFor(kind: PartitionKind, fault: ScheduledFault, rng: WorldRng): Link[] {
     const nodes = this.cluster.nodeIds;
     switch (kind) {
@@ -329,6 +406,14 @@ export class FaultDriver {
     }
   }
 }
+
+/** A lease race's links: near-instant, so the new leader's election and commit take no time to speak of. */
+const leaseRaceLinkMs = 1;
+/**
+ * How long a lease race runs once started: the cut-off leader's lease and check-quorum both end
+ * within an election timeout (20 ticks) on its slowed clock, 1,050 ms at the drift bound.
+ */
+const leaseRaceMs = 1_200;
 
 type PartitionKind = Extract<FaultKind, "isolate" | "isolate-leader" | "halves" | "ring" | "oneway">;
 
