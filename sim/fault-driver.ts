@@ -22,10 +22,10 @@ export class FaultDriver {
   private readonly triggers = new Map<string, (from: string, message: Message) => boolean>();
   /** Leader-churn bursts by id: the faults still to act, the one acting and the leader it is armed on. */
   private readonly bursts = new Map<number, ChurnBurst>();
-  /** Lease races under way, by fault key: the leader cut off (null until the race starts). */
-  private readonly races = new Map<string, { leader: NodeId | null }>();
+  /** Lease races under way, by fault key. */
+  private readonly races = new Map<string, LeaseRace>();
   applied = 0;
-  /** Lease races that started (a leader holding its lease was cut off), and probe reads sent to it. */
+  /** Lease race rounds that started (a leader cut off), and the probe reads sent to the cut-off leaders. */
   leaseRaces = 0;
   leaseProbes = 0;
 
@@ -312,40 +312,61 @@ export class FaultDriver {
   }
 
   /**
-   * A lease race (faults.ts appendLeaseRaces). From the fault's start every link is near-instant.
-   * The race starts at the first heartbeat round a leader sends while no link between servers that
-   * are up is cut or slowed (that would decide the race by itself): the leader's clock is
-   * set slow and every other clock fast, at the drift bound; once the round has reached the
-   * followers the leader's outbound links are cut, once their acknowledgements are back its
-   * inbound ones. Its lease now runs from that round, the followers' silence from when it reached
-   * them, and a new leader is elected as soon as their timeouts allow. Meanwhile a client sends a
-   * lease read to the cut-off leader every millisecond for as long as it leads. The race ends
-   * (links healed, clocks back to their drawn rates) `leaseRaceMs` after it started, or with the
-   * fault if that comes first.
+   * A lease race (faults.ts appendLeaseRaces), run in rounds until the fault ends. A round starts
+   * at the first heartbeat round a leader sends while no link between its voters that are up is
+   * cut or slowed (that would decide the race by itself): every link's base delay becomes
+   * near-instant, the leader's clock is set slow and every other clock fast, at the drift bound;
+   * once the heartbeats have reached the followers the leader's outbound links are cut, once their
+   * acknowledgements are back its inbound ones. Its lease now runs from that round, the followers'
+   * silence from when it reached them, and a new leader is elected as soon as their (randomized)
+   * timeouts allow. Meanwhile a client sends a lease read to the cut-off leader every millisecond
+   * for as long as it leads. The round ends `leaseRaceMs` later (links healed and back to their
+   * drawn delays, clocks to their drawn rates), and the next waits for a heartbeat again,
+   * typically the new leader's.
    */
   private leaseRace(key: string, fault: ScheduledFault): void {
-    const race: { leader: NodeId | null } = { leader: null };
+    const race: LeaseRace = { id: fault.id, round: 0, leader: null };
     this.races.set(key, race);
-    this.network.capLatency(key, leaseRaceLinkMs);
+    this.armLeaseRound(key, race);
+  }
+
+  private armLeaseRound(key: string, race: LeaseRace): void {
     this.triggers.set(key, (from, message) => {
-      if (message.type !== "heartbeat" || !this.leads(from)) return false;
-      if (!this.network.calmBetween(this.cluster.nodeIds.filter((id) => this.cluster.isUp(id)))) return false;
-      race.leader = from;
-      this.leaseRaces++;
-      this.world.record("leaseRace", { id: fault.id, leader: from });
-      const skewPpm = this.options.clockSkewPpm ?? 0;
-      if (skewPpm > 0) for (const id of this.cluster.nodeIds) this.cluster.skewClock(id, id === from ? -skewPpm : skewPpm);
-      const peers = this.cluster.nodeIds.filter((id) => id !== from);
-      const cut = (suffix: string, links: Link[]): void => {
-        if (this.races.get(key) === race && !this.healed) this.partition(`${key}/${suffix}`, links);
-      };
-      this.world.after(leaseRaceLinkMs + 1, () => cut("out", peers.map((peer): Link => [from, peer])));
-      this.world.after(2 * leaseRaceLinkMs + 2, () => cut("in", peers.map((peer): Link => [peer, from])));
-      this.world.after(1, () => this.probeLease(key, race));
-      this.world.after(leaseRaceMs, () => {
-        if (this.races.get(key) === race) this.endLeaseRace(key);
-      });
+      const status = message.type === "heartbeat" ? this.cluster.host(from)?.node.status() : undefined;
+      if (status?.role !== "leader") return false;
+      if (!this.network.calmBetween(status.conf.voters.filter((id) => this.cluster.isUp(id)))) return false;
+      this.startLeaseRound(key, race, from);
       return true;
+    });
+  }
+
+  /** Runs inside the trigger, before the round's heartbeats draw their delays: they arrive at once too. */
+  private startLeaseRound(key: string, race: LeaseRace, leader: NodeId): void {
+    this.network.capLatency(key, leaseRaceLinkMs);
+    const round = ++race.round;
+    race.leader = leader;
+    this.leaseRaces++;
+    this.world.record("leaseRace", { id: race.id, round, leader });
+    const skewPpm = this.options.clockSkewPpm ?? 0;
+    if (skewPpm > 0) for (const id of this.cluster.nodeIds) this.cluster.skewClock(id, id === leader ? -skewPpm : skewPpm);
+    const peers = this.cluster.nodeIds.filter((id) => id !== leader);
+    const current = (): boolean => this.races.get(key) === race && race.round === round && !this.healed;
+    const cut = (suffix: string, links: Link[]): void => {
+      if (current()) this.partition(`${key}/${suffix}`, links);
+    };
+    this.world.after(leaseRaceLinkMs + 1, () => cut("out", peers.map((peer): Link => [leader, peer])));
+    this.world.after(2 * leaseRaceLinkMs + 2, () => cut("in", peers.map((peer): Link => [peer, leader])));
+    const probe = (): void => {
+      if (!current() || !this.leads(leader)) return;
+      this.leaseProbes++;
+      this.cluster.withHost(leader, (host) => host.read("lease", () => {}));
+      this.world.after(1, probe);
+    };
+    this.world.after(1, probe);
+    this.world.after(leaseRaceMs, () => {
+      if (!current()) return;
+      this.endLeaseRound(key, race);
+      this.armLeaseRound(key, race);
     });
   }
 
@@ -353,29 +374,22 @@ export class FaultDriver {
     return this.cluster.host(node)?.node.status().role === "leader";
   }
 
-  /**
-   * One lease read at the race's old leader, then the next a millisecond later, while it leads
-   * (once its lease has run out each read waits on a heartbeat round that cannot come back, and
-   * times out).
-   */
-  private probeLease(key: string, race: { leader: NodeId | null }): void {
-    const leader = race.leader;
-    if (this.races.get(key) !== race || this.healed || leader === null || !this.leads(leader)) return;
-    this.leaseProbes++;
-    this.cluster.withHost(leader, (host) => host.read("lease", () => {}));
-    this.world.after(1, () => this.probeLease(key, race));
+  /** Heal the round's cuts, lift its latency cap and restore the clocks. */
+  private endLeaseRound(key: string, race: LeaseRace): void {
+    if (race.leader !== null) this.network.uncapLatency(key);
+    for (const suffix of ["out", "in"]) {
+      if (this.activePartitions.delete(`${key}/${suffix}`)) this.network.heal(`${key}/${suffix}`);
+    }
+    if (race.leader !== null && (this.options.clockSkewPpm ?? 0) > 0) for (const id of this.cluster.nodeIds) this.cluster.skewClock(id, null);
+    race.leader = null;
   }
 
   private endLeaseRace(key: string): void {
     const race = this.races.get(key);
     if (race === undefined) return;
+    this.endLeaseRound(key, race);
     this.races.delete(key);
     this.triggers.delete(key);
-    this.network.uncapLatency(key);
-    for (const suffix of ["out", "in"]) {
-      if (this.activePartitions.delete(`${key}/${suffix}`)) this.network.heal(`${key}/${suffix}`);
-    }
-    if (race.leader !== null && (this.options.clockSkewPpm ?? 0) > 0) for (const id of this.cluster.nodeIds) this.cluster.skewClock(id, null);
   }
 
   private linksFor(kind: PartitionKind, fault: ScheduledFault, rng: WorldRng): Link[] {
@@ -410,10 +424,18 @@ export class FaultDriver {
 /** A lease race's links: near-instant, so the new leader's election and commit take no time to speak of. */
 const leaseRaceLinkMs = 1;
 /**
- * How long a lease race runs once started: the cut-off leader's lease and check-quorum both end
- * within an election timeout (20 ticks) on its slowed clock, 1,050 ms at the drift bound.
+ * How long a lease race round runs: the cut-off leader's lease and check-quorum both end within an
+ * election timeout (20 ticks) on its slowed clock, 1,040 ms at the drift bound.
  */
 const leaseRaceMs = 1_200;
+
+interface LeaseRace {
+  readonly id: number;
+  /** Rounds started so far; a round's timers act only while it is the current one. */
+  round: number;
+  /** The leader cut off in the current round (null between rounds). */
+  leader: NodeId | null;
+}
 
 type PartitionKind = Extract<FaultKind, "isolate" | "isolate-leader" | "halves" | "ring" | "oneway">;
 

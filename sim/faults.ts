@@ -75,8 +75,8 @@ const DURATION_RANGE_MS: Record<FaultKind, readonly [number, number]> = {
   loss: [1_000, 15_000], dup: [1_000, 15_000], reorder: [1_000, 15_000], delay: [1_000, 10_000],
   isolate: [500, 8_000], "isolate-leader": [500, 8_000], halves: [500, 8_000], ring: [1_000, 8_000], oneway: [500, 8_000],
   crash: [100, 6_000], "crash-leader": [100, 6_000], torn: [100, 6_000], transfer: [300, 3_000], drift: [0, 0], membership: [0, 0],
-  // How long a lease race waits for a calm moment to start in (it then runs for LEASE_RACE_MS).
-  "lease-race": [2_000, 8_000],
+  // A lease race's rounds (about 1.2 s each, plus waiting for a calm heartbeat) run until it ends.
+  "lease-race": [4_000, 12_000],
 };
 
 /**
@@ -189,13 +189,13 @@ function appendVoteCrashes(rng: WorldRng, kinds: readonly FaultKind[], durationM
  * the others are near-instant so a new leader is elected and commits as soon as the followers'
  * timeouts allow, and a client keeps reading from the old leader through the lease. A lease with
  * no margin for a tick of phase offset plus the drift serves stale reads there (the fault driver,
- * FaultDriver.leaseRace). Two to five races per seed that enables "lease-race", in separate
+ * FaultDriver.leaseRace), in rounds while the fault lasts. Three to five races per seed that enables "lease-race", in separate
  * stretches of the phase; only scenarios with a leader lease ask for them (`leaseRaces`). Drawn after
  * everything else, so the rest of the schedule is unchanged.
  */
 function appendLeaseRaces(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
   if (!kinds.includes("lease-race")) return;
-  const races = rng.int(2, 5);
+  const races = rng.int(3, 5);
   const stretchMs = Math.floor(durationMs / races);
   const [minMs, maxMs] = DURATION_RANGE_MS["lease-race"];
   for (let r = 0; r < races; r++) {

@@ -139,11 +139,11 @@ export class SimNetwork<M> {
   }
 
   /**
-   * No link between two of `nodes` is cut and nothing delays messages beyond the base delay (loss
-   * and duplication may be active): a race between them is decided by their clocks and the base delay.
+   * No link between two of `nodes` is cut and no impairment adds to every message's delay (loss,
+   * duplication and reordering may be active): a race between them is decided by their clocks.
    */
   calmBetween(nodes: readonly string[]): boolean {
-    if (this.effective.extraDelayMs > 0 || this.effective.reorderRate > 0) return false;
+    if (this.effective.extraDelayMs > 0) return false;
     return nodes.every((a) => nodes.every((b) => a === b || !this.isBlocked(a, b)));
   }
 
