@@ -38,3 +38,23 @@ test("faults: selecting ids keeps exactly those faults, unchanged", (t) => {
   t.deepEqual(selectFaults(schedule, [0, 2]), [schedule[0], schedule[2]]);
   t.throws(() => selectFaults(schedule, [schedule.length]), { instanceOf: RangeError, message: `fault id ${schedule.length} is not in this seed's schedule (ids 0 to ${schedule.length - 1})` });
 });
+
+test("faults: lease races are appended after the rest of the schedule, only where asked for, in separate stretches", (t) => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const without = generateSchedule(new WorldRng(seed, "faults"), [...FAULT_KINDS], 60_000);
+    const withRaces = generateSchedule(new WorldRng(seed, "faults"), [...FAULT_KINDS], 60_000, { leaseRaces: true });
+    t.false(without.some((f) => f.kind === "lease-race"));
+    t.deepEqual(withRaces.slice(0, without.length), without);
+    const races = withRaces.slice(without.length);
+    t.true(races.length >= 3 && races.length <= 5, `seed ${seed}: ${races.length} races`);
+    for (const [i, f] of races.entries()) {
+      t.is(f.kind, "lease-race");
+      t.is(f.id, without.length + i);
+      t.true(f.atMs + f.durationMs <= 60_000, describeFault(f));
+      if (i > 0) t.true(f.atMs >= races[i - 1]!.atMs + races[i - 1]!.durationMs, `seed ${seed}: races overlap`);
+    }
+    const noRaceKind = generateSchedule(new WorldRng(seed, "faults"), FAULT_KINDS.filter((k) => k !== "lease-race"), 60_000, { leaseRaces: true });
+    t.false(noRaceKind.some((f) => f.kind === "lease-race"));
+  }
+  t.is(generateSchedule(new WorldRng(1, "faults"), ["lease-race"], 60_000, { leaseRaces: true }).length >= 3, true);
+});
