@@ -189,17 +189,17 @@ function appendVoteCrashes(rng: WorldRng, kinds: readonly FaultKind[], durationM
  * the others are near-instant so a new leader is elected and commits as soon as the followers'
  * timeouts allow, and a client keeps reading from the old leader through the lease. A lease with
  * no margin for a tick of phase offset plus the drift serves stale reads there (the fault driver,
- * FaultDriver.leaseRace), in rounds while the fault lasts. Three to five races per seed that enables "lease-race", in separate
+ * FaultDriver.leaseRace), in rounds while the fault lasts. Four to six races per seed that enables "lease-race", in separate
  * stretches of the phase; only scenarios with a leader lease ask for them (`leaseRaces`). Drawn after
  * everything else, so the rest of the schedule is unchanged.
  */
 function appendLeaseRaces(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
   if (!kinds.includes("lease-race")) return;
-  const races = rng.int(3, 5);
+  const races = rng.int(4, 6);
   const stretchMs = Math.floor(durationMs / races);
   const [minMs, maxMs] = DURATION_RANGE_MS["lease-race"];
   for (let r = 0; r < races; r++) {
-    const lengthMs = rng.int(minMs, maxMs);
+    const lengthMs = Math.min(rng.int(minMs, maxMs), stretchMs - 1);
     const atMs = r * stretchMs + rng.int(0, Math.max(0, stretchMs - lengthMs - 1));
     if (atMs + lengthMs > durationMs) break;
     schedule.push({ id: schedule.length, kind: "lease-race", atMs, durationMs: lengthMs });
