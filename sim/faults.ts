@@ -182,16 +182,14 @@ function appendVoteCrashes(rng: WorldRng, kinds: readonly FaultKind[], durationM
 }
 
 /**
- * Lease races, the history a leader lease must survive (issue 14 defect 2): the leader is cut off
- * from every server right after a heartbeat round that a quorum acknowledged, so its lease runs
- * from that round while the followers' silence starts when it reached them; the clocks run at the
- * drift bound in the bad direction (the leader's slow, everyone else's fast), the links between
- * the others are near-instant so a new leader is elected and commits as soon as the followers'
- * timeouts allow, and a client keeps reading from the old leader through the lease. A lease with
- * no margin for a tick of phase offset plus the drift serves stale reads there (the fault driver,
- * FaultDriver.leaseRace), in rounds while the fault lasts. Four to six races per seed that enables "lease-race", in separate
- * stretches of the phase; only scenarios with a leader lease ask for them (`leaseRaces`). Drawn after
- * everything else, so the rest of the schedule is unchanged.
+ * Lease races, the history a leader lease must survive (issue 14 defect 2): a leader cut off right
+ * after a heartbeat round its followers acknowledged, clocks at the drift bound in the bad direction
+ * (its own slow, everyone else's fast), near-instant links so a new leader is elected and commits
+ * as soon as the followers' timeouts allow, and a client reading from the old leader all along
+ * (FaultDriver.leaseRace runs them in rounds while the fault lasts). A lease with no margin for a
+ * tick of phase offset plus the drift serves stale reads there. Four to six races per seed that
+ * enables "lease-race", each within its own stretch of the phase; only scenarios with a leader
+ * lease ask for them (`leaseRaces`). Drawn after everything else, so the rest is unchanged.
  */
 function appendLeaseRaces(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
   if (!kinds.includes("lease-race")) return;
@@ -201,7 +199,7 @@ function appendLeaseRaces(rng: WorldRng, kinds: readonly FaultKind[], durationMs
   for (let r = 0; r < races; r++) {
     const lengthMs = Math.min(rng.int(minMs, maxMs), stretchMs - 1);
     const atMs = r * stretchMs + rng.int(0, Math.max(0, stretchMs - lengthMs - 1));
-    if (atMs + lengthMs > durationMs) break;
+    if (lengthMs <= 0 || atMs + lengthMs > durationMs) break;
     schedule.push({ id: schedule.length, kind: "lease-race", atMs, durationMs: lengthMs });
   }
 }
