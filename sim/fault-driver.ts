@@ -27,13 +27,20 @@ export class FaultDriver {
   private readonly deliveryTriggers = new Map<string, (from: string, to: string, message: Message) => boolean>();
   /** Leader-churn bursts by id: the faults still to act, the one acting and the leader it is armed on. */
   private readonly bursts = new Map<number, ChurnBurst>();
+  /** Lease races under way, by fault key. */
+  private readonly races = new Map<string, LeaseRace>();
   applied = 0;
+  /** Lease race rounds that started (a leader cut off), and the probe reads sent to the cut-off leaders. */
+  leaseRaces = 0;
+  leaseProbes = 0;
 
   constructor(
     private readonly world: World,
     private readonly rng: WorldRng,
     private readonly network: SimNetwork<Message>,
     private readonly cluster: RaftCluster<StateMachine<unknown>>,
+    /** Lease races run the clocks this far off true time (the drift bound; 0 when drift is off). */
+    private readonly options: { readonly clockSkewPpm?: number } = {},
   ) {
     cluster.onRoleChanged = (node, role) => this.roleChanged(node, role);
     cluster.onCrashPointFired = (node) => this.crashPointFired(node);
@@ -60,6 +67,7 @@ export class FaultDriver {
     this.triggers.clear();
     this.deliveryTriggers.clear();
     this.bursts.clear();
+    for (const key of [...this.races.keys()]) this.endLeaseRace(key);
     this.network.healAll();
     this.activePartitions.clear();
     this.activeImpairments.clear();
@@ -94,6 +102,7 @@ export class FaultDriver {
       case "halves":
       case "ring":
       case "oneway": return this.partition(key, this.linksFor(fault.kind, fault, rng));
+      case "lease-race": return this.leaseRace(key, fault);
       // Drawn with the topology and run by the membership driver: nothing happens at a time.
       case "drift":
       case "membership": return;
@@ -106,6 +115,7 @@ export class FaultDriver {
     const key = `f${fault.id}`;
     // A crash point stays armed until it fires; a deafened handover ends with its fault.
     if (fault.kind === "transfer") this.triggers.delete(key);
+    if (fault.kind === "lease-race") this.endLeaseRace(key);
     if (this.activeImpairments.delete(key)) this.network.restore(key);
     if (this.activePartitions.delete(key)) this.network.heal(key);
     for (const [node, by] of this.crashedBy) {
@@ -324,6 +334,87 @@ export class FaultDriver {
     this.cluster.withHost(leader.id, (host) => host.transferLeadership(to));
   }
 
+  /**
+   * A lease race (faults.ts appendLeaseRaces), run in rounds until the fault ends. A round starts
+   * at the first heartbeat round a leader sends while no link between its voters that are up is
+   * cut or slowed (that would decide the race by itself): every link's base delay becomes
+   * near-instant, the leader's clock is set slow and every other clock fast, at the drift bound;
+   * once the heartbeats have reached the followers the leader's outbound links are cut, once their
+   * acknowledgements are back its inbound ones. Its lease now runs from that round, the followers'
+   * silence from when it reached them, and a new leader is elected as soon as their (randomized)
+   * timeouts allow. Meanwhile a client sends a lease read to the cut-off leader every millisecond
+   * for as long as it leads. The round ends `leaseRaceMs` later (links healed and back to their
+   * drawn delays, clocks to their drawn rates), and the next waits for a heartbeat again,
+   * typically the new leader's.
+   */
+  private leaseRace(key: string, fault: ScheduledFault): void {
+    const race: LeaseRace = { id: fault.id, round: 0, leader: null };
+    this.races.set(key, race);
+    this.armLeaseRound(key, race);
+  }
+
+  private armLeaseRound(key: string, race: LeaseRace): void {
+    this.triggers.set(key, (from, message) => {
+      const status = message.type === "heartbeat" ? this.cluster.host(from)?.node.status() : undefined;
+      if (status?.role !== "leader") return false;
+      if (!this.network.calmBetween(status.conf.voters.filter((id) => this.cluster.isUp(id)))) return false;
+      this.startLeaseRound(key, race, from);
+      return true;
+    });
+  }
+
+  /** Runs inside the trigger, before the round's heartbeats draw their delays: they arrive at once too. */
+  private startLeaseRound(key: string, race: LeaseRace, leader: NodeId): void {
+    this.network.capLatency(key, leaseRaceLinkMs);
+    const round = ++race.round;
+    race.leader = leader;
+    this.leaseRaces++;
+    this.world.record("leaseRace", { id: race.id, round, leader });
+    const skewPpm = this.options.clockSkewPpm ?? 0;
+    if (skewPpm > 0) for (const id of this.cluster.nodeIds) this.cluster.skewClock(id, id === leader ? -skewPpm : skewPpm);
+    const peers = this.cluster.nodeIds.filter((id) => id !== leader);
+    const current = (): boolean => this.races.get(key) === race && race.round === round && !this.healed;
+    const cut = (suffix: string, links: Link[]): void => {
+      if (current()) this.partition(`${key}/${suffix}`, links);
+    };
+    this.world.after(leaseRaceLinkMs + 1, () => cut("out", peers.map((peer): Link => [leader, peer])));
+    this.world.after(2 * leaseRaceLinkMs + 2, () => cut("in", peers.map((peer): Link => [peer, leader])));
+    const probe = (): void => {
+      if (!current() || !this.leads(leader)) return;
+      this.leaseProbes++;
+      this.cluster.withHost(leader, (host) => host.read("lease", () => {}));
+      this.world.after(1, probe);
+    };
+    this.world.after(1, probe);
+    this.world.after(leaseRaceMs, () => {
+      if (!current()) return;
+      this.endLeaseRound(key, race);
+      this.armLeaseRound(key, race);
+    });
+  }
+
+  private leads(node: NodeId): boolean {
+    return this.cluster.host(node)?.node.status().role === "leader";
+  }
+
+  /** Heal the round's cuts, lift its latency cap and restore the clocks. */
+  private endLeaseRound(key: string, race: LeaseRace): void {
+    if (race.leader !== null) this.network.uncapLatency(key);
+    for (const suffix of ["out", "in"]) {
+      if (this.activePartitions.delete(`${key}/${suffix}`)) this.network.heal(`${key}/${suffix}`);
+    }
+    if (race.leader !== null && (this.options.clockSkewPpm ?? 0) > 0) for (const id of this.cluster.nodeIds) this.cluster.skewClock(id, null);
+    race.leader = null;
+  }
+
+  private endLeaseRace(key: string): void {
+    const race = this.races.get(key);
+    if (race === undefined) return;
+    this.endLeaseRound(key, race);
+    this.races.delete(key);
+    this.triggers.delete(key);
+  }
+
   private linksFor(kind: PartitionKind, fault: ScheduledFault, rng: WorldRng): Link[] {
     const nodes = this.cluster.nodeIds;
     switch (kind) {
@@ -351,6 +442,22 @@ export class FaultDriver {
       default: return assertNever(kind);
     }
   }
+}
+
+/** A lease race's links: near-instant, so the new leader's election and commit take no time to speak of. */
+const leaseRaceLinkMs = 1;
+/**
+ * How long a lease race round runs: the cut-off leader's lease and check-quorum both end within an
+ * election timeout (20 ticks) on its slowed clock, 1,040 ms at the drift bound.
+ */
+const leaseRaceMs = 1_200;
+
+interface LeaseRace {
+  readonly id: number;
+  /** Rounds started so far; a round's timers act only while it is the current one. */
+  round: number;
+  /** The leader cut off in the current round (null between rounds). */
+  leader: NodeId | null;
 }
 
 type PartitionKind = Extract<FaultKind, "isolate" | "isolate-leader" | "halves" | "ring" | "oneway">;

@@ -8,12 +8,13 @@ import { CRASH_POINTS, type CrashPoint } from "./crash-points.ts";
  * leadership transfers (an operator's action, not a fault, but it races elections the same way) are timed events
  * in the schedule, so shrinking can remove them one by one; drift is a per-node property drawn
  * with the topology; membership changes (one server at a time, proposed by the leader) come from
- * the membership driver (sim/membership-driver.ts).
+ * the membership driver (sim/membership-driver.ts). A lease race (appendLeaseRaces) is a shape
+ * drawn after the random mix, not part of it.
  */
 export const FAULT_KINDS = [
   "loss", "dup", "reorder", "delay",
   "isolate", "isolate-leader", "halves", "ring", "oneway",
-  "crash", "crash-leader", "torn", "transfer", "drift", "membership",
+  "crash", "crash-leader", "torn", "transfer", "drift", "membership", "lease-race",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -76,6 +77,8 @@ const DURATION_RANGE_MS: Record<FaultKind, readonly [number, number]> = {
   loss: [1_000, 15_000], dup: [1_000, 15_000], reorder: [1_000, 15_000], delay: [1_000, 10_000],
   isolate: [500, 8_000], "isolate-leader": [500, 8_000], halves: [500, 8_000], ring: [1_000, 8_000], oneway: [500, 8_000],
   crash: [100, 6_000], "crash-leader": [100, 6_000], torn: [100, 6_000], transfer: [300, 3_000], drift: [0, 0], membership: [0, 0],
+  // A lease race's rounds (about 1.2 s each, plus waiting for a calm heartbeat) run until it ends.
+  "lease-race": [4_000, 12_000],
 };
 
 /**
@@ -102,9 +105,15 @@ function pickWeighted(rng: WorldRng, kinds: readonly FaultKind[], weights: reado
  * Draw a seed's fault schedule over the safety phase: on average one fault every
  * `meanGapMs`, each of an enabled kind, starting early enough to end before the phase does.
  */
-export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, options: { readonly leaderChurn?: boolean } = {}): ScheduledFault[] {
-  const timed = kinds.filter((k) => !isUntimed(k));
-  if (timed.length === 0) return [];
+export function generateSchedule(
+  rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, options: { readonly leaderChurn?: boolean; readonly leaseRaces?: boolean } = {},
+): ScheduledFault[] {
+  const timed = kinds.filter((k) => !isUntimed(k) && !isShape(k));
+  if (timed.length === 0) {
+    const schedule: ScheduledFault[] = [];
+    if (options.leaseRaces === true) appendLeaseRaces(rng, kinds, durationMs, schedule);
+    return schedule;
+  }
   const weights = drawWeights(rng, timed);
   const meanGapMs = rng.int(1_000, 5_000);
   const schedule: ScheduledFault[] = [];
@@ -126,6 +135,7 @@ export function generateSchedule(rng: WorldRng, kinds: readonly FaultKind[], dur
   }
   // Drawn last, so every earlier draw (and each seed's other faults) stays as it was.
   if (options.leaderChurn !== false) appendSplitVotes(rng, kinds, durationMs, schedule);
+  if (options.leaseRaces === true) appendLeaseRaces(rng, kinds, durationMs, schedule);
   return schedule;
 }
 
@@ -203,6 +213,29 @@ function appendSplitVotes(rng: WorldRng, kinds: readonly FaultKind[], durationMs
 }
 
 /**
+ * Lease races, the history a leader lease must survive (issue 14 defect 2): a leader cut off right
+ * after a heartbeat round its followers acknowledged, clocks at the drift bound in the bad direction
+ * (its own slow, everyone else's fast), near-instant links so a new leader is elected and commits
+ * as soon as the followers' timeouts allow, and a client reading from the old leader all along
+ * (FaultDriver.leaseRace runs them in rounds while the fault lasts). A lease with no margin for a
+ * tick of phase offset plus the drift serves stale reads there. Four to six races per seed that
+ * enables "lease-race", each within its own stretch of the phase; only scenarios with a leader
+ * lease ask for them (`leaseRaces`). Drawn after everything else, so the rest is unchanged.
+ */
+function appendLeaseRaces(rng: WorldRng, kinds: readonly FaultKind[], durationMs: number, schedule: ScheduledFault[]): void {
+  if (!kinds.includes("lease-race")) return;
+  const races = rng.int(4, 6);
+  const stretchMs = Math.floor(durationMs / races);
+  const [minMs, maxMs] = DURATION_RANGE_MS["lease-race"];
+  for (let r = 0; r < races; r++) {
+    const lengthMs = Math.min(rng.int(minMs, maxMs), stretchMs - 1);
+    const atMs = r * stretchMs + rng.int(0, Math.max(0, stretchMs - lengthMs - 1));
+    if (lengthMs <= 0 || atMs + lengthMs > durationMs) break;
+    schedule.push({ id: schedule.length, kind: "lease-race", atMs, durationMs: lengthMs });
+  }
+}
+
+/**
  * Half the transfers happen while the old leader has gone deaf (its inbound links cut for the
  * fault's duration): it keeps believing it leads while the new leader serves, which is exactly
  * the window where a read served without confirming leadership goes stale.
@@ -226,6 +259,11 @@ function isUntimed(kind: FaultKind): boolean {
   return kind === "drift" || kind === "membership";
 }
 
+/** Kinds drawn as shapes after the random mix (their own function), never by the swarm weights. */
+function isShape(kind: FaultKind): boolean {
+  return kind === "lease-race";
+}
+
 export function isNodeFault(kind: FaultKind): boolean {
   return kind === "crash" || kind === "crash-leader" || kind === "torn";
 }
@@ -237,7 +275,7 @@ function impairmentOf(rng: WorldRng, kind: FaultKind): { rate?: number; delayMs?
     case "reorder": return { rate: round3(rng.uniform(0.1, 0.5)), delayMs: rng.int(20, 300) };
     case "delay": return { delayMs: rng.int(50, 600) };
     case "isolate": case "isolate-leader": case "halves": case "ring": case "oneway":
-    case "crash": case "crash-leader": case "torn": case "transfer": case "drift": case "membership":
+    case "crash": case "crash-leader": case "torn": case "transfer": case "drift": case "membership": case "lease-race":
       return {};
     default: return assertNever(kind);
   }

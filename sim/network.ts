@@ -44,6 +44,8 @@ export class SimNetwork<M> {
   private readonly blockedLinkCounts = new Map<string, number>();
   private readonly impairments = new Map<string, Impairment>();
   private effective: EffectiveImpairment = noImpairment();
+  /** Active latency caps by id (a lease race's near-instant links); the lowest one applies. */
+  private readonly latencyCaps = new Map<string, number>();
   readonly stats: NetworkStats = { sent: 0, delivered: 0, droppedLoss: 0, droppedPartition: 0, droppedDown: 0, duplicated: 0 };
   /** Told of every link cut or restored and every impairment change (the step-down check reads it). */
   onLinksChanged: ((links: readonly Link[]) => void) | null = null;
@@ -112,10 +114,37 @@ export class SimNetwork<M> {
     this.onImpairmentsChanged?.(this.impairments.size);
   }
 
+  /**
+   * Cap every link's base delay at `maxDelayMs` until `uncapLatency(id)` (impairments still add
+   * theirs on top). The base delay is drawn as before and then capped, so the network's stream
+   * stays aligned with a run without the cap.
+   */
+  capLatency(id: string, maxDelayMs: number): void {
+    assert(!this.latencyCaps.has(id), `latency cap ${id} already active`);
+    assert(maxDelayMs >= 0, `latency cap ${maxDelayMs} < 0`);
+    this.latencyCaps.set(id, maxDelayMs);
+    this.world.record("capLatency", { id, maxDelayMs });
+  }
+
+  uncapLatency(id: string): void {
+    assert(this.latencyCaps.delete(id), `latency cap ${id} is not active`);
+    this.world.record("uncapLatency", { id });
+  }
+
   /** Heal every partition and impairment: the start of the liveness phase. */
   healAll(): void {
     for (const id of [...this.partitions.keys()]) this.heal(id);
     for (const id of [...this.impairments.keys()]) this.restore(id);
+    for (const id of [...this.latencyCaps.keys()]) this.uncapLatency(id);
+  }
+
+  /**
+   * No link between two of `nodes` is cut and no impairment adds to every message's delay (loss,
+   * duplication and reordering may be active): a race between them is decided by their clocks.
+   */
+  calmBetween(nodes: readonly string[]): boolean {
+    if (this.effective.extraDelayMs > 0) return false;
+    return nodes.every((a) => nodes.every((b) => a === b || !this.isBlocked(a, b)));
   }
 
   get activeFaults(): number {
@@ -158,11 +187,16 @@ export class SimNetwork<M> {
   }
 
   private drawDelayMs(): number {
-    let delayMs = this.rng.int(this.profile.delayMinMs, this.profile.delayMaxMs) + this.effective.extraDelayMs;
+    let delayMs = this.cappedBase(this.rng.int(this.profile.delayMinMs, this.profile.delayMaxMs)) + this.effective.extraDelayMs;
     if (this.rng.chance(this.effective.reorderRate)) {
       delayMs += Math.round(-Math.log(1 - this.rng.next()) * this.effective.tailMeanMs);
     }
     return delayMs;
+  }
+
+  private cappedBase(delayMs: number): number {
+    if (this.latencyCaps.size === 0) return delayMs;
+    return Math.min(delayMs, ...this.latencyCaps.values());
   }
 
   private deliver(from: string, to: string, message: M): void {

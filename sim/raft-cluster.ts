@@ -1,13 +1,14 @@
 import {
-  RaftHost, defaultRaftHostConfig, type RaftHostConfig, type RaftNodeLike, type RaftNodeStatus, type StateMachine,
+  RaftHost, defaultRaftHostConfig, type RaftHostConfig, type RaftNodeLike, type RaftNodeStatus, type ReadOutcome, type StateMachine,
 } from "../src/agent/raft-host.ts";
-import type { ConfState, Entry, Message, NodeId, PersistedState, RaftConfig } from "../src/core/raft/types.ts";
+import type { ConfState, Entry, Message, NodeId, PersistedState, RaftConfig, ReadMode } from "../src/core/raft/types.ts";
 import type { Rng } from "../src/core/util/rng.ts";
 import { assert } from "../src/core/util/assert.ts";
 import type { RaftStorage } from "../src/storage/types.ts";
 import type { Transport } from "../src/transports/transport.ts";
 import { RaftSafetyChecker } from "./checkers/raft-safety.ts";
 import { ConfChangeTermChecker } from "./checkers/conf-change-term.ts";
+import { ReadFreshnessChecker } from "./checkers/read-freshness.ts";
 import { CrashArm, CrashPointError, CrashPointStateMachine, type CrashPoint } from "./crash-points.ts";
 import type { SimNetwork } from "./network.ts";
 import type { WorldRng } from "./world/rng.ts";
@@ -65,7 +66,9 @@ export interface RaftClusterOptions<S extends StateMachine<unknown>> {
 interface NodeSlot<S> {
   readonly id: NodeId;
   readonly disk: NodeDisk;
-  readonly tickPeriodMs: number;
+  /** The clock's tick period; a lease race skews it within the drift bound for a while. */
+  tickPeriodMs: number;
+  readonly drawnTickPeriodMs: number;
   /** Bumped on every crash, so a dead incarnation's scheduled ticks do nothing. */
   incarnation: number;
   host: RaftHost<unknown> | null;
@@ -88,6 +91,9 @@ interface NodeSlot<S> {
 export class RaftCluster<S extends StateMachine<unknown>> {
   readonly checker = new RaftSafetyChecker();
   readonly confChangeChecker = new ConfChangeTermChecker();
+  readonly reads = new ReadFreshnessChecker();
+  /** The host class, with every read judged by the freshness checker. */
+  private readonly Host: HostClass;
   private readonly slots = new Map<NodeId, NodeSlot<S>>();
   readonly conf: ConfState;
   /**
@@ -113,11 +119,12 @@ export class RaftCluster<S extends StateMachine<unknown>> {
 
   constructor(private readonly options: RaftClusterOptions<S>) {
     this.conf = { voters: [...(options.initialVoters ?? options.nodeIds)], learners: [] };
+    this.Host = withFreshReads(options.hostClass ?? RaftHost, this.reads, options.world);
     for (const id of options.retired ?? []) this.retired.add(id);
     for (const id of options.nodeIds) {
       const config = options.makeConfig(id);
-      const tickPeriodMs = Math.max(1, Math.round(config.tickMs * options.driftOf(id)));
-      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down", midApply: new CrashArm(), lastConf: "", confChangedMs: 0, crashPointDownMs: null });
+      const tickPeriodMs = periodWithinBound(config, Math.round(config.tickMs * options.driftOf(id)));
+      this.slots.set(id, { id, disk: options.makeDisk(id), tickPeriodMs, drawnTickPeriodMs: tickPeriodMs, incarnation: 0, host: null, stateMachine: null, lastRole: "down", midApply: new CrashArm(), lastConf: "", confChangedMs: 0, crashPointDownMs: null });
     }
     const syncDelayMs = options.syncDelayMs;
     if (syncDelayMs !== undefined) {
@@ -203,8 +210,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     const stateMachine = makeStateMachine();
     const rng = this.options.rng.derive(`node/${id}/${slot.incarnation}`);
     const config = makeConfig(id);
-    const Host = this.options.hostClass ?? RaftHost;
-    const host = new Host(
+    const host = new this.Host(
       slot.disk.storage, this.guardedTransport(slot), new CrashPointStateMachine(stateMachine, slot.midApply),
       (p) => nodeFactory(config, { ...p, initialConf: p.initialConf ?? this.conf }, rng),
       this.options.hostConfig ?? defaultRaftHostConfig(),
@@ -310,6 +316,19 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     this.start(id);
   }
 
+  /**
+   * Run `id`'s clock `ppm` parts per million fast (negative: slow) of true time, from its next
+   * tick on; null restores the seed's drawn rate. The period is rounded towards true time, so a
+   * skew at the configured bound stays within it.
+   */
+  skewClock(id: NodeId, ppm: number | null): void {
+    const slot = this.slot(id);
+    const tickMs = this.options.makeConfig(id).tickMs;
+    const exact = tickMs * (1 - (ppm ?? 0) / 1_000_000);
+    slot.tickPeriodMs = ppm === null ? slot.drawnTickPeriodMs : Math.max(1, ppm >= 0 ? Math.ceil(exact) : Math.floor(exact));
+    this.options.world.record("clock", { node: id, tickPeriodMs: slot.tickPeriodMs });
+  }
+
   checkLogMatching(): void {
     this.checker.checkLogMatching();
   }
@@ -336,6 +355,7 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     if (!changed) return;
     const status = host.node.status();
     this.checker.onStatus(status);
+    this.reads.onCommit(slot.id, status.commit);
     const conf = `${status.conf.voters.join(",")}/${status.conf.learners.join(",")}`;
     if (conf !== slot.lastConf) {
       slot.lastConf = conf;
@@ -349,4 +369,26 @@ export class RaftCluster<S extends StateMachine<unknown>> {
       this.options.world.record("role", { node: slot.id, role: status.role, term: status.term, leader: status.leader });
     }
   }
+}
+
+/**
+ * A tick period in whole milliseconds no further from `tickMs` than the drift bound allows: a
+ * multiplier drawn at the bound (1.05) rounds to 52.5 ms and then to 53, 6 % slow.
+ */
+function periodWithinBound(config: RaftConfig, periodMs: number): number {
+  const boundMs = (config.tickMs * config.maxClockDriftPpm) / 1_000_000;
+  return Math.max(1, Math.min(Math.floor(config.tickMs + boundMs), Math.max(Math.ceil(config.tickMs - boundMs), periodMs)));
+}
+
+/** `Base` with every read's answer judged by `checker` (sim/checkers/read-freshness.ts). */
+function withFreshReads(Base: HostClass, checker: ReadFreshnessChecker, world: World): HostClass {
+  return class FreshReadHost extends Base {
+    override read(mode: ReadMode, done: (outcome: ReadOutcome) => void): void {
+      const start = checker.begin(this.id, mode, world.nowMs);
+      super.read(mode, (outcome) => {
+        if (outcome.kind === "ready") checker.answered(start, outcome.index, world.nowMs);
+        done(outcome);
+      });
+    }
+  };
 }

@@ -241,7 +241,8 @@ class GossipSim {
       case "transfer":
       case "drift":
       case "membership":
-        // No leader to transfer; ticks are exact here; members join and leave by gossip's own churn.
+      case "lease-race":
+        // No leader to transfer or lease; ticks are exact here; members join and leave by gossip's own churn.
         return;
       default:
         return assertNever(f.kind);

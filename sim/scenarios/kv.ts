@@ -121,6 +121,11 @@ function drawSpares(rng: WorldRng, setup: KvSetup, withDrift: boolean): void {
   }
 }
 
+/** Lease races run every clock at the drift bound, in the direction that shortens the margin; none without drift. */
+function leaseRaceSkewPpm(options: ScenarioOptions): number {
+  return options.faults.includes("drift") ? defaultRaftConfig("n0").maxClockDriftPpm : 0;
+}
+
 /** A clock's tick-period multiplier within the configured drift bound (1 when drift is off). */
 export function drawDrift(rng: WorldRng, withDrift: boolean): number {
   const bound = defaultRaftConfig("n0").maxClockDriftPpm / 1_000_000;
@@ -131,7 +136,7 @@ export function drawDrift(rng: WorldRng, withDrift: boolean): number {
 export function runKvSeed(options: ScenarioOptions): SeedResult {
   const world = new World(options.seed, { trace: options.trace });
   const setup = drawSetup(world.rng.derive("setup"), options);
-  const fullSchedule = options.faultSchedule ?? generateSchedule(world.rng.derive("faults"), options.faults, options.durationMs);
+  const fullSchedule = options.faultSchedule ?? generateSchedule(world.rng.derive("faults"), options.faults, options.durationMs, { leaseRaces: true });
   const schedule = options.scheduleIds === undefined ? fullSchedule : selectFaults(fullSchedule, options.scheduleIds);
   world.record("seed", { seed: options.seed, scenario: "kv", setup, faults: schedule.map((f) => f.id) });
   const network = new SimNetwork<Message>(world, world.rng.derive("network"), setup, describeMessage);
@@ -145,7 +150,7 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
     ...(setup.syncDelayMs === undefined ? {} : { syncDelayMs: setup.syncDelayMs }),
     ...(options.hostClass === undefined ? {} : { hostClass: options.hostClass }),
   });
-  const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
+  const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster, { clockSkewPpm: leaseRaceSkewPpm(options) });
   const workload = new KvWorkload(world, world.rng.derive("workload"), cluster, setup.workload);
   const membership = options.faults.includes("membership") ? new MembershipDriver(world, world.rng.derive("membership"), cluster) : null;
   const readLoad = new ReadLoad(world, cluster, setup.readsPerTick, defaultRaftConfig("n0").tickMs);
@@ -166,6 +171,7 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
     completed: workload.completed, indeterminate: workload.indeterminate, refused: workload.refused,
     loadReadsIssued: readLoad.issued, loadReadsAnswered: readLoad.answered,
     restarts: cluster.restarts, diskCrashes: cluster.diskCrashes, crashPoints: cluster.crashPoints, checks: cluster.checker.checks,
+    leaseRaces: driver.leaseRaces, leaseProbes: driver.leaseProbes, readsJudged: cluster.reads.reads,
   });
   if (membership !== null) {
     for (const [kind, count] of Object.entries(membership.counts)) facts[`conf.${kind}`] = count;

@@ -57,3 +57,23 @@ test("faults: every seed with delay, crash-leader and crash carries one to three
   }
   t.false(generateSchedule(new WorldRng(1, "faults"), ["crash", "crash-leader"], 60_000).some((f) => f.kind === "delay"));
 });
+
+test("faults: lease races are appended after the rest of the schedule, only where asked for, in separate stretches", (t) => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const without = generateSchedule(new WorldRng(seed, "faults"), [...FAULT_KINDS], 60_000);
+    const withRaces = generateSchedule(new WorldRng(seed, "faults"), [...FAULT_KINDS], 60_000, { leaseRaces: true });
+    t.false(without.some((f) => f.kind === "lease-race"));
+    t.deepEqual(withRaces.slice(0, without.length), without);
+    const races = withRaces.slice(without.length);
+    t.true(races.length >= 4 && races.length <= 6, `seed ${seed}: ${races.length} races`);
+    for (const [i, f] of races.entries()) {
+      t.is(f.kind, "lease-race");
+      t.is(f.id, without.length + i);
+      t.true(f.atMs + f.durationMs <= 60_000, describeFault(f));
+      if (i > 0) t.true(f.atMs >= races[i - 1]!.atMs + races[i - 1]!.durationMs, `seed ${seed}: races overlap`);
+    }
+    const noRaceKind = generateSchedule(new WorldRng(seed, "faults"), FAULT_KINDS.filter((k) => k !== "lease-race"), 60_000, { leaseRaces: true });
+    t.false(noRaceKind.some((f) => f.kind === "lease-race"));
+  }
+  t.is(generateSchedule(new WorldRng(1, "faults"), ["lease-race"], 60_000, { leaseRaces: true }).length >= 4, true);
+});

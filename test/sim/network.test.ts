@@ -172,3 +172,31 @@ test("network: the delivery tap sees only messages that will land (not those cut
   world.runUntil(100);
   t.deepEqual(tapped, ["n1>n3:kept"]);
 });
+
+test("network: a latency cap shortens the base delay while it is on, and lifting it restores the drawn delays", (t) => {
+  const { world, network, endpoints, received } = setup(1, { delayMinMs: 40, delayMaxMs: 40 });
+  network.capLatency("race", 1);
+  endpoints.get("n1")!.send("n2", "fast");
+  world.runUntil(1);
+  t.deepEqual(received, ["n1>n2:fast"]);
+  network.uncapLatency("race");
+  endpoints.get("n1")!.send("n2", "slow");
+  world.runUntil(40);
+  t.deepEqual(received, ["n1>n2:fast"]);
+  world.runUntil(41);
+  t.deepEqual(received, ["n1>n2:fast", "n1>n2:slow"]);
+  t.throws(() => network.uncapLatency("race"), { message: /latency cap race is not active/ });
+});
+
+test("network: calm between nodes means no cut link among them and no added delay", (t) => {
+  const { network } = setup();
+  t.true(network.calmBetween(nodes));
+  network.partition("p", isolateLinks("n5", nodes));
+  t.false(network.calmBetween(nodes));
+  t.true(network.calmBetween(["n1", "n2", "n3"]));
+  network.impair("d", { extraDelayMs: 100 });
+  t.false(network.calmBetween(["n1", "n2", "n3"]));
+  network.restore("d");
+  network.impair("l", { lossRate: 0.2 });
+  t.true(network.calmBetween(["n1", "n2", "n3"]));
+});
