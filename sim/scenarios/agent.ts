@@ -22,18 +22,26 @@
  * checker.
  */
 import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-host.ts";
-import type { LocalService, SyncWrite } from "../../src/core/agent/anti-entropy.ts";
-import { LocalSync, type LocalSyncHost, type LocalView } from "../../src/core/agent/local-sync.ts";
+import type { LocalCheck, LocalService, SyncWrite } from "../../src/core/agent/anti-entropy.ts";
+import { CheckStates, type CheckStatesConfig } from "../../src/core/agent/check-states.ts";
+import { LocalSync, type LocalSyncConfig, type LocalSyncHost, type LocalView } from "../../src/core/agent/local-sync.ts";
+import { nodeMaintenanceCheck, serviceMaintenanceCheck } from "../../src/core/agent/maintenance.ts";
 import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMember, type DutiesRaftStatus } from "../../src/core/agent/server-duties.ts";
 import { encodeCommand, type Command } from "../../src/core/catalog/commands.ts";
 import { Catalog, defaultCatalogConfig, type ApplyResult } from "../../src/core/catalog/index.ts";
-import type { CheckRecord, NodeServices } from "../../src/core/catalog/types.ts";
+import type { CheckRecord, CheckStatus, NodeServices } from "../../src/core/catalog/types.ts";
 import { defaultLanConfig, type GossipConfig } from "../../src/core/gossip/config.ts";
 import type { Member, OutPacket } from "../../src/core/gossip/events.ts";
 import { MemberIndex } from "../../src/core/gossip/member-table.ts";
 import { GossipNode } from "../../src/core/gossip/node.ts";
 import type { Entry, Message, NodeId } from "../../src/core/raft/types.ts";
 import { AckedWrites, checkAntiEntropy, checkCatalogMatchesGossip, leaverFate, RequestLog, type AgentTruth } from "../checkers/agent-checker.ts";
+import {
+  checkCatalogChecksConverged, checkCriticalDeregistration, checkOutputBatching, checkPassingQuery, checkWritesReflectResults, finalReported,
+  type CheckRun, type CheckWrite, type InstanceHealth,
+} from "../checkers/health-checker.ts";
+import { drawCheckPlan, rawResult, type CheckPlan } from "./agent-checks.ts";
+import { serfCheckId } from "../../src/core/agent/reconcile.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { generateSchedule, selectFaults } from "../faults.ts";
@@ -63,6 +71,12 @@ const serviceNames = ["web", "db", "cache", "api"];
 const kvWriteGapMs: readonly [number, number] = [300, 1_500];
 /** A client cut off from the servers (or from everyone) for this long, once per seed. */
 const clientCutMs: readonly [number, number] = [3_000, 15_000];
+/** How often each agent looks for service checks critical past deregister_critical_service_after (production: 30 s). */
+const checkReapIntervalMs = 1_000;
+/** check_deregister_interval_min (production: 1 min), scaled down with the rest. */
+const deregisterCriticalMinMs = 5_000;
+/** check_update_interval (production: 5 min): drawn per seed within this range. */
+const checkUpdateIntervalMsRange: readonly [number, number] = [2_000, 8_000];
 
 /** Planted defects for the scenario's own tests: each must make a checker fail. */
 export type AgentPlant = "duties-never-propose" | "sync-never-deletes" | "node-meta-drifts" | "kv-ack-before-commit" | "rpc-never-reconnects";
@@ -70,10 +84,15 @@ export type AgentPlant = "duties-never-propose" | "sync-never-deletes" | "node-m
 export interface AgentRunOptions extends ScenarioOptions {
   readonly plant?: AgentPlant;
   readonly clients?: number;
+  /** The agents' check state table and anti-entropy loop to run (planted-bug subclasses in tests). */
+  readonly checkStatesFactory?: (config: CheckStatesConfig) => CheckStates;
+  readonly localSyncFactory?: (host: LocalSyncHost, local: () => LocalView, config: LocalSyncConfig) => LocalSync;
+  /** The servers' catalog (a planted-bug subclass in tests). */
+  readonly catalogFactory?: () => Catalog;
 }
 
 class CatalogMachine implements StateMachine<ApplyResult> {
-  readonly catalog = new Catalog(defaultCatalogConfig());
+  constructor(readonly catalog: Catalog) {}
   apply(entry: Entry): ApplyResult {
     return this.catalog.applyBytes(entry.data, entry.index);
   }
@@ -102,8 +121,20 @@ interface SimAgent {
   fate: "alive" | "failed" | "left";
   /** This agent's tick period: tickMs stretched or shrunk by its clock's drift. */
   readonly tickPeriodMs: number;
+  /** The checks each service has (by service ID; "" for the node's), like its config files: kept across restarts. */
+  readonly checkPlans: Map<string, readonly CheckPlan[]>;
+  /** Services in maintenance, and the node's maintenance: the agent's, kept across restarts. */
+  readonly maintenance: Set<string>;
+  nodeMaintenance: boolean;
+  /** The running process's check table (the core the agent runs), its checks as LocalState holds them, and their runs. */
+  checks: CheckStates | null;
+  readonly localChecks: Map<string, LocalCheck>;
+  readonly runs: Map<string, CheckRun>;
+  /** The catalog's copy of this agent's checks in its process's last anti-entropy read. */
+  lastRead: ReadonlyMap<string, CheckRecord>;
 }
 
+type NodeView = { node: NodeServices | null; checks: readonly CheckRecord[] };
 type KvWrite = { op: "kv"; Verb: "set"; Key: string; Value: Uint8Array };
 
 function service(name: string, port: number, tags: readonly string[]): LocalService {
@@ -132,6 +163,16 @@ class AgentSim {
   /** Catalog writes proposed to Raft by anyone (duties or an agent's anti-entropy). */
   writesProposed = 0;
   private metaLooks = 0;
+  private readonly checkPlansRng: WorldRng;
+  private readonly checkResultsRng: WorldRng;
+  readonly checkUpdateIntervalMs: number;
+  /** When every check's raw result settles on its final value (the heal). */
+  private readonly settledAtMs: number;
+  /** Every check every agent process ran, and every check write anti-entropy sent (the health checkers' input). */
+  readonly checkRuns: CheckRun[] = [];
+  readonly checkWrites: CheckWrite[] = [];
+  checkResults = 0;
+  criticalDeregistrations = 0;
   gossipPackets = 0;
 
   constructor(readonly options: AgentRunOptions, clientCount: number) {
@@ -144,6 +185,11 @@ class AgentSim {
     this.netRng = world.rng.derive("gossip-net");
     this.rpcRng = world.rng.derive("rpc");
     const servicesRng = world.rng.derive("services");
+    const checksRng = world.rng.derive("check-plans");
+    this.checkPlansRng = checksRng;
+    this.checkResultsRng = world.rng.derive("check-results");
+    this.checkUpdateIntervalMs = setupRng.int(checkUpdateIntervalMsRange[0], checkUpdateIntervalMsRange[1]);
+    this.settledAtMs = options.durationMs;
     // Each clock fast or slow within Raft's drift bound; drawn whether or not drift is on.
     const driftRng = world.rng.derive("drift");
     const withDrift = options.faults.includes("drift");
@@ -161,7 +207,9 @@ class AgentSim {
         idx: i, name, ip, gossipAddr: `${ip}:8301`, addrBytes, raftId: server ? `${ip}:8300` : null,
         nodeId: `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`, services, gossip: null, gen: 0, sync: null, duties: null, fate: "alive",
         tickPeriodMs: Math.max(1, Math.round(tickMs * drawDrift(driftRng, withDrift))),
+        checkPlans: new Map(), maintenance: new Set(), nodeMaintenance: false, checks: null, localChecks: new Map(), runs: new Map(), lastRead: new Map(),
       };
+      if (checksRng.chance(0.4)) agent.checkPlans.set("", [drawCheckPlan(checksRng, "node-health", "", options.durationMs)]);
       this.agents.push(agent);
       this.byAddr.set(agent.gossipAddr, agent);
       this.byName.set(name, agent);
@@ -173,7 +221,7 @@ class AgentSim {
     this.cluster = new RaftCluster<CatalogMachine>({
       world, rng: world.rng.derive("nodes"), network: this.network, nodeIds: raftIds,
       makeConfig: (id) => simRaftConfig(id, limits), nodeFactory: options.nodeFactory ?? defaultNodeFactory,
-      makeStateMachine: () => new CatalogMachine(),
+      makeStateMachine: () => new CatalogMachine(options.catalogFactory?.() ?? new Catalog(defaultCatalogConfig())),
       makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
       driftOf: (id) => this.byRaft.get(id)!.tickPeriodMs / tickMs,
       hostConfig: defaultRaftHostConfig({ snapshotEveryEntries, requestTimeoutTicks: 50 }),
@@ -214,10 +262,18 @@ class AgentSim {
       const catalog = this.cluster.stateMachine(agent.raftId)!.catalog;
       agent.duties = new ServerDuties(this.dutiesHost(agent), catalog, defaultServerDutiesConfig(tickMs));
     }
-    agent.sync = new LocalSync(this.syncHost(agent), () => this.localView(agent), {
-      periodicTicks: syncPeriodMs / tickMs, changeDelayTicks: 1, retryTicks: 1_000 / tickMs, checkUpdateIntervalMs: 0,
-    });
+    const syncConfig: LocalSyncConfig = {
+      periodicTicks: syncPeriodMs / tickMs, changeDelayTicks: 1, retryTicks: 1_000 / tickMs, checkUpdateIntervalMs: this.checkUpdateIntervalMs,
+    };
+    const makeSync = this.options.localSyncFactory ?? ((host, local, config) => new LocalSync(host, local, config));
+    agent.sync = makeSync(this.syncHost(agent), () => this.localView(agent), syncConfig);
     agent.sync.soon();
+    agent.checks = this.options.checkStatesFactory?.({ deregisterCriticalMinMs }) ?? new CheckStates({ deregisterCriticalMinMs });
+    agent.localChecks.clear();
+    agent.runs.clear();
+    agent.lastRead = new Map();
+    this.reconcileChecks(agent, "service-removed");
+    this.reapLoop(agent);
     this.world.record("agentStart", { agent: agent.name, gen: agent.gen });
     this.join(agent);
   }
@@ -226,8 +282,195 @@ class AgentSim {
     agent.gossip = null;
     agent.duties = null;
     agent.sync = null;
+    this.endChecks(agent);
     agent.gen++;
     this.world.record("agentStop", { agent: agent.name });
+  }
+
+  // ------------------------------------------------------------ health checks (issue 13)
+
+  /**
+   * Brings the running process's checks in line with the agent's services, as the agent does on
+   * a (de)registration: a new service's checks start (their plan drawn once, like a config file),
+   * a removed service's checks stop. Plans of removed services are dropped.
+   */
+  private reconcileChecks(agent: SimAgent, removedBy: "service-removed" | "deregister-critical", trigger?: string): void {
+    for (const id of [...agent.checkPlans.keys()]) if (id !== "" && !agent.services.has(id)) agent.checkPlans.delete(id);
+    for (const id of [...agent.maintenance]) if (!agent.services.has(id)) agent.maintenance.delete(id);
+    for (const id of agent.services.keys()) {
+      if (agent.checkPlans.has(id)) continue;
+      const count = this.checkPlansRng.pick([0, 1, 1, 1, 2]);
+      agent.checkPlans.set(id, Array.from({ length: count }, (_, k) => drawCheckPlan(this.checkPlansRng, k === 0 ? `service:${id}` : `service:${id}:${k + 1}`, id, this.options.durationMs)));
+    }
+    const wanted = new Map([...agent.checkPlans.values()].flat().map((plan) => [plan.id, plan]));
+    for (const [id, run] of [...agent.runs]) {
+      if (wanted.has(id)) continue;
+      this.endRun(agent, run, id === trigger ? removedBy : "service-removed");
+    }
+    if (agent.checks === null) return;
+    for (const plan of wanted.values()) if (!agent.runs.has(plan.id)) this.startCheck(agent, plan);
+  }
+
+  private endRun(agent: SimAgent, run: CheckRun, removedBy: NonNullable<CheckRun["removedBy"]>): void {
+    run.removedMs = this.world.nowMs;
+    run.removedBy = removedBy;
+    agent.runs.delete(run.checkId);
+    agent.checks?.remove(run.checkId);
+    agent.localChecks.delete(run.checkId);
+  }
+
+  /** The process stops: its checks end with it (a restart registers them afresh). */
+  private endChecks(agent: SimAgent): void {
+    for (const run of [...agent.runs.values()]) this.endRun(agent, run, "stopped");
+    agent.checks = null;
+  }
+
+  /**
+   * One check on the running process: registered in the agent's CheckStates, then probed every
+   * interval (the first run staggered within it, as the runner does) with results from the seed.
+   */
+  private startCheck(agent: SimAgent, plan: CheckPlan): void {
+    const states = agent.checks!;
+    const gen = agent.gen;
+    const thresholds = { successBeforePassing: plan.successBeforePassing, failuresBeforeWarning: plan.failuresBeforeWarning, failuresBeforeCritical: plan.failuresBeforeCritical };
+    states.add({ id: plan.id, serviceId: plan.serviceId, status: plan.initialStatus, thresholds, deregisterCriticalServiceAfterMs: plan.deregisterAfterMs }, this.world.nowMs);
+    const run: CheckRun = {
+      process: `${agent.name}/${gen}`, checkId: plan.id, serviceId: plan.serviceId, initialStatus: plan.initialStatus, ...thresholds,
+      deregisterAfterMs: plan.deregisterAfterMs, addedMs: this.world.nowMs, results: [], removedMs: null, removedBy: null,
+    };
+    this.checkRuns.push(run);
+    agent.runs.set(plan.id, run);
+    agent.localChecks.set(plan.id, { CheckID: plan.id, Name: plan.serviceId === "" ? "Node health" : `Service '${plan.serviceId}' check`, Status: plan.initialStatus, Output: "", Notes: "", ServiceID: plan.serviceId, Type: "http" });
+    agent.sync?.changed();
+    let n = 0;
+    let previous: CheckRun["initialStatus"] | null = null;
+    const probe = (): void => {
+      if (agent.gen !== gen || agent.runs.get(plan.id) !== run) return;
+      const nowMs = this.world.nowMs;
+      const raw = rawResult(plan, this.checkResultsRng, ++n, nowMs, this.settledAtMs, previous);
+      previous = raw.status;
+      run.results.push({ atMs: nowMs, ...raw });
+      this.checkResults++;
+      const change = states.probeResult(plan.id, raw.status, raw.output, nowMs);
+      const state = states.state(plan.id);
+      if (change !== null && change.changed && state !== undefined) {
+        agent.localChecks.set(plan.id, { ...agent.localChecks.get(plan.id)!, Status: state.status, Output: state.output });
+        agent.sync?.changed();
+      }
+      this.world.after(plan.intervalMs, probe);
+    };
+    this.world.after(this.checkResultsRng.int(0, plan.intervalMs - 1), probe);
+  }
+
+  /** The process's reaper: services whose check stayed critical too long are deregistered, as the agent does. */
+  private reapLoop(agent: SimAgent): void {
+    const gen = agent.gen;
+    const reap = (): void => {
+      if (agent.gen !== gen || agent.checks === null) return;
+      for (const due of agent.checks.dueDeregistrations(this.world.nowMs)) {
+        if (!agent.services.has(due.serviceId)) continue;
+        this.criticalDeregistrations++;
+        agent.services.delete(due.serviceId);
+        this.world.record("deregisterCritical", { agent: agent.name, service: due.serviceId, check: due.checkId, criticalForMs: due.criticalForMs });
+        this.reconcileChecks(agent, "deregister-critical", due.checkId);
+        agent.sync?.changed();
+      }
+      this.world.after(checkReapIntervalMs, reap);
+    };
+    this.world.after(checkReapIntervalMs, reap);
+  }
+
+  /** The agent's services changed (a registration, a deregistration): its checks follow, anti-entropy runs. */
+  private servicesChanged(agent: SimAgent): void {
+    this.world.record("services", { agent: agent.name, ids: [...agent.services.keys()] });
+    this.reconcileChecks(agent, "service-removed");
+    agent.sync?.changed();
+  }
+
+  /** Maintenance mode switched on (and maybe off again) for some services and nodes during the safety phase. */
+  scheduleMaintenance(durationMs: number): number {
+    const rng = this.world.rng.derive("maintenance");
+    let toggles = 0;
+    for (const agent of this.agents) {
+      if (!rng.chance(0.4)) continue;
+      const node = rng.chance(0.3);
+      const svc = rng.pick(serviceNames);
+      const onMs = rng.int(500, durationMs - 500);
+      const offMs = rng.chance(0.5) ? rng.int(onMs, durationMs) : null;
+      const set = (on: boolean): void => {
+        if (agent.fate !== "alive") return;
+        if (node) agent.nodeMaintenance = on;
+        else if (on && agent.services.has(svc)) agent.maintenance.add(svc);
+        else agent.maintenance.delete(svc);
+        toggles++;
+        this.world.record("maintenance", { agent: agent.name, target: node ? "node" : svc, on });
+        agent.sync?.changed();
+      };
+      this.world.at(onMs, () => set(true));
+      if (offMs !== null) this.world.at(offMs, () => set(false));
+    }
+    return toggles;
+  }
+
+  /** Every check the agent holds now: its checks' reported states and its maintenance checks. */
+  private heldChecks(agent: SimAgent): Map<string, LocalCheck> {
+    const checks = new Map(agent.localChecks);
+    if (agent.nodeMaintenance) {
+      const check = nodeMaintenanceCheck("");
+      checks.set(check.CheckID, check);
+    }
+    for (const id of agent.maintenance) {
+      const check = serviceMaintenanceCheck(id, "");
+      checks.set(check.CheckID, check);
+    }
+    return checks;
+  }
+
+  /** (H2) and the local half of it: each live process holds the state its results imply, and the catalog holds the same. */
+  private checksConverged(catalog: Catalog): string | null {
+    for (const agent of this.agents) {
+      if (agent.fate !== "alive" || agent.checks === null) continue;
+      for (const run of agent.runs.values()) {
+        const want = finalReported(run);
+        const held = agent.checks.state(run.checkId);
+        if (held === undefined || held.status !== want.status || held.output !== want.output) {
+          return `check convergence: ${agent.name} holds ${run.checkId} ${held?.status ?? "absent"} "${held?.output ?? ""}", but its results imply ${want.status} "${want.output}"`;
+        }
+        if (run.serviceId !== "" && run.deregisterAfterMs > 0 && want.status === "critical") return `${agent.name}'s ${run.serviceId} awaits deregistration (${run.checkId} critical)`;
+      }
+      const converged = checkCatalogChecksConverged(catalog, agent.name, [...agent.runs.values()]);
+      if (converged !== null) return converged;
+      const inCatalog = new Map(catalog.healthNode(agent.name).value.map((c) => [c.CheckID, c]));
+      const held = this.heldChecks(agent);
+      for (const check of held.values()) {
+        const got = inCatalog.get(check.CheckID);
+        if (got === undefined || got.Status !== check.Status) return `check convergence: ${agent.name}'s ${check.CheckID} is ${check.Status} locally but ${got?.Status ?? "absent"} in the catalog`;
+      }
+      for (const id of inCatalog.keys()) {
+        if (id !== serfCheckId && !held.has(id)) return `anti-entropy: ${agent.name}: catalog has check ${id} the agent does not own`;
+      }
+    }
+    return null;
+  }
+
+  /** (H1), (H3), (H4) over the whole run, (H5) on the converged catalog. */
+  checkHealth(catalog: Catalog): string | null {
+    const reflect = checkWritesReflectResults(this.checkRuns, this.checkWrites);
+    if (reflect !== null) return reflect;
+    const batching = checkOutputBatching(this.checkWrites, this.checkUpdateIntervalMs);
+    if (batching !== null) return batching;
+    const deregistration = checkCriticalDeregistration(this.checkRuns, deregisterCriticalMinMs, checkReapIntervalMs, this.world.nowMs);
+    if (deregistration !== null) return deregistration;
+    const live = this.agents.filter((a) => a.fate === "alive" && a.checks !== null);
+    const instances: InstanceHealth[] = [];
+    for (const agent of live) {
+      const held = [...this.heldChecks(agent).values()];
+      for (const svc of agent.services.values()) {
+        const statuses = held.filter((c) => c.ServiceID === "" || c.ServiceID === svc.ID).map((c) => c.Status);
+        instances.push({ node: agent.name, serviceId: svc.ID, serviceName: svc.Service, statuses });
+      }
+    }
+    return checkPassingQuery(catalog, instances, new Set(live.map((a) => a.name)));
   }
 
   /** Join like `retry_join`: every other agent's address (the servers first), retried on failure. */
@@ -268,6 +511,7 @@ class AgentSim {
     }
     if (node.hasLeft && agent.gossip === node) {
       agent.gossip = null;
+      this.endChecks(agent);
       agent.gen++;
       this.world.record("left", { agent: agent.name });
     }
@@ -358,11 +602,32 @@ class AgentSim {
   }
 
   private syncHost(agent: SimAgent): LocalSyncHost {
+    const process = `${agent.name}/${agent.gen}`;
     return {
-      readNode: (done) => this.call(agent, "readNode", (server, reply) => this.serveRead(server, agent.name, reply), done),
+      readNode: (done) => this.call<NodeView>(agent, "readNode", (server, reply) => this.serveRead(server, agent.name, reply), (view) => {
+        if (view !== null) agent.lastRead = new Map(view.checks.map((c) => [c.CheckID, c]));
+        done(view);
+      }),
       write: (write, done) => {
         if (this.options.plant === "sync-never-deletes" && write.op === "catalog.deregister") return done(true);
-        this.call<true>(agent, write.op, (server, reply) => this.serveWrite(server, write, reply), (r) => done(r !== null));
+        const check = write.op === "catalog.register" ? write.Check : undefined;
+        let logged: CheckWrite | null = null;
+        if (check !== undefined && check.CheckID !== undefined) {
+          const copy = agent.lastRead.get(check.CheckID);
+          const entry: CheckWrite = {
+            process, checkId: check.CheckID, status: (check.Status ?? "critical") as CheckStatus, output: check.Output ?? "", issueMs: this.world.nowMs, ackMs: null,
+            catalogCopy: copy === undefined ? null : {
+              status: copy.Status, output: copy.Output,
+              sameOtherwise: copy.Name === check.Name && copy.Notes === (check.Notes ?? "") && copy.ServiceID === (check.ServiceID ?? "") && copy.Type === (check.Type ?? ""),
+            },
+          };
+          this.checkWrites.push(entry);
+          logged = entry;
+        }
+        this.call<true>(agent, write.op, (server, reply) => this.serveWrite(server, write, reply), (r) => {
+          if (r !== null && logged !== null) logged.ackMs = this.world.nowMs;
+          done(r !== null);
+        });
       },
       nowMs: () => this.world.nowMs,
     };
@@ -377,7 +642,7 @@ class AgentSim {
         meta: this.options.plant === "node-meta-drifts" ? { "consul-network-segment": "", drift: String(this.metaLooks++) } : { "consul-network-segment": "" },
       },
       services: new Map(agent.services),
-      checks: new Map(),
+      checks: this.heldChecks(agent),
     };
   }
 
@@ -481,8 +746,7 @@ class AgentSim {
           if (agent.services.has(svc) && port % 2 === 0) agent.services.delete(svc);
           else if (agent.services.has(svc) || agent.services.size < 2) agent.services.set(svc, service(svc, port, [tag]));
           else agent.services.delete([...agent.services.keys()][0]!);
-          this.world.record("services", { agent: agent.name, ids: [...agent.services.keys()] });
-          agent.sync?.changed();
+          this.servicesChanged(agent);
         });
       }
     }
@@ -533,8 +797,7 @@ class AgentSim {
     this.world.at(startMs + Math.round(lengthMs / 2), () => {
       if (agent.fate !== "alive") return;
       agent.services.set(svc, service(svc, port, ["cut"]));
-      this.world.record("services", { agent: agent.name, ids: [...agent.services.keys()] });
-      agent.sync?.changed();
+      this.servicesChanged(agent);
     });
     this.world.at(Math.min(startMs + lengthMs, durationMs), () => this.healCut());
     return { cutClient: agent.name, cutScope: scope, cutMs: lengthMs };
@@ -611,7 +874,8 @@ class AgentSim {
     const leader = this.leaderCatalog();
     if (leader === null) return "no leader";
     const truths = this.truths(leader.id);
-    return this.poolMatchesTruth(leader.id, truths) ?? this.gossipSettled() ?? checkCatalogMatchesGossip(leader.catalog, truths) ?? checkAntiEntropy(leader.catalog, truths);
+    return this.poolMatchesTruth(leader.id, truths) ?? this.gossipSettled() ?? checkCatalogMatchesGossip(leader.catalog, truths) ??
+      checkAntiEntropy(leader.catalog, truths) ?? this.checksConverged(leader.catalog);
   }
 
   /**
@@ -673,6 +937,8 @@ export function runAgentSeed(options: AgentRunOptions): SeedResult {
     message = error instanceof Error ? (error.stack ?? error.message) : String(error);
   }
   Object.assign(facts, sim.requests.counts, {
+    checkUpdateIntervalMs: sim.checkUpdateIntervalMs, checkRuns: sim.checkRuns.length, checkResults: sim.checkResults,
+    checkWrites: sim.checkWrites.length, criticalDeregistrations: sim.criticalDeregistrations,
     writesProposed: sim.writesProposed, gossipPackets: sim.gossipPackets, restarts: sim.cluster.restarts, raftChecks: sim.cluster.checker.checks,
   });
   world.record("end", { outcome, message: message?.split("\n")[0] ?? null });
@@ -688,6 +954,7 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
   sim.start();
   sim.driver.schedule(schedule);
   facts["serviceChanges"] = sim.scheduleServiceChanges(durationMs);
+  sim.scheduleMaintenance(durationMs);
   const clients = sim.agents.filter((a) => a.raftId === null);
   const victim = clients[rng.int(0, clients.length - 1)]!;
   const leaver = clients.find((c) => c !== victim)!;
@@ -738,6 +1005,8 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
   facts["kvUnacknowledged"] = sim.acked.unacknowledged;
   const lost = sim.acked.check(sim.leaderCatalog()!.catalog);
   if (lost !== null) return { outcome: "safety", message: lost };
+  const health = sim.checkHealth(sim.leaderCatalog()!.catalog);
+  if (health !== null) return { outcome: "safety", message: health };
   const overdue = sim.requests.overdue(world.nowMs);
   if (overdue !== null) return { outcome: "liveness", message: `a request hung: ${overdue}` };
   for (const agent of sim.agents) if (agent.raftId !== null) sim.cluster.stateMachine(agent.raftId)?.catalog.invariants();
