@@ -20,6 +20,16 @@
  * LocalSync rounds and leader reconciliations must propose zero writes, and (4) every KV write
  * an agent saw acknowledged must read back. Raft safety is checked throughout by the cluster's
  * checker.
+ *
+ * Health checks (issue 13): every agent's services (and some nodes) carry checks that run through
+ * the agent's CheckStates and LocalSync with raw results from the seed (agent-checks.ts), plus
+ * maintenance switched on and off; the health checkers (sim/checkers/health-checker.ts) judge
+ * every check write, the converged catalog, check_update_interval, deregistration of services
+ * critical too long, and `?passing`.
+ *
+ * With the `membership` fault, zero to two spare servers (empty disks) join during the safety
+ * phase and servers leave gracefully (some come back with their data); the leader's autopilot
+ * must make every live server a voter and remove those that left.
  */
 import { defaultRaftHostConfig, type StateMachine } from "../../src/agent/raft-host.ts";
 import type { LocalCheck, LocalService, SyncWrite } from "../../src/core/agent/anti-entropy.ts";
@@ -77,9 +87,13 @@ const checkReapIntervalMs = 1_000;
 const deregisterCriticalMinMs = 5_000;
 /** check_update_interval (production: 5 min): drawn per seed within this range. */
 const checkUpdateIntervalMsRange: readonly [number, number] = [2_000, 8_000];
+/** A server's leave waits for a leader and for the previous leaver's removal: tried this many times, a second apart. */
+const leaveTriesMax = 20;
 
 /** Planted defects for the scenario's own tests: each must make a checker fail. */
-export type AgentPlant = "duties-never-propose" | "sync-never-deletes" | "node-meta-drifts" | "kv-ack-before-commit" | "rpc-never-reconnects";
+export type AgentPlant =
+  | "duties-never-propose" | "sync-never-deletes" | "node-meta-drifts" | "kv-ack-before-commit" | "rpc-never-reconnects"
+  | "autopilot-never-removes" | "autopilot-never-promotes";
 
 export interface AgentRunOptions extends ScenarioOptions {
   readonly plant?: AgentPlant;
@@ -132,6 +146,9 @@ interface SimAgent {
   readonly runs: Map<string, CheckRun>;
   /** The catalog's copy of this agent's checks in its process's last anti-entropy read. */
   lastRead: ReadonlyMap<string, CheckRecord>;
+  /** When its running process started, and when it last asked to leave (servers: membership). */
+  startedMs: number;
+  leaveAskedMs: number | null;
 }
 
 type NodeView = { node: NodeServices | null; checks: readonly CheckRecord[] };
@@ -175,7 +192,7 @@ class AgentSim {
   criticalDeregistrations = 0;
   gossipPackets = 0;
 
-  constructor(readonly options: AgentRunOptions, clientCount: number) {
+  constructor(readonly options: AgentRunOptions, clientCount: number, spareCount: number) {
     const world = new World(options.seed, { trace: options.trace });
     this.world = world;
     const setupRng = world.rng.derive("setup");
@@ -193,9 +210,13 @@ class AgentSim {
     // Each clock fast or slow within Raft's drift bound; drawn whether or not drift is on.
     const driftRng = world.rng.derive("drift");
     const withDrift = options.faults.includes("drift");
-    for (let i = 0; i < serverCount + clientCount; i++) {
-      const server = i < serverCount;
-      const name = server ? `s${i + 1}` : `c${i - serverCount + 1}`;
+    // Spares (membership changes) come last, so seeds without them draw what they did before.
+    const roster = [
+      ...Array.from({ length: serverCount }, (_, i) => ({ server: true, name: `s${i + 1}` })),
+      ...Array.from({ length: clientCount }, (_, i) => ({ server: false, name: `c${i + 1}` })),
+      ...Array.from({ length: spareCount }, (_, i) => ({ server: true, name: `s${serverCount + i + 1}` })),
+    ];
+    for (const [i, { server, name }] of roster.entries()) {
       const addrBytes = new Uint8Array([10, 0, 0, i + 1]);
       const ip = addrBytes.join(".");
       const services = new Map<string, LocalService>();
@@ -205,9 +226,11 @@ class AgentSim {
       }
       const agent: SimAgent = {
         idx: i, name, ip, gossipAddr: `${ip}:8301`, addrBytes, raftId: server ? `${ip}:8300` : null,
-        nodeId: `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`, services, gossip: null, gen: 0, sync: null, duties: null, fate: "alive",
+        // A spare is out of the cluster (as if it had left) until it joins.
+        nodeId: `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`, services, gossip: null, gen: 0, sync: null, duties: null, fate: i < serverCount + clientCount ? "alive" : "left",
         tickPeriodMs: Math.max(1, Math.round(tickMs * drawDrift(driftRng, withDrift))),
         checkPlans: new Map(), maintenance: new Set(), nodeMaintenance: false, checks: null, localChecks: new Map(), runs: new Map(), lastRead: new Map(),
+        startedMs: 0, leaveAskedMs: null,
       };
       if (checksRng.chance(0.4)) agent.checkPlans.set("", [drawCheckPlan(checksRng, "node-health", "", options.durationMs)]);
       this.agents.push(agent);
@@ -217,6 +240,7 @@ class AgentSim {
       this.index.idOf(name);
     }
     const raftIds = this.agents.filter((a) => a.raftId !== null).map((a) => a.raftId!);
+    const spareIds = this.agents.filter((a) => a.raftId !== null && a.fate !== "alive").map((a) => a.raftId!);
     this.network = new SimNetwork<Message>(world, world.rng.derive("network"), { delayMinMs, delayMaxMs: delayMinMs + setupRng.int(2, 25) }, describeMessage);
     this.cluster = new RaftCluster<CatalogMachine>({
       world, rng: world.rng.derive("nodes"), network: this.network, nodeIds: raftIds,
@@ -225,6 +249,7 @@ class AgentSim {
       makeDisk: (id) => makeSimDisk(world.rng.derive(`disk/${id}`)),
       driftOf: (id) => this.byRaft.get(id)!.tickPeriodMs / tickMs,
       hostConfig: defaultRaftHostConfig({ snapshotEveryEntries, requestTimeoutTicks: 50 }),
+      initialVoters: raftIds.filter((id) => !spareIds.includes(id)), retired: spareIds,
     });
     this.cluster.onNodeChanged = (id) => this.serverChanged(id);
     this.driver = new FaultDriver(world, world.rng.derive("fault-targets"), this.network, this.cluster);
@@ -245,6 +270,12 @@ class AgentSim {
 
   private serverChanged(id: NodeId): void {
     const agent = this.byRaft.get(id)!;
+    if (agent.fate === "left") {
+      // A server that crashed while leaving stays out, as an operator who asked it to leave would keep it.
+      if (agent.gossip !== null) this.stopProcess(agent);
+      if (!this.cluster.isRetired(id)) this.world.after(0, () => this.cluster.retire(id));
+      return;
+    }
     if (this.cluster.isUp(id)) this.startProcess(agent);
     else this.stopProcess(agent);
   }
@@ -274,6 +305,7 @@ class AgentSim {
     agent.lastRead = new Map();
     this.reconcileChecks(agent, "service-removed");
     this.reapLoop(agent);
+    agent.startedMs = this.world.nowMs;
     this.world.record("agentStart", { agent: agent.name, gen: agent.gen });
     this.join(agent);
   }
@@ -514,6 +546,8 @@ class AgentSim {
       this.endChecks(agent);
       agent.gen++;
       this.world.record("left", { agent: agent.name });
+      // A server that left the pool shuts down, its disk kept; the leader's autopilot removes it from Raft.
+      if (agent.raftId !== null) this.world.after(0, () => this.cluster.retire(agent.raftId!));
     }
   }
 
@@ -592,6 +626,8 @@ class AgentSim {
         this.propose(agent, write, done);
       },
       proposeConfChange: (change, done) => {
+        // Planted: the change is taken as applied but never proposed.
+        if ((plant === "autopilot-never-removes" && change.type === "remove") || (plant === "autopilot-never-promotes" && change.type === "promote")) return done(true);
         this.world.record("autopilot", { change });
         const up = this.cluster.withHost(id, (host) => host.proposeConfChange(change, (o) => done(o.kind === "applied")));
         if (!up) done(false);
@@ -803,6 +839,95 @@ class AgentSim {
     return { cutClient: agent.name, cutScope: scope, cutMs: lengthMs };
   }
 
+  /**
+   * The `membership` fault: spare servers (empty disks) join the pool during the safety phase, and
+   * servers leave it gracefully (Consul's `leave`) and sometimes come back with their data. Raft's
+   * membership must follow: the leader's autopilot (ServerDuties) adds each joiner as a non-voter,
+   * promotes it once caught up, and removes each server that left. A leave waits while the newest
+   * configuration has fewer than three voters or holds a server that already left.
+   */
+  scheduleMembership(durationMs: number): Record<string, number> {
+    const rng = this.world.rng.derive("membership-events");
+    const counts = { joins: 0, leaves: 0, rejoins: 0, leavesSkipped: 0 };
+    const spares = this.agents.filter((a) => a.raftId !== null && a.fate === "left");
+    for (const spare of spares) {
+      this.world.at(rng.int(Math.round(durationMs * 0.05), Math.round(durationMs * 0.7)), () => {
+        counts.joins++;
+        this.serverJoins(spare);
+      });
+    }
+    for (let k = rng.int(0, 2); k > 0; k--) {
+      const atMs = rng.int(Math.round(durationMs * 0.1), Math.round(durationMs * 0.8));
+      const pick = rng.next();
+      const comeBackMs = rng.chance(0.5) ? rng.int(5_000, 20_000) : null;
+      // Tried again every second while no leader is known or the last leave is still in the configuration.
+      const attempt = (tries: number): void => {
+        const leaver = this.serverMayLeave(pick);
+        if (leaver === null) {
+          if (tries < leaveTriesMax && this.world.nowMs + 1_000 < durationMs) this.world.after(1_000, () => attempt(tries + 1));
+          else counts.leavesSkipped++;
+          return;
+        }
+        counts.leaves++;
+        this.leave(leaver);
+        const backMs = this.world.nowMs + (comeBackMs ?? 0);
+        if (comeBackMs !== null && backMs < durationMs) {
+          this.world.at(backMs, () => {
+            if (leaver.fate !== "left" || leaver.gossip !== null) return;
+            counts.rejoins++;
+            this.serverJoins(leaver);
+          });
+        }
+      };
+      this.world.at(atMs, () => attempt(0));
+    }
+    return counts;
+  }
+
+  private serverJoins(agent: SimAgent): void {
+    agent.fate = "alive";
+    this.world.record("serverJoin", { agent: agent.name });
+    this.cluster.unretire(agent.raftId!);
+  }
+
+  /** A running server that may leave now (the `pick`-th of them), or null. */
+  private serverMayLeave(pick: number): SimAgent | null {
+    const leader = this.cluster.leader();
+    if (leader === null) return null;
+    const leftIds = new Set(this.agents.filter((a) => a.raftId !== null && a.fate === "left").map((a) => a.raftId!));
+    const inConf = [...leader.conf.voters, ...leader.conf.learners];
+    if (leader.conf.voters.length < 3 || inConf.some((id) => leftIds.has(id))) return null;
+    const running = this.agents.filter((a) => a.raftId !== null && a.fate === "alive" && a.gossip !== null && this.cluster.isUp(a.raftId));
+    if (running.length === 0) return null;
+    return running[Math.min(running.length - 1, Math.floor(pick * running.length))]!;
+  }
+
+  /**
+   * Raft's membership follows the leader's gossip pool: every live server is a voter, and a
+   * server that left is out of the configuration. Only a leader process started after the leave,
+   * whose pool has never shown the leaver, may keep it (autopilot keeps servers it has not seen,
+   * as after a restart, rather than risk the quorum).
+   */
+  private confMatchesPool(leaderId: string, truths: readonly AgentTruth[]): string | null {
+    const conf = this.cluster.host(leaderId)?.node.status().conf;
+    const pool = this.byRaft.get(leaderId)!.gossip;
+    if (conf === undefined || pool === null) return `raft membership: leader ${leaderId} is not running`;
+    for (const truth of truths) {
+      const agent = this.byName.get(truth.name)!;
+      if (agent.raftId === null) continue;
+      const voter = conf.voters.includes(agent.raftId);
+      const learner = conf.learners.includes(agent.raftId);
+      if (truth.fate === "alive" && !voter) return `raft membership: ${agent.name} is a live server but ${learner ? "still a non-voter" : "not in the configuration"} (voters ${conf.voters.join(",")})`;
+      if (truth.fate !== "left" || !(voter || learner)) continue;
+      const known = pool.member(agent.name);
+      const leaderAfterLeave = agent.leaveAskedMs !== null && this.byRaft.get(leaderId)!.startedMs > agent.leaveAskedMs;
+      if (known !== null || !leaderAfterLeave) {
+        return `raft membership: ${agent.name} left (${known?.status ?? "unknown"} to the leader) but is still ${voter ? "a voter" : "a non-voter"}`;
+      }
+    }
+    return null;
+  }
+
   kill(agent: SimAgent): void {
     agent.fate = "failed";
     this.stopProcess(agent);
@@ -811,6 +936,7 @@ class AgentSim {
 
   leave(agent: SimAgent): void {
     agent.fate = "left";
+    agent.leaveAskedMs = this.world.nowMs;
     // As the agent does: stop anti-entropy, wait for a sync in flight to end (its writes must not
     // land after the leader deregisters the node), then leave the pool.
     agent.sync?.stop();
@@ -874,7 +1000,7 @@ class AgentSim {
     const leader = this.leaderCatalog();
     if (leader === null) return "no leader";
     const truths = this.truths(leader.id);
-    return this.poolMatchesTruth(leader.id, truths) ?? this.gossipSettled() ?? checkCatalogMatchesGossip(leader.catalog, truths) ??
+    return this.poolMatchesTruth(leader.id, truths) ?? this.gossipSettled() ?? this.confMatchesPool(leader.id, truths) ?? checkCatalogMatchesGossip(leader.catalog, truths) ??
       checkAntiEntropy(leader.catalog, truths) ?? this.checksConverged(leader.catalog);
   }
 
@@ -917,14 +1043,15 @@ function dutiesMember(m: Member): DutiesMember {
 export function runAgentSeed(options: AgentRunOptions): SeedResult {
   const probe = new World(options.seed).rng.derive("agent-shape");
   const clientCount = options.clients ?? probe.int(2, 4);
-  const sim = new AgentSim(options, clientCount);
+  const spareCount = options.faults.includes("membership") ? new World(options.seed).rng.derive("membership").int(0, 2) : 0;
+  const sim = new AgentSim(options, clientCount, spareCount);
   const world = sim.world;
   const kinds = options.faults.filter((k) => k !== "membership" && k !== "drift");
   const fullSchedule = generateSchedule(world.rng.derive("faults"), kinds, options.durationMs);
   const schedule = options.faultSchedule ?? (options.scheduleIds === undefined ? fullSchedule : selectFaults(fullSchedule, options.scheduleIds));
   world.record("seed", { seed: options.seed, scenario: "agent", clients: clientCount, faults: schedule.map((f) => f.id) });
   const facts: Record<string, number | string> = {
-    servers: serverCount, clients: clientCount, faults: schedule.length, tickPeriodsMs: sim.agents.map((a) => a.tickPeriodMs).join(","),
+    servers: serverCount, clients: clientCount, spares: spareCount, faults: schedule.length, tickPeriodsMs: sim.agents.map((a) => a.tickPeriodMs).join(","),
   };
   let outcome: Outcome = "ok";
   let message: string | null = null;
@@ -955,6 +1082,7 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
   sim.driver.schedule(schedule);
   facts["serviceChanges"] = sim.scheduleServiceChanges(durationMs);
   sim.scheduleMaintenance(durationMs);
+  const membership = sim.options.faults.includes("membership") ? sim.scheduleMembership(durationMs) : null;
   const clients = sim.agents.filter((a) => a.raftId === null);
   const victim = clients[rng.int(0, clients.length - 1)]!;
   const leaver = clients.find((c) => c !== victim)!;
@@ -986,6 +1114,11 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
     return { outcome: "liveness", message: `not converged (and stable for ${stableMs} ms) ${settleBoundMs} ms after the heal: ${pending ?? "converged only briefly"}` };
   }
   facts["convergedAfterHealMs"] = convergedSinceMs - healedMs;
+  if (membership !== null) {
+    Object.assign(facts, Object.fromEntries(Object.entries(membership).map(([k, v]) => [`membership.${k}`, v])));
+    const leader = sim.cluster.leader();
+    facts["conf.final"] = leader === null ? "" : `voters=${leader.conf.voters.join(",")} learners=${leader.conf.learners.join(",")}`;
+  }
   facts["forgotten"] = [...sim.forgotten].join(",");
   facts["leaveLost"] = [...sim.leaveLost].join(",");
   // Steady state (3): full LocalSync rounds and leader reconciliations propose nothing.

@@ -131,3 +131,35 @@ test("agent scenario: checks run from the seed, flapping, failing and recovering
   }
   t.true(deregistrations > 0, "no service was deregistered for staying critical");
 });
+
+test("agent scenario: with membership, spares join and servers leave; Raft's configuration follows the pool", (t) => {
+  let joins = 0;
+  let leaves = 0;
+  let leftOut = 0;
+  for (const seed of [3, 12]) {
+    const result = runAgentSeed({ seed, durationMs: 60_000, faults });
+    t.is(result.outcome, "ok", `seed ${seed}: ${result.message}`);
+    const f = result.facts;
+    const [voters, learners] = String(f["conf.final"]).split(" ").map((part) => part.replace(/^\w+=/, "").split(",").filter((id) => id !== ""));
+    t.deepEqual(learners, [], `seed ${seed}: a non-voter left over in ${f["conf.final"]}`);
+    joins += Number(f["membership.joins"]);
+    leaves += Number(f["membership.leaves"]);
+    // Every server that joined became a voter: fewer voters than servers means a leaver was removed.
+    if (voters!.length < 3 + Number(f["membership.joins"])) leftOut++;
+  }
+  t.true(joins > 0, "no spare server joined");
+  t.true(leaves > 0, "no server left");
+  t.true(leftOut > 0, "every server that left came back: removal from Raft was never exercised");
+});
+
+test("agent scenario: an autopilot that never promotes fails the membership check: a live server stays a non-voter", (t) => {
+  const result = runAgentSeed({ seed: 1, durationMs: 60_000, faults, plant: "autopilot-never-promotes" });
+  t.is(result.outcome, "liveness", result.message ?? "");
+  t.regex(result.message ?? "", /raft membership: s\d is a live server but still a non-voter/);
+});
+
+test("agent scenario: an autopilot that never removes fails the membership check: a server that left stays a voter", (t) => {
+  const result = runAgentSeed({ seed: 12, durationMs: 60_000, faults, plant: "autopilot-never-removes" });
+  t.is(result.outcome, "liveness", result.message ?? "");
+  t.regex(result.message ?? "", /raft membership: s\d left \(left to the leader\) but is still a voter/);
+});
