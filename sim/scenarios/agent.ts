@@ -89,6 +89,11 @@ const deregisterCriticalMinMs = 5_000;
 const checkUpdateIntervalMsRange: readonly [number, number] = [2_000, 8_000];
 /** A server's leave waits for a leader and for the previous leaver's removal: tried this many times, a second apart. */
 const leaveTriesMax = 20;
+/** After convergence: checks turned critical one after another, each given this long to be reported (thresholds × interval). */
+const promptProbes = 3;
+const promptWaitMs = 15_000;
+/** From a check reported critical to its instance gone from ?passing on a healthy cluster. */
+const promptBoundMs = 500;
 
 /** Planted defects for the scenario's own tests: each must make a checker fail. */
 export type AgentPlant =
@@ -190,6 +195,10 @@ class AgentSim {
   readonly checkWrites: CheckWrite[] = [];
   checkResults = 0;
   criticalDeregistrations = 0;
+  /** Checks whose probe the promptness probe has turned (after convergence). */
+  private readonly forcedResults = new Map<CheckRun, CheckRun["initialStatus"]>();
+  /** Report-to-catalog latencies the promptness probe measured. */
+  readonly promptLatenciesMs: number[] = [];
   gossipPackets = 0;
 
   constructor(readonly options: AgentRunOptions, clientCount: number, spareCount: number) {
@@ -379,7 +388,9 @@ class AgentSim {
     const probe = (): void => {
       if (agent.gen !== gen || agent.runs.get(plan.id) !== run) return;
       const nowMs = this.world.nowMs;
-      const raw = rawResult(plan, this.checkResultsRng, ++n, nowMs, this.settledAtMs, previous);
+      const forced = this.forcedResults.get(run);
+      n++;
+      const raw = forced !== undefined ? { status: forced, output: `run ${n}: forced ${forced}` } : rawResult(plan, this.checkResultsRng, n, nowMs, this.settledAtMs, previous);
       previous = raw.status;
       run.results.push({ atMs: nowMs, ...raw });
       this.checkResults++;
@@ -480,6 +491,50 @@ class AgentSim {
       }
       for (const id of inCatalog.keys()) {
         if (id !== serfCheckId && !held.has(id)) return `anti-entropy: ${agent.name}: catalog has check ${id} the agent does not own`;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Promptness on the healed cluster: `count` times, a passing service check of a live agent is
+   * turned critical; once the agent reports it failing (after its thresholds), health/service
+   * ?passing (what DNS answers from) must drop the instance within `boundMs`. Anti-entropy
+   * writes a status change at once; only output-only changes wait for check_update_interval.
+   */
+  probeHealthChanges(count: number, boundMs: number): string | null {
+    const world = this.world;
+    const rng = world.rng.derive("prompt-probe");
+    for (let k = 0; k < count; k++) {
+      const listed = (agent: SimAgent, run: CheckRun): boolean => {
+        const catalog = this.leaderCatalog()?.catalog;
+        const name = agent.services.get(run.serviceId)?.Service;
+        if (catalog === undefined || name === undefined) return false;
+        return catalog.healthService(name, { passing: true }).value.some((e) => e.Node.Node === agent.name && e.Service.ID === run.serviceId);
+      };
+      const candidates = this.agents.filter((a) => a.fate === "alive" && a.checks !== null).flatMap((agent) => [...agent.runs.values()]
+        .filter((run) => run.serviceId !== "" && !this.forcedResults.has(run) && agent.checks!.state(run.checkId)?.status === "passing" && listed(agent, run))
+        .map((run) => ({ agent, run })));
+      if (candidates.length === 0) return null;
+      const { agent, run } = rng.pick(candidates);
+      this.forcedResults.set(run, "critical");
+      world.record("promptProbe", { agent: agent.name, check: run.checkId });
+      const startMs = world.nowMs;
+      let reportedMs: number | null = null;
+      while (world.nowMs < startMs + promptWaitMs) {
+        world.runUntil(world.nowMs + 10);
+        if (!agent.runs.has(run.checkId)) break;
+        // Warning (failures_before_warning) already takes the instance out of ?passing.
+        const status = agent.checks?.state(run.checkId)?.status;
+        if (reportedMs === null && status !== undefined && status !== "passing") reportedMs = world.nowMs;
+        if (reportedMs === null) continue;
+        if (!listed(agent, run)) {
+          this.promptLatenciesMs.push(world.nowMs - reportedMs);
+          break;
+        }
+        if (world.nowMs - reportedMs > boundMs) {
+          return `check promptness: ${agent.name} reported ${run.checkId} ${agent.checks?.state(run.checkId)?.status ?? "gone"} at ${reportedMs} ms, but health ?passing still lists ${agent.name}/${run.serviceId} ${world.nowMs - reportedMs} ms later (want <= ${boundMs} ms)`;
+        }
       }
     }
     return null;
@@ -1138,6 +1193,9 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
   facts["kvUnacknowledged"] = sim.acked.unacknowledged;
   const lost = sim.acked.check(sim.leaderCatalog()!.catalog);
   if (lost !== null) return { outcome: "safety", message: lost };
+  const prompt = sim.probeHealthChanges(promptProbes, promptBoundMs);
+  facts["promptLatenciesMs"] = sim.promptLatenciesMs.join(",");
+  if (prompt !== null) return { outcome: "liveness", message: prompt };
   const health = sim.checkHealth(sim.leaderCatalog()!.catalog);
   if (health !== null) return { outcome: "safety", message: health };
   const overdue = sim.requests.overdue(world.nowMs);

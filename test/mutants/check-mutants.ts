@@ -32,6 +32,11 @@ class OutputNotBatched extends LocalSync {
   }
 }
 
+/** A local change (a check's new status among them) does not start a sync: it waits for the periodic full sync. */
+class ChangeWaitsForPeriodicSync extends LocalSync {
+  override changed(): void {}
+}
+
 /** ?passing looks at the instance's own checks only: a failing node check leaves its instances listed. */
 class PassingIgnoresNodeChecks extends Catalog {
   override healthService(name: string, filter?: ServiceFilter) {
@@ -51,5 +56,6 @@ export const checkMutants: readonly CheckMutant[] = [
   { name: "check-thresholds-ignored", description: "probe results skip success_before_passing / failures_before_warning / failures_before_critical", options: { checkStatesFactory: (c) => new ThresholdsIgnored(c) } },
   { name: "check-deregister-at-once", description: "a critical service is deregistered without waiting deregister_critical_service_after", options: { checkStatesFactory: (c) => new DeregisterAtOnce(c) } },
   { name: "check-output-not-batched", description: "output-only changes are written at once, check_update_interval ignored", options: { localSyncFactory: (h, l, c) => new OutputNotBatched(h, l, c) } },
+  { name: "check-change-waits-for-periodic-sync", description: "a check's status change waits for the periodic full sync instead of syncing at once", options: { localSyncFactory: (h, l, c) => new ChangeWaitsForPeriodicSync(h, l, c) } },
   { name: "check-passing-ignores-node-checks", description: "health/service ?passing ignores the node's checks", options: { catalogFactory: () => new PassingIgnoresNodeChecks(defaultCatalogConfig()) } },
 ];
