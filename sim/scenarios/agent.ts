@@ -25,7 +25,8 @@
  * the agent's CheckStates and LocalSync with raw results from the seed (agent-checks.ts), plus
  * maintenance switched on and off; the health checkers (sim/checkers/health-checker.ts) judge
  * every check write, the converged catalog, check_update_interval, deregistration of services
- * critical too long, and `?passing`.
+ * critical too long, and `?passing`. Once converged, a few passing checks are turned critical and
+ * `?passing` must drop their instances promptly.
  *
  * With the `membership` fault, zero to two spare servers (empty disks) join during the safety
  * phase and servers leave gracefully (some come back with their data); the leader's autopilot
@@ -36,6 +37,7 @@ import type { LocalCheck, LocalService, SyncWrite } from "../../src/core/agent/a
 import { CheckStates, type CheckStatesConfig } from "../../src/core/agent/check-states.ts";
 import { LocalSync, type LocalSyncConfig, type LocalSyncHost, type LocalView } from "../../src/core/agent/local-sync.ts";
 import { nodeMaintenanceCheck, serviceMaintenanceCheck } from "../../src/core/agent/maintenance.ts";
+import { serfCheckId } from "../../src/core/agent/reconcile.ts";
 import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMember, type DutiesRaftStatus } from "../../src/core/agent/server-duties.ts";
 import { encodeCommand, type Command } from "../../src/core/catalog/commands.ts";
 import { Catalog, defaultCatalogConfig, type ApplyResult } from "../../src/core/catalog/index.ts";
@@ -51,7 +53,6 @@ import {
   type CheckRun, type CheckWrite, type InstanceHealth,
 } from "../checkers/health-checker.ts";
 import { drawCheckPlan, rawResult, type CheckPlan } from "./agent-checks.ts";
-import { serfCheckId } from "../../src/core/agent/reconcile.ts";
 import { SafetyViolation } from "../checkers/raft-safety.ts";
 import { FaultDriver } from "../fault-driver.ts";
 import { generateSchedule, selectFaults } from "../faults.ts";
@@ -92,7 +93,7 @@ const leaveTriesMax = 20;
 /** After convergence: checks turned critical one after another, each given this long to be reported (thresholds × interval). */
 const promptProbes = 3;
 const promptWaitMs = 15_000;
-/** From a check reported critical to its instance gone from ?passing on a healthy cluster. */
+/** From a check reported failing to its instance gone from ?passing on a healthy cluster (measured: at most 110 ms). */
 const promptBoundMs = 500;
 
 /** Planted defects for the scenario's own tests: each must make a checker fail. */
