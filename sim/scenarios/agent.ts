@@ -1208,6 +1208,6 @@ function runPhases(sim: AgentSim, schedule: Parameters<FaultDriver["schedule"]>[
 
 export const scenario: Scenario = {
   name: "agent",
-  description: "whole agents: 3 servers + clients, gossip + Raft + catalog, ServerDuties and LocalSync; catalog = gossip view, anti-entropy converged, zero-write steady state",
+  description: "whole agents: 3 servers + clients, gossip + Raft + catalog, ServerDuties and LocalSync; catalog = gossip view, anti-entropy converged, zero-write steady state; health checks driven by the seed (thresholds, check_update_interval, deregistration, ?passing); servers join and leave with membership",
   runSeed: runAgentSeed,
 };
