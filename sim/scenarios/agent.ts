@@ -152,9 +152,6 @@ interface SimAgent {
   readonly runs: Map<string, CheckRun>;
   /** The catalog's copy of this agent's checks in its process's last anti-entropy read. */
   lastRead: ReadonlyMap<string, CheckRecord>;
-  /** When its running process started, and when it last asked to leave (servers: membership). */
-  startedMs: number;
-  leaveAskedMs: number | null;
 }
 
 type NodeView = { node: NodeServices | null; checks: readonly CheckRecord[] };
@@ -240,7 +237,6 @@ class AgentSim {
         nodeId: `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`, services, gossip: null, gen: 0, sync: null, duties: null, fate: i < serverCount + clientCount ? "alive" : "left",
         tickPeriodMs: Math.max(1, Math.round(tickMs * drawDrift(driftRng, withDrift))),
         checkPlans: new Map(), maintenance: new Set(), nodeMaintenance: false, checks: null, localChecks: new Map(), runs: new Map(), lastRead: new Map(),
-        startedMs: 0, leaveAskedMs: null,
       };
       if (checksRng.chance(0.4)) agent.checkPlans.set("", [drawCheckPlan(checksRng, "node-health", "", options.durationMs)]);
       this.agents.push(agent);
@@ -315,7 +311,6 @@ class AgentSim {
     agent.lastRead = new Map();
     this.reconcileChecks(agent, "service-removed");
     this.reapLoop(agent);
-    agent.startedMs = this.world.nowMs;
     this.world.record("agentStart", { agent: agent.name, gen: agent.gen });
     this.join(agent);
   }
@@ -960,9 +955,9 @@ class AgentSim {
 
   /**
    * Raft's membership follows the leader's gossip pool: every live server is a voter, and a
-   * server that left is out of the configuration. Only a leader process started after the leave,
-   * whose pool has never shown the leaver, may keep it (autopilot keeps servers it has not seen,
-   * as after a restart, rather than risk the quorum).
+   * server that left is out of the configuration. Only a leader process whose pool neither holds
+   * the leaver nor ever heard it leave (it restarted since, or a partition kept the leave from it)
+   * may keep it: autopilot keeps servers it has not seen rather than risk the quorum (seed 479).
    */
   private confMatchesPool(leaderId: string, truths: readonly AgentTruth[]): string | null {
     const conf = this.cluster.host(leaderId)?.node.status().conf;
@@ -976,8 +971,9 @@ class AgentSim {
       if (truth.fate === "alive" && !voter) return `raft membership: ${agent.name} is a live server but ${learner ? "still a non-voter" : "not in the configuration"} (voters ${conf.voters.join(",")})`;
       if (truth.fate !== "left" || !(voter || learner)) continue;
       const known = pool.member(agent.name);
-      const leaderAfterLeave = agent.leaveAskedMs !== null && this.byRaft.get(leaderId)!.startedMs > agent.leaveAskedMs;
-      if (known !== null || !leaderAfterLeave) {
+      const leader = this.byRaft.get(leaderId)!;
+      const heard = this.heardLeave.get(agent.name)?.has(`${leader.name}/${leader.gen}`) ?? false;
+      if (known !== null || heard) {
         return `raft membership: ${agent.name} left (${known?.status ?? "unknown"} to the leader) but is still ${voter ? "a voter" : "a non-voter"}`;
       }
     }
@@ -992,7 +988,6 @@ class AgentSim {
 
   leave(agent: SimAgent): void {
     agent.fate = "left";
-    agent.leaveAskedMs = this.world.nowMs;
     // As the agent does: stop anti-entropy, wait for a sync in flight to end (its writes must not
     // land after the leader deregisters the node), then leave the pool.
     agent.sync?.stop();
