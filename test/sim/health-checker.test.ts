@@ -3,8 +3,10 @@
  * its rule and names the break in one that does not.
  */
 import test from "ava";
+import type { CheckStatus } from "../../src/core/catalog/types.ts";
+import { Script } from "../catalog/harness.ts";
 import {
-  checkCriticalDeregistration, checkOutputBatching, checkWritesReflectResults, finalReported, reportedTimeline, type CheckRun, type CheckWrite,
+  checkCriticalDeregistration, checkOutputBatching, checkPassingQuery, checkWritesReflectResults, finalReported, reportedTimeline, type CheckRun, type CheckWrite,
 } from "../../sim/checkers/health-checker.ts";
 
 const run = (results: [number, "passing" | "warning" | "critical", string][], overrides: Partial<CheckRun> = {}): CheckRun => ({
@@ -44,4 +46,21 @@ test("(H4) deregistration: required once critical past the limit plus a reap int
   t.regex(checkCriticalDeregistration([failing(null, null)], 1_000, 1_000, 10_000) ?? "", /critical since 1000 ms, still registered at 5000 ms/);
   t.is(checkCriticalDeregistration([failing(4_000, "stopped")], 1_000, 1_000, 10_000), null, "a process that stopped first owes nothing");
   t.is(checkCriticalDeregistration([failing(null, null)], 10_000, 1_000, 10_000), null, "the minimum raises the limit: not yet due at the end");
+});
+
+test("(H5) ?passing must list exactly the instances whose agent holds every check passing", (t) => {
+  const s = new Script();
+  s.node("n1", {});
+  s.node("n2", {});
+  s.service("n1", "web", { ID: "web" }, [{ CheckID: "service:web", Status: "passing", ServiceID: "web" }]);
+  s.service("n2", "web", { ID: "web" }, [{ CheckID: "service:web", Status: "passing", ServiceID: "web" }]);
+  const held = (n1: CheckStatus[], n2: CheckStatus[]) => [
+    { node: "n1", serviceId: "web", serviceName: "web", statuses: n1 },
+    { node: "n2", serviceId: "web", serviceName: "web", statuses: n2 },
+  ];
+  const live = new Set(["n1", "n2"]);
+  t.is(checkPassingQuery(s.catalog, held(["passing"], ["passing"]), live), null);
+  t.is(checkPassingQuery(s.catalog, held(["passing"], ["critical"]), live), "health ?passing: web lists n2/web, whose agent reports a check critical");
+  s.ok({ op: "catalog.register", Node: "n1", Address: "10.0.0.1", Check: { CheckID: "service:web", Status: "critical", ServiceID: "web" } });
+  t.is(checkPassingQuery(s.catalog, held(["passing"], ["passing"]), live), "health ?passing: web leaves out n1/web, whose agent reports every check passing");
 });
