@@ -5,6 +5,8 @@
  */
 import { parseCheckDefinition, type CheckDefinition } from "../core/checks/index.ts";
 import type { LocalCheck, LocalService } from "../core/agent/anti-entropy.ts";
+import { nodeMaintenanceCheck, serviceMaintenanceCheck, serviceMaintenanceCheckId } from "../core/agent/maintenance.ts";
+import { nodeMaintenanceCheckId, serviceMaintenanceCheckPrefix } from "../core/catalog/queries.ts";
 import { ApiError } from "./api.ts";
 import { CheckRunner, CheckRunnerError, type AliasView } from "./checks/runner.ts";
 import type { AgentConfig } from "./config/types.ts";
@@ -22,10 +24,6 @@ interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-const nodeMaintId = "_node_maintenance";
-const serviceMaintPrefix = "_service_maintenance:";
-const defaultMaintReason = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message.";
-const defaultServiceMaintReason = "Maintenance mode is enabled for this service, but no reason was provided. This is a default message.";
 
 /** Case-insensitive field access, as Go's JSON decoding matches keys. */
 function fieldOf(raw: Record<string, unknown>, ...names: string[]): unknown {
@@ -189,7 +187,7 @@ export class AgentServices {
     if (options.replaceExistingChecks) {
       const keep = new Set(defs.map((d) => d.id));
       for (const [id, entry] of [...this.local.checks]) {
-        if (entry.check.ServiceID === parsed.service.ID && !keep.has(id) && !id.startsWith(serviceMaintPrefix)) {
+        if (entry.check.ServiceID === parsed.service.ID && !keep.has(id) && !id.startsWith(serviceMaintenanceCheckPrefix)) {
           this.runner.remove(id);
           await this.local.removeCheck(id);
         }
@@ -235,27 +233,23 @@ export class AgentServices {
 
   async nodeMaintenance(enable: boolean, reason: string): Promise<void> {
     if (!enable) {
-      await this.local.removeCheck(nodeMaintId);
+      await this.local.removeCheck(nodeMaintenanceCheckId);
       return;
     }
+    const check = nodeMaintenanceCheck(reason);
     await this.local.addCheck({
-      check: { CheckID: nodeMaintId, Name: "Node Maintenance Mode", Status: "critical", Output: "", Notes: reason || defaultMaintReason, ServiceID: "", Type: "maintenance" },
-      origin: "api", definition: { ID: nodeMaintId, Name: "Node Maintenance Mode", Notes: reason || defaultMaintReason, Status: "critical" },
+      check, origin: "api", definition: { ID: check.CheckID, Name: check.Name, Notes: check.Notes, Status: check.Status },
       interval: "", timeout: "", outputSyncedMs: 0,
     });
   }
 
   async serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void> {
     if (!this.local.services.has(id)) throw new ApiError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
-    const checkId = `${serviceMaintPrefix}${id}`;
     if (!enable) {
-      await this.local.removeCheck(checkId);
+      await this.local.removeCheck(serviceMaintenanceCheckId(id));
       return;
     }
-    await this.local.addCheck({
-      check: { CheckID: checkId, Name: "Service Maintenance Mode", Status: "critical", Output: "", Notes: reason || defaultServiceMaintReason, ServiceID: id, Type: "maintenance" },
-      origin: "config", definition: {}, interval: "", timeout: "", outputSyncedMs: 0,
-    });
+    await this.local.addCheck({ check: serviceMaintenanceCheck(id, reason), origin: "config", definition: {}, interval: "", timeout: "", outputSyncedMs: 0 });
   }
 
   stop(): void {

@@ -34,7 +34,8 @@ test("agent scenario: anti-entropy that never deregisters a service fails checke
   // Without faults every seed converges; find seeds where some agent drops a service.
   const failing = [1, 2, 3, 4, 5, 6].map((seed) => runAgentSeed({ seed, durationMs: 15_000, faults: [], plant: "sync-never-deletes" })).filter((r) => r.outcome !== "ok");
   t.true(failing.length > 0, "no seed exercised a service removal");
-  for (const r of failing) t.regex(r.message ?? "", /anti-entropy: .*catalog has service .* the agent does not own/);
+  // The plant drops every deregistration: of a service, or of a check (maintenance switched off).
+  for (const r of failing) t.regex(r.message ?? "", /anti-entropy: .*catalog has (service|check) .* the agent does not own/);
 });
 
 test("agent scenario: an agent whose node meta differs on every sync fails checker (3), zero writes in a steady state", (t) => {
@@ -112,4 +113,53 @@ test("leaver's fate: failed only when the leader's pool holds it failed and no r
   t.is(leaverFate("left", false), "left");
   t.is(leaverFate(null, false), "left");
   t.is(leaverFate("alive", false), "left", "still alive to the leader is not settled either way");
+});
+
+test("agent scenario: checks run from the seed, flapping, failing and recovering, and reach the catalog batched", (t) => {
+  let deregistrations = 0;
+  for (const seed of [1, 3]) {
+    const result = runAgentSeed({ seed, durationMs: 60_000, faults });
+    t.is(result.outcome, "ok", `seed ${seed}: ${result.message}`);
+    const f = result.facts;
+    t.true(Number(f["checkRuns"]) > 10, `seed ${seed}: only ${f["checkRuns"]} check runs`);
+    t.true(Number(f["checkResults"]) > 200, `seed ${seed}: only ${f["checkResults"]} raw results`);
+    t.true(Number(f["checkWrites"]) > 20, `seed ${seed}: only ${f["checkWrites"]} check writes`);
+    t.true(Number(f["checkWrites"]) < Number(f["checkResults"]) / 3, `seed ${seed}: ${f["checkWrites"]} writes for ${f["checkResults"]} results: batching and thresholds should write far fewer`);
+    const interval = Number(f["checkUpdateIntervalMs"]);
+    t.true(interval >= 2_000 && interval <= 8_000, `check_update_interval ${interval} ms`);
+    deregistrations += Number(f["criticalDeregistrations"]);
+  }
+  t.true(deregistrations > 0, "no service was deregistered for staying critical");
+});
+
+test("agent scenario: with membership, spares join and servers leave; Raft's configuration follows the pool", (t) => {
+  let joins = 0;
+  let leaves = 0;
+  let leftOut = 0;
+  for (const seed of [3, 12]) {
+    const result = runAgentSeed({ seed, durationMs: 60_000, faults });
+    t.is(result.outcome, "ok", `seed ${seed}: ${result.message}`);
+    const f = result.facts;
+    const [voters, learners] = String(f["conf.final"]).split(" ").map((part) => part.replace(/^\w+=/, "").split(",").filter((id) => id !== ""));
+    t.deepEqual(learners, [], `seed ${seed}: a non-voter left over in ${f["conf.final"]}`);
+    joins += Number(f["membership.joins"]);
+    leaves += Number(f["membership.leaves"]);
+    // Every server that joined became a voter: fewer voters than servers means a leaver was removed.
+    if (voters!.length < 3 + Number(f["membership.joins"])) leftOut++;
+  }
+  t.true(joins > 0, "no spare server joined");
+  t.true(leaves > 0, "no server left");
+  t.true(leftOut > 0, "every server that left came back: removal from Raft was never exercised");
+});
+
+test("agent scenario: an autopilot that never promotes fails the membership check: a live server stays a non-voter", (t) => {
+  const result = runAgentSeed({ seed: 1, durationMs: 60_000, faults, plant: "autopilot-never-promotes" });
+  t.is(result.outcome, "liveness", result.message ?? "");
+  t.regex(result.message ?? "", /raft membership: s\d is a live server but still a non-voter/);
+});
+
+test("agent scenario: an autopilot that never removes fails the membership check: a server that left stays a voter", (t) => {
+  const result = runAgentSeed({ seed: 12, durationMs: 60_000, faults, plant: "autopilot-never-removes" });
+  t.is(result.outcome, "liveness", result.message ?? "");
+  t.regex(result.message ?? "", /raft membership: s\d left \(left to the leader\) but is still a voter/);
 });

@@ -1,8 +1,10 @@
 /**
  * The agent's health-check runner: it owns the timers, processes and sockets of every check the
  * agent has, feeds their results through the pure status machine (`src/core/checks/status.ts`)
- * and tells the agent what changed. The agent keeps the checks' records and syncs them to the
- * catalog; the runner only runs them.
+ * and tells the agent what changed. What a result does (thresholds, the critical spells that
+ * deregister a service) is the pure CheckStates table (src/core/agent/check-states.ts), the one
+ * the simulator's agent scenario drives from its seed. The agent keeps the checks' records and
+ * syncs them to the catalog; the runner only runs them.
  *
  * - Interval checks (script, http, tcp, udp, grpc) first run at a random point within their interval,
  *   as Consul staggers them, then every interval after the previous run ends. A check never runs
@@ -15,10 +17,8 @@
  */
 import { aliasResult, type AliasedCheck } from "../../core/checks/alias.ts";
 import { outputMaxBytesDefault, truncateTtlOutput } from "../../core/checks/output.ts";
-import {
-  criticalForMs, initialCheckState, onDirectResult, onProbeResult, shouldDeregister,
-  type CheckChange, type CheckState, type CheckThresholds,
-} from "../../core/checks/status.ts";
+import { CheckStates } from "../../core/agent/check-states.ts";
+import type { CheckChange } from "../../core/checks/status.ts";
 import { checkResultStatuses, type CheckDefinition, type CheckResultStatus } from "../../core/checks/types.ts";
 import { grpcTimeoutMsDefault, runGrpc } from "./grpc.ts";
 import { runHttp, httpTimeoutMsDefault } from "./http.ts";
@@ -88,8 +88,6 @@ export type DeregisterListener = (serviceId: string, checkId: string, criticalFo
 interface Entry {
   readonly def: CheckDefinition;
   readonly origin: CheckOrigin;
-  readonly thresholds: CheckThresholds;
-  state: CheckState;
   /** The next run (interval checks), the TTL's expiry, or the alias poll. */
   timer: Cancel | null;
   /** Aborted on remove/stop: ends a queued or running probe. */
@@ -100,20 +98,18 @@ interface Entry {
   lastTtlOutput: string;
   /** Alias: another evaluation was asked for while one ran. */
   aliasDirty: boolean;
-  /** The critical spell (its start) already reported for deregistration. */
-  deregisterReportedFor: number | null;
 }
 
 const intervalKinds = new Set(["script", "http", "tcp", "udp", "grpc"]);
 
 export class CheckRunner {
   private readonly entries = new Map<string, Entry>();
+  private readonly states: CheckStates;
   private readonly changeListeners = new Set<CheckChangeListener>();
   private readonly deregisterListeners = new Set<DeregisterListener>();
   private readonly pool: BoundedPool;
   private readonly outputMaxBytes: number;
   private readonly intervalMinMs: number;
-  private readonly deregisterCriticalMinMs: number;
   private readonly aliasPollMs: number;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -125,7 +121,7 @@ export class CheckRunner {
     this.pool = new BoundedPool(config.concurrencyMax ?? 64);
     this.outputMaxBytes = positive("outputMaxBytes", config.outputMaxBytes ?? outputMaxBytesDefault);
     this.intervalMinMs = positive("intervalMinMs", config.intervalMinMs ?? 1000);
-    this.deregisterCriticalMinMs = nonNegative("deregisterCriticalMinMs", config.deregisterCriticalMinMs ?? 60_000);
+    this.states = new CheckStates({ deregisterCriticalMinMs: nonNegative("deregisterCriticalMinMs", config.deregisterCriticalMinMs ?? 60_000) });
     this.aliasPollMs = positive("aliasPollMs", config.aliasPollMs ?? 1000);
     this.random = config.random ?? Math.random;
     this.now = config.nowMs ?? Date.now;
@@ -149,18 +145,13 @@ export class CheckRunner {
     if (refusal !== null) throw new CheckRunnerError(refusal, 500);
     const previous = this.entries.get(def.id);
     if (previous !== undefined) this.retire(previous);
-    const thresholds: CheckThresholds = {
-      successBeforePassing: def.successBeforePassing,
-      failuresBeforeWarning: def.failuresBeforeWarning,
-      failuresBeforeCritical: def.failuresBeforeCritical,
-    };
-    const status = previous?.state.status ?? def.status;
-    const output = previous?.state.output ?? "";
-    let state = initialCheckState(status, output, thresholds, this.now());
-    if (previous !== undefined) state = { ...state, criticalSinceMs: previous.state.criticalSinceMs };
+    this.states.add({
+      id: def.id, serviceId: def.serviceId, status: def.status, deregisterCriticalServiceAfterMs: def.deregisterCriticalServiceAfterMs,
+      thresholds: { successBeforePassing: def.successBeforePassing, failuresBeforeWarning: def.failuresBeforeWarning, failuresBeforeCritical: def.failuresBeforeCritical },
+    }, this.now());
     const entry: Entry = {
-      def, origin: options.origin, thresholds, state, timer: null, abort: new AbortController(), running: null,
-      removed: false, lastTtlOutput: previous?.lastTtlOutput ?? "", aliasDirty: false, deregisterReportedFor: null,
+      def, origin: options.origin, timer: null, abort: new AbortController(), running: null,
+      removed: false, lastTtlOutput: previous?.lastTtlOutput ?? "", aliasDirty: false,
     };
     this.entries.set(def.id, entry);
     if (intervalKinds.has(def.probe.kind) && def.intervalMs < this.intervalMinMs) {
@@ -174,6 +165,7 @@ export class CheckRunner {
     const entry = this.entries.get(id);
     if (entry === undefined) return false;
     this.entries.delete(id);
+    this.states.remove(id);
     this.retire(entry);
     return true;
   }
@@ -202,7 +194,7 @@ export class CheckRunner {
     const stored = truncateTtlOutput(output, this.outputLimit(entry.def));
     entry.lastTtlOutput = stored;
     this.armTtl(entry);
-    this.apply(entry, onDirectResult(entry.state, status, stored, this.now()));
+    this.apply(entry, this.states.directResult(id, status, stored, this.now()));
     return stored;
   }
 
@@ -239,6 +231,7 @@ export class CheckRunner {
       if (entry.running !== null) running.push(entry.running);
     }
     this.entries.clear();
+    for (const id of this.states.ids()) this.states.remove(id);
     await Promise.all(running);
   }
 
@@ -313,10 +306,10 @@ export class CheckRunner {
     }
     if (entry.removed) return;
     const nowMs = this.now();
-    const step = result.direct === true
-      ? onDirectResult(entry.state, result.status, result.output, nowMs)
-      : onProbeResult(entry.state, entry.thresholds, result.status, result.output, nowMs);
-    this.apply(entry, step);
+    const id = entry.def.id;
+    this.apply(entry, result.direct === true
+      ? this.states.directResult(id, result.status, result.output, nowMs)
+      : this.states.probeResult(id, result.status, result.output, nowMs));
   }
 
   private probe(entry: Entry): Promise<ProbeResult> {
@@ -350,7 +343,7 @@ export class CheckRunner {
       if (entry.removed) return;
       this.config.log?.("warn", `Check missed TTL, is now critical: check=${entry.def.id}`);
       const output = entry.lastTtlOutput === "" ? "TTL expired" : `TTL expired (last output before timeout follows): ${entry.lastTtlOutput}`;
-      this.apply(entry, onDirectResult(entry.state, "critical", output, this.now()));
+      this.apply(entry, this.states.directResult(entry.def.id, "critical", output, this.now()));
     });
   }
 
@@ -387,12 +380,12 @@ export class CheckRunner {
       result = { status: "critical", output: `Failure checking aliased node or service: ${(err as Error).message}` };
     }
     if (entry.removed) return;
-    this.apply(entry, onDirectResult(entry.state, result.status, result.output, this.now()));
+    this.apply(entry, this.states.directResult(entry.def.id, result.status, result.output, this.now()));
   }
 
-  private apply(entry: Entry, [next, change]: [CheckState, CheckChange]): void {
-    entry.state = next;
-    if (!change.changed) return;
+  private apply(entry: Entry, change: CheckChange | null): void {
+    const next = this.states.state(entry.def.id);
+    if (change === null || next === undefined || !change.changed) return;
     if (change.statusChanged) this.config.log?.(next.status === "passing" ? "debug" : "warn", `Check is now ${next.status}: check=${entry.def.id}`);
     for (const listener of this.changeListeners) {
       try {
@@ -408,18 +401,11 @@ export class CheckRunner {
   }
 
   private reapCritical(): void {
-    const nowMs = this.now();
-    for (const entry of this.entries.values()) {
-      const { def, state } = entry;
-      if (def.serviceId === "" || def.deregisterCriticalServiceAfterMs <= 0) continue;
-      if (!shouldDeregister(state, def.deregisterCriticalServiceAfterMs, this.deregisterCriticalMinMs, nowMs)) continue;
-      if (entry.deregisterReportedFor === state.criticalSinceMs) continue;
-      entry.deregisterReportedFor = state.criticalSinceMs;
-      const forMs = criticalForMs(state, nowMs);
-      this.config.log?.("warn", `Check for service has been critical for too long; deregistered service: service=${def.serviceId} check=${def.id}`);
+    for (const { serviceId, checkId, criticalForMs: forMs } of this.states.dueDeregistrations(this.now())) {
+      this.config.log?.("warn", `Check for service has been critical for too long; deregistered service: service=${serviceId} check=${checkId}`);
       for (const listener of this.deregisterListeners) {
         try {
-          listener(def.serviceId, def.id, forMs);
+          listener(serviceId, checkId, forMs);
         } catch (err) {
           this.config.log?.("error", `deregister listener threw: ${(err as Error).message}`);
         }
@@ -428,12 +414,13 @@ export class CheckRunner {
   }
 
   private snapshot(entry: Entry): CheckSnapshot {
+    const state = this.states.state(entry.def.id)!;
     return {
       definition: entry.def,
       origin: entry.origin,
-      status: entry.state.status,
-      output: entry.state.output,
-      criticalForMs: criticalForMs(entry.state, this.now()),
+      status: state.status,
+      output: state.output,
+      criticalForMs: this.states.criticalForMs(entry.def.id, this.now()),
     };
   }
 }

@@ -28,7 +28,10 @@ export interface LocalSyncConfig {
   readonly periodicTicks: number;
   readonly changeDelayTicks: number;
   readonly retryTicks: number;
-  /** Consul's check_update_interval: an output-only change waits this long since the last one synced. */
+  /**
+   * Consul's check_update_interval: an output-only change of a check is written only once this
+   * long has passed since a write of that check was last acknowledged; a status change at once.
+   */
   readonly checkUpdateIntervalMs: number;
 }
 
@@ -90,19 +93,21 @@ export class LocalSync {
         deferOutput: (id) => now - (this.outputSyncedMs.get(id) ?? -Infinity) < this.config.checkUpdateIntervalMs,
       });
       this.counters.lastSyncWrites = writes.length;
-      this.writeAll(writes, 0, generation, now);
+      this.writeAll(writes, 0, generation);
     });
   }
 
-  private writeAll(writes: readonly SyncWrite[], i: number, generation: number, now: number): void {
+  private writeAll(writes: readonly SyncWrite[], i: number, generation: number): void {
     if (this.stopped) return this.finish(false, generation, i);
     if (i >= writes.length) return this.finish(true, generation, writes.length);
     const write = writes[i]!;
     this.host.write(write, (ok) => {
       if (!ok) return this.finish(false, generation, i);
       this.counters.writes++;
-      if (write.op === "catalog.register" && write.Check?.CheckID !== undefined) this.outputSyncedMs.set(write.Check.CheckID, now);
-      this.writeAll(writes, i + 1, generation, now);
+      // Measured from the acknowledgement, not the read: the next output-only write of this check
+      // then leaves at least check_update_interval after the catalog confirmed this one.
+      if (write.op === "catalog.register" && write.Check?.CheckID !== undefined) this.outputSyncedMs.set(write.Check.CheckID, this.host.nowMs());
+      this.writeAll(writes, i + 1, generation);
     });
   }
 
