@@ -436,21 +436,27 @@ export class RaftHost<R> {
 export function coalesceMessages(messages: readonly Message[], entriesMax: number): readonly Message[] {
   if (messages.length < 2) return messages;
   const out: Message[] = [];
+  /** Per slot of `out`: the entries array of an append merged there, ours to extend in place (no quadratic copying). */
+  const grown: (Entry[] | null)[] = [];
   const lastTo = new Map<NodeId, number>();
   for (const message of messages) {
     const at = lastTo.get(message.to);
-    const merged = at === undefined ? null : merge(out[at]!, message, entriesMax);
-    if (merged !== null) {
-      out[at!] = merged;
-      continue;
+    if (at !== undefined) {
+      const merged = merge(out[at]!, message, entriesMax, grown[at]!);
+      if (merged !== null) {
+        out[at] = merged;
+        if (merged.type === "append") grown[at] = merged.entries as Entry[];
+        continue;
+      }
     }
     lastTo.set(message.to, out.length);
     out.push(message);
+    grown.push(null);
   }
   return out;
 }
 
-function merge(a: Message, b: Message, entriesMax: number): Message | null {
+function merge(a: Message, b: Message, entriesMax: number, grown: Entry[] | null): Message | null {
   if (a.type !== b.type || a.term !== b.term || a.from !== b.from) return null;
   if (a.type === "append") {
     const first = a.entries ?? [];
@@ -458,7 +464,9 @@ function merge(a: Message, b: Message, entriesMax: number): Message | null {
     const lastTerm = first.length === 0 ? a.logTerm : first[first.length - 1]!.term;
     const contiguous = b.index === a.index! + first.length && b.logTerm === lastTerm;
     if (!contiguous || first.length + second.length > entriesMax || b.commit! < a.commit!) return null;
-    return { ...b, index: a.index, logTerm: a.logTerm, entries: [...first, ...second] };
+    const entries = grown ?? [...first];
+    for (const entry of second) entries.push(entry);
+    return { ...b, index: a.index, logTerm: a.logTerm, entries };
   }
   if (a.type === "appendResp" && isPlainAck(a) && isPlainAck(b)) return b.index! >= a.index! ? b : a;
   return null;

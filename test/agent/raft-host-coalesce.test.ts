@@ -8,7 +8,9 @@ const append = (to: string, index: number, count: number, commit: number, logTer
 const ack = (index: number, extra: Partial<Message> = {}): Message => ({ type: "appendResp", from: "F", to: "L", term: 2, index, ...extra });
 
 test("coalesceMessages: one-entry appends to a peer become one append of the run, with the last commit", (t) => {
-  const out = coalesceMessages([append("a", 10, 1, 9), append("b", 10, 1, 9), append("a", 11, 1, 9), append("a", 12, 2, 10), append("b", 11, 1, 10)], 64);
+  const messages = [append("a", 10, 1, 9), append("b", 10, 1, 9), append("a", 11, 1, 9), append("a", 12, 2, 10), append("b", 11, 1, 10)];
+  const out = coalesceMessages(messages, 64);
+  t.deepEqual(messages.map((m) => m.entries!.length), [1, 1, 1, 2, 1], "the core's entry arrays (slices of its log) are left as they were");
   t.deepEqual(out, [
     { type: "append", from: "L", to: "a", term: 2, index: 10, logTerm: 2, entries: [entry(11), entry(12), entry(13), entry(14)], commit: 10 },
     { type: "append", from: "L", to: "b", term: 2, index: 10, logTerm: 2, entries: [entry(11), entry(12)], commit: 10 },
