@@ -4,10 +4,14 @@
  *
  *   node --import tsx bench/cluster-vs-etcd.ts [--seconds 10] [--connections 64] [--keys 1000]
  *                                               [--target all|leader] [--no-strace] [--no-dev]
+ *                                               [--phases put,get,consistent,stale] [--no-etcd]
+ *                                               [--praetor-ips A,B,C] [--dev-ip D] [--etcd-ips E,F,G]
+ *                                               [--node-args "--cpu-prof --cpu-prof-dir=DIR"]
  *
  * Praetor: `bin/praetor.mjs agent -server -bootstrap-expect 3` on 127.0.0.101-103 (built: run
  * `npm run build` first) with data dirs on disk, and `agent -dev` on 127.0.0.104. etcd: Debian's
- * `etcd` on 127.0.0.111-113, through its v3 HTTP gateway (POST /v3/kv/put, /v3/kv/range with
+ * `etcd` on 127.0.0.111-113 (each set movable with the --*-ips options, so runs beside other
+ * agents on this machine do not collide), through its v3 HTTP gateway (POST /v3/kv/put, /v3/kv/range with
  * base64 JSON). Load: wrk, 64 connections split over the three nodes (`--target all`, each
  * node's share from its own wrk) or all on the leader. Phases, each Praetor then etcd:
  *   PUT                 PUT /v1/kv/bench/kN            POST /v3/kv/put
@@ -36,10 +40,22 @@ const keys = Number(option("keys", "1000"));
 const target = option("target", "all");
 const traced = !args.includes("--no-strace");
 const withDev = !args.includes("--no-dev");
+const withEtcd = !args.includes("--no-etcd");
+const phaseNames = option("phases", "put,get,consistent,stale").split(",");
+const praetorIps = option("praetor-ips", "127.0.0.101,127.0.0.102,127.0.0.103").split(",");
+const devIp = option("dev-ip", "127.0.0.104");
+const etcdIps = option("etcd-ips", "127.0.0.111,127.0.0.112,127.0.0.113").split(",");
+/** Extra node flags for the Praetor processes (a profiler's, say). */
+const nodeArgs = option("node-args", "").split(" ").filter(Boolean);
+const ipPattern = /^127(\.\d{1,3}){3}$/;
+if (![...praetorIps, devIp, ...etcdIps].every((ip) => ipPattern.test(ip)) || praetorIps.length !== 3 || etcdIps.length !== 3) {
+  throw new Error("usage: --praetor-ips and --etcd-ips take three loopback addresses, --dev-ip one");
+}
+if (!phaseNames.every((p) => ["put", "get", "consistent", "stale"].includes(p))) throw new Error("usage: --phases takes put,get,consistent,stale");
 if (!(seconds > 0 && connections >= 3 && keys > 0) || !["all", "leader"].includes(target)) {
   throw new Error("usage: --seconds N>0 --connections N>=3 --keys N>0 --target all|leader");
 }
-for (const tool of ["wrk", "etcd", ...(traced ? ["strace"] : [])]) {
+for (const tool of ["wrk", ...(withEtcd ? ["etcd"] : []), ...(traced ? ["strace"] : [])]) {
   if (spawnSync("which", [tool]).status !== 0) throw new Error(`${tool} is not installed (Debian package ${tool === "etcd" ? "etcd-server" : tool})`);
 }
 const praetorBin = path.resolve("bin/praetor.mjs");
@@ -69,12 +85,14 @@ function workerPid(s: Server): number {
 }
 
 const ticksPerSecond = Number(spawnSync("getconf", ["CLK_TCK"]).stdout.toString().trim()) || 100;
-function cpuSeconds(servers: readonly Server[]): number {
-  let total = 0;
+/** User and system CPU seconds of `servers` so far (the kernel's share is mostly socket and disk syscalls). */
+function cpuSeconds(servers: readonly Server[]): { user: number; system: number } {
+  const total = { user: 0, system: 0 };
   for (const s of servers) {
     const stat = fs.readFileSync(`/proc/${workerPid(s)}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    total += (Number(fields[11]) + Number(fields[12])) / ticksPerSecond; // utime, stime
+    total.user += Number(fields[11]) / ticksPerSecond; // utime
+    total.system += Number(fields[12]) / ticksPerSecond; // stime
   }
   return total;
 }
@@ -90,22 +108,20 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 
 // ---------------------------------------------------------------- the two clusters
 
-const praetorIps = ["127.0.0.101", "127.0.0.102", "127.0.0.103"];
 const praetor = praetorIps.map((ip, i) => launch(`praetor-${i + 1}`, ip, `http://${ip}:8500`, [
-  process.execPath, praetorBin, "agent", "-server", "-bootstrap-expect", "3", "-node", `p${i + 1}`, "-bind", ip, "-client", ip,
+  process.execPath, ...nodeArgs, praetorBin, "agent", "-server", "-bootstrap-expect", "3", "-node", `p${i + 1}`, "-bind", ip, "-client", ip,
   "-data-dir", path.join(work, `p${i + 1}`), "-log-level", "warn", ...praetorIps.filter((o) => o !== ip).flatMap((o) => ["-retry-join", o]),
 ]));
-const etcdIps = ["127.0.0.111", "127.0.0.112", "127.0.0.113"];
 const initialCluster = etcdIps.map((ip, i) => `e${i + 1}=http://${ip}:2380`).join(",");
-const etcd = etcdIps.map((ip, i) => launch(`etcd-${i + 1}`, ip, `http://${ip}:2379`, [
+const etcd = !withEtcd ? [] : etcdIps.map((ip, i) => launch(`etcd-${i + 1}`, ip, `http://${ip}:2379`, [
   "etcd", "--name", `e${i + 1}`, "--data-dir", path.join(work, `e${i + 1}`),
   "--listen-client-urls", `http://${ip}:2379`, "--advertise-client-urls", `http://${ip}:2379`,
   "--listen-peer-urls", `http://${ip}:2380`, "--initial-advertise-peer-urls", `http://${ip}:2380`,
   "--initial-cluster", initialCluster, "--initial-cluster-state", "new", "--initial-cluster-token", "praetor-bench",
   "--log-level", "warn",
 ]));
-const dev = withDev ? launch("praetor-dev", "127.0.0.104", "http://127.0.0.104:8500", [
-  process.execPath, praetorBin, "agent", "-dev", "-node", "dev", "-bind", "127.0.0.104", "-client", "127.0.0.104", "-log-level", "warn",
+const dev = withDev ? launch("praetor-dev", devIp, `http://${devIp}:8500`, [
+  process.execPath, ...nodeArgs, praetorBin, "agent", "-dev", "-node", "dev", "-bind", devIp, "-client", devIp, "-log-level", "warn",
 ]) : null;
 
 async function praetorLeader(): Promise<Server | null> {
@@ -193,7 +209,7 @@ async function populate(put: (i: number) => Promise<Response>): Promise<void> {
   }));
 }
 
-interface Row { system: string; phase: string; rps: number; errors: number; p50Ms: number; p99Ms: number; maxMs: number; cpuMsPerRequest: number; load: string }
+interface Row { system: string; phase: string; rps: number; errors: number; p50Ms: number; p99Ms: number; maxMs: number; cpuMsPerRequest: number; systemMsPerRequest: number; load: string }
 
 /** Drives `servers` (all, or the leader) with `connections` split between them; sums the wrk results. */
 async function phase(system: string, phaseName: string, servers: readonly Server[], targets: readonly Server[], script: string): Promise<Row> {
@@ -201,12 +217,15 @@ async function phase(system: string, phaseName: string, servers: readonly Server
   const cpuBefore = cpuSeconds(servers);
   const shares = targets.map((_, i) => Math.floor(connections / targets.length) + (i < connections % targets.length ? 1 : 0));
   const results = await Promise.all(targets.map((s, i) => runWrk(s.http, shares[i]!, script)));
-  const cpu = cpuSeconds(servers) - cpuBefore;
+  const cpuAfter = cpuSeconds(servers);
+  const cpu = cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system;
+  const systemCpu = cpuAfter.system - cpuBefore.system;
   const requests = results.reduce((a, r) => a + r.requests, 0);
   return {
     system, phase: phaseName, rps: requests / seconds, errors: results.reduce((a, r) => a + r.errors, 0),
     p50Ms: Math.max(...results.map((r) => r.p50Ms)), p99Ms: Math.max(...results.map((r) => r.p99Ms)), maxMs: Math.max(...results.map((r) => r.maxMs)),
-    cpuMsPerRequest: requests === 0 ? Number.NaN : (cpu * 1000) / requests, load,
+    cpuMsPerRequest: requests === 0 ? Number.NaN : (cpu * 1000) / requests,
+    systemMsPerRequest: requests === 0 ? Number.NaN : (systemCpu * 1000) / requests, load,
   };
 }
 
@@ -236,33 +255,33 @@ const rows: Row[] = [];
 const acknowledgedPuts: Record<string, number> = {};
 try {
   await waitFor("a Praetor leader", async () => (await praetorLeader()) !== null);
-  await waitFor("an etcd leader", async () => (await etcdLeader()) !== null);
+  if (withEtcd) await waitFor("an etcd leader", async () => (await etcdLeader()) !== null);
   if (dev !== null) await waitFor("the dev agent's leader", async () => (await (await fetch(`${dev.http}/v1/status/leader`)).json()) !== "");
   // The clusters settle (Praetor's leader reconciles its members, etcd its lease) before the load.
   await sleep(3_000);
   const pLeader = (await praetorLeader())!;
-  const eLeader = (await etcdLeader())!;
+  const eLeader = withEtcd ? (await etcdLeader())! : null;
   const pTargets = target === "all" ? praetor : [pLeader];
-  const eTargets = target === "all" ? etcd : [eLeader];
+  const eTargets = target === "all" || eLeader === null ? etcd : [eLeader];
   console.log(`bench/cluster-vs-etcd: ${seconds} s per phase, ${connections} connections (${target === "all" ? "split over the 3 nodes" : "on the leader"}), ${keys} keys; ` +
-    `Praetor leader ${pLeader.ip}, etcd leader ${eLeader.ip}; node ${process.version}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; work dir ${work}`);
-  const plan: [string, string, string][] = [
-    ["PUT", scripts.praetorPut, scripts.etcdPut],
-    ["GET default / linearizable", scripts.praetorGet, scripts.etcdGet],
-    ["GET ?consistent / linearizable", scripts.praetorConsistent, scripts.etcdGet],
-    ["GET ?stale / serializable", scripts.praetorStale, scripts.etcdSerializable],
-  ];
+    `Praetor leader ${pLeader.ip}, etcd leader ${eLeader?.ip ?? "(not run)"}; node ${process.version}; load ${loadavg().map((x) => x.toFixed(2)).join(" ")}; work dir ${work}`);
+  const plan = ([
+    ["put", "PUT", scripts.praetorPut, scripts.etcdPut],
+    ["get", "GET default / linearizable", scripts.praetorGet, scripts.etcdGet],
+    ["consistent", "GET ?consistent / linearizable", scripts.praetorConsistent, scripts.etcdGet],
+    ["stale", "GET ?stale / serializable", scripts.praetorStale, scripts.etcdSerializable],
+  ] as const).filter(([key]) => phaseNames.includes(key)).map(([, ...rest]) => rest);
   for (const [name, pScript, eScript] of plan) {
     rows.push(await phase("praetor 3 servers", name, praetor, pTargets, pScript));
     if (dev !== null) rows.push(await phase("praetor dev agent", name, [dev], [dev], pScript));
-    rows.push(await phase("etcd 3 members", name, etcd, eTargets, eScript));
+    if (eLeader !== null) rows.push(await phase("etcd 3 members", name, etcd, eTargets, eScript));
     if (name === "PUT") {
       // The keys written before the reads below are acknowledged PUTs too (and synced like the others).
       for (const r of rows) acknowledgedPuts[r.system] = Math.round(r.rps * seconds - r.errors) + keys;
       // Every key exists before the reads (a PUT phase on a slow machine may not reach them all): a read answers 200, not 404.
       await populate((i) => fetch(`${pLeader.http}/v1/kv/bench/k${i}`, { method: "PUT", body: `value-${i}` }));
       if (dev !== null) await populate((i) => fetch(`${dev.http}/v1/kv/bench/k${i}`, { method: "PUT", body: `value-${i}` }));
-      await populate((i) => fetch(`${eLeader.http}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`bench/k${i}`), value: b64(`value-${i}`) }) }));
+      if (eLeader !== null) await populate((i) => fetch(`${eLeader.http}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`bench/k${i}`), value: b64(`value-${i}`) }) }));
     }
   }
 } finally {
@@ -272,11 +291,11 @@ try {
 
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : "-");
-console.log(`\n${pad("phase", 32)}${pad("system", 20)}${"req/s".padStart(8)}${"ratio".padStart(7)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"max ms".padStart(8)}${"errors".padStart(7)}${"CPU ms/req".padStart(11)}  load (1/5/15 min)`);
+console.log(`\n${pad("phase", 32)}${pad("system", 20)}${"req/s".padStart(8)}${"ratio".padStart(7)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}${"max ms".padStart(8)}${"errors".padStart(7)}${"CPU ms/req".padStart(11)}${"of it sys".padStart(10)}  load (1/5/15 min)`);
 for (const r of rows) {
   const etcdRow = rows.find((x) => x.phase === r.phase && x.system.startsWith("etcd"));
   const ratio = etcdRow === undefined || r === etcdRow ? "" : `${(r.rps / etcdRow.rps).toFixed(2)}x`;
-  console.log(`${pad(r.phase, 32)}${pad(r.system, 20)}${num(r.rps).padStart(8)}${ratio.padStart(7)}${num(r.p50Ms, 1).padStart(8)}${num(r.p99Ms, 1).padStart(8)}${num(r.maxMs, 0).padStart(8)}${String(r.errors).padStart(7)}${num(r.cpuMsPerRequest, 2).padStart(11)}  ${r.load}`);
+  console.log(`${pad(r.phase, 32)}${pad(r.system, 20)}${num(r.rps).padStart(8)}${ratio.padStart(7)}${num(r.p50Ms, 1).padStart(8)}${num(r.p99Ms, 1).padStart(8)}${num(r.maxMs, 0).padStart(8)}${String(r.errors).padStart(7)}${num(r.cpuMsPerRequest, 2).padStart(11)}${num(r.systemMsPerRequest, 2).padStart(10)}  ${r.load}`);
 }
 if (traced) {
   console.log(`\nfsyncs over the whole run (strace -f -c --seccomp-bpf -e trace=fsync,fdatasync), and per acknowledged PUT (the PUT phase's and the ${keys} keys written before the reads):`);

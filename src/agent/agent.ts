@@ -437,11 +437,11 @@ export class Agent implements AgentBackend {
   }
 
   private isLeader(): boolean {
-    return this.raft?.node.status().role === "leader";
+    return this.raft?.softState.role === "leader";
   }
 
   private leaderAddr(): string | null {
-    return this.raft?.node.status().leader ?? null;
+    return this.raft?.softState.leader ?? null;
   }
 
   private onRaftChange(): void {

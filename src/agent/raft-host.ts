@@ -1,5 +1,5 @@
 import type {
-  ConfChange, ConfState, Entry, Index, Message, NodeId, PersistedState, ReadMode, Ready, Role, Snapshot, Term,
+  ConfChange, ConfState, Entry, Index, Message, NodeId, PersistedState, ReadMode, Ready, Role, Snapshot, SoftState, Term,
 } from "../core/raft/types.ts";
 import type { RaftStatus } from "../core/raft/node.ts";
 import { assert } from "../core/util/assert.ts";
@@ -71,12 +71,15 @@ export interface RaftHostConfig {
   readonly snapshotEveryEntries: number;
   /** A proposal or read not answered within this many ticks is reported as unknown / timeout, so callers never wait forever. */
   readonly requestTimeoutTicks: number;
+  /** Appends merged by `coalesceMessages` carry at most this many entries (the core's maxEntriesPerMsg by default). */
+  readonly coalesceEntriesMax: number;
 }
 
 export function defaultRaftHostConfig(overrides: Partial<RaftHostConfig> = {}): RaftHostConfig {
-  const config = { snapshotEveryEntries: 1024, requestTimeoutTicks: 100, ...overrides };
+  const config = { snapshotEveryEntries: 1024, requestTimeoutTicks: 100, coalesceEntriesMax: 64, ...overrides };
   assert(config.snapshotEveryEntries >= 1, `snapshotEveryEntries ${config.snapshotEveryEntries} < 1`);
   assert(config.requestTimeoutTicks >= 1, `requestTimeoutTicks ${config.requestTimeoutTicks} < 1`);
+  assert(config.coalesceEntriesMax >= 1, `coalesceEntriesMax ${config.coalesceEntriesMax} < 1`);
   return config;
 }
 
@@ -112,6 +115,7 @@ export class RaftHost<R> {
   private snapshotIndex: Index;
   private readSeq = 0;
   private stopped = false;
+  private soft: SoftState;
   private readonly proposals = new Map<Index, PendingProposal<R>>();
   private readonly reads = new Map<string, PendingRead>();
   /** Messages dropped because they were addressed to another node. */
@@ -131,8 +135,19 @@ export class RaftHost<R> {
     this.appliedTerm = persisted.snapshot?.meta.term ?? 0;
     this.snapshotIndex = this.applied;
     this.node = makeNode(persisted);
-    this.id = this.node.status().id;
+    const status = this.node.status();
+    this.id = status.id;
+    this.soft = { leader: status.leader, role: status.role };
     transport.onMessage((_from, message) => this.receive(message));
+  }
+
+  /**
+   * Role and leader as of the last Ready taken (a change reaches it with that Ready, one drain
+   * later): what a request asks before it is proposed or forwarded, where `node.status()`, which
+   * builds the whole status (progress, lease, configuration), cost a few percent of a write.
+   */
+  get softState(): SoftState {
+    return this.soft;
   }
 
   get appliedIndex(): Index {
@@ -243,6 +258,7 @@ export class RaftHost<R> {
         assert(rounds < readyRoundsMax, `${this.id}: Ready loop did not settle after ${readyRoundsMax} rounds`);
         const rd = this.node.ready();
         changed ||= rd.softState !== undefined || rd.hardState !== undefined;
+        if (rd.softState !== undefined) this.soft = rd.softState;
         if (!hasUpdate(rd)) {
           this.finishReady(rd, rd.messages);
         } else if (this.storage.saveAsync === undefined) {
@@ -272,7 +288,7 @@ export class RaftHost<R> {
     const late: Message[] = [];
     for (const message of rd.messages) (this.sendsBeforeSync(message) ? early : late).push(message);
     this.saving = rd;
-    for (const message of early) this.transport.send(message.to, message);
+    for (const message of coalesceMessages(early, this.config.coalesceEntriesMax)) this.transport.send(message.to, message);
     // Committed entries are durable on a quorum already (the core counts only durable copies),
     // so they are applied and answered now, not one sync later; a snapshot must be installed first.
     const applyNow = rd.snapshot === undefined;
@@ -310,7 +326,7 @@ export class RaftHost<R> {
 
   /** Everything after the persist: send, apply (unless done already), advance. */
   private finishReady(rd: Ready, messages: readonly Message[], apply = true): void {
-    for (const message of messages) this.transport.send(message.to, message);
+    for (const message of coalesceMessages(messages, this.config.coalesceEntriesMax)) this.transport.send(message.to, message);
     if (apply) this.applyCommitted(rd);
     this.node.advance(rd);
     this.answerReads();
@@ -403,6 +419,65 @@ export class RaftHost<R> {
     this.snapshotIndex = this.applied;
     this.hooks.onCompacted?.(this.applied);
   }
+}
+
+/**
+ * The messages of one Ready with each run of consecutive appends to a peer merged into one, and
+ * each run of consecutive acknowledgements to a peer into the highest. The core sends one append
+ * per proposal to a replicating follower (pipelining), so a Ready that gathered N proposals (group
+ * commit) held N one-entry appends per follower, and the follower answered each: N encodes,
+ * frames, decodes, steps and acknowledgements where one does.
+ *
+ * Why the merged message means the same: appends of one leader's term are contiguous pieces of
+ * its log (the second's `index`/`logTerm` is the first's last entry), so one append of both pieces
+ * leaves the follower's log as the two would, and its commit (the later, larger one) is what the
+ * follower would reach after the second. A successful acknowledgement says "my log matches the
+ * leader's up to `index`", which stays true for the rest of that leader's term, so the highest of
+ * a run says everything the others did. Rejections and every other message pass untouched, and
+ * each peer's messages keep their order (only messages to other peers may move past a merge).
+ */
+export function coalesceMessages(messages: readonly Message[], entriesMax: number): readonly Message[] {
+  if (messages.length < 2) return messages;
+  const out: Message[] = [];
+  /** Per slot of `out`: the entries array of an append merged there, ours to extend in place (no quadratic copying). */
+  const grown: (Entry[] | null)[] = [];
+  const lastTo = new Map<NodeId, number>();
+  for (const message of messages) {
+    const at = lastTo.get(message.to);
+    if (at !== undefined) {
+      const merged = merge(out[at]!, message, entriesMax, grown[at]!);
+      if (merged !== null) {
+        out[at] = merged;
+        if (merged.type === "append") grown[at] = merged.entries as Entry[];
+        continue;
+      }
+    }
+    lastTo.set(message.to, out.length);
+    out.push(message);
+    grown.push(null);
+  }
+  return out;
+}
+
+function merge(a: Message, b: Message, entriesMax: number, grown: Entry[] | null): Message | null {
+  if (a.type !== b.type || a.term !== b.term || a.from !== b.from) return null;
+  if (a.type === "append") {
+    const first = a.entries ?? [];
+    const second = b.entries ?? [];
+    const lastTerm = first.length === 0 ? a.logTerm : first[first.length - 1]!.term;
+    const contiguous = b.index === a.index! + first.length && b.logTerm === lastTerm;
+    if (!contiguous || first.length + second.length > entriesMax || b.commit! < a.commit!) return null;
+    const entries = grown ?? [...first];
+    for (const entry of second) entries.push(entry);
+    return { ...b, index: a.index, logTerm: a.logTerm, entries };
+  }
+  if (a.type === "appendResp" && isPlainAck(a) && isPlainAck(b)) return b.index! >= a.index! ? b : a;
+  return null;
+}
+
+/** A successful appendResp carrying nothing but its index. */
+function isPlainAck(m: Message): boolean {
+  return m.reject !== true && m.rejectHint === undefined && m.rejectHintTerm === undefined && m.ctx === undefined && m.index !== undefined;
 }
 
 function hasUpdate(rd: Ready): boolean {

@@ -14,7 +14,7 @@ export const jsonBodyMaxBytes = 4 * 1024 * 1024;
 /** Snapshot archives restored through PUT /v1/snapshot. */
 export const snapshotMaxBytes = 1024 * 1024 * 1024;
 /** How far past a limit a body is still read (and counted) before the connection is dropped. */
-const drainMaxBytes = 64 * 1024 * 1024;
+export const drainMaxBytes = 64 * 1024 * 1024;
 
 export function tooLarge(sizeBytes: number, maxBytes: number): ApiError {
   return new ApiError(413, `Request body(${sizeBytes} bytes) too large, max size: ${maxBytes} bytes`);

@@ -11,21 +11,17 @@
  * Errors: an `ApiError` becomes its status with a plain-text body (409 with `{Results, Errors}`
  * for a rolled-back txn); a `FilterError` a 400; anything else a 500 with its message, logged.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
-import { ApiError, type AgentBackend } from "../agent/api.ts";
-import { FilterError } from "../core/filter/index.ts";
+import type { AgentBackend } from "../agent/api.ts";
 import { Call } from "./call.ts";
+import { errorAnswer, type HttpLogger } from "./errors.ts";
+import { kvPutFast } from "./kv-put-fast.ts";
 import { Router } from "./routes.ts";
 import { serveUi } from "./ui.ts";
 
-/** The subset of a pino logger the HTTP layer uses. */
-export interface HttpLogger {
-  error(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  debug(fields: object, message: string): void;
-}
+export type { HttpLogger } from "./errors.ts";
 
 export interface HttpApiOptions {
   readonly logger?: HttpLogger;
@@ -37,12 +33,16 @@ export interface HttpApiOptions {
 
 export const notFoundMessage = "Invalid URL path: not a recognized HTTP API endpoint";
 
+/** Requests an app answers ahead of koa (kv-put-fast.ts): true when taken. startHttpServer applies it. */
+const leanPaths = new WeakMap<Koa, (req: IncomingMessage, res: ServerResponse) => boolean>();
+
 export function createHttpApi(backend: AgentBackend, options: HttpApiOptions = {}): Koa {
   const app = new Koa();
   const router = new Router();
   const logger = options.logger;
   app.silent = true;
   app.on("error", (error: Error) => logger?.warn({ err: error }, "http: response stream error"));
+  leanPaths.set(app, (req, res) => kvPutFast(backend, logger, req, res));
   app.use(async (ctx) => {
     const url = ctx.req.url ?? "/";
     const queryAt = url.indexOf("?");
@@ -86,20 +86,10 @@ function answerError(ctx: Koa.Context, error: unknown, logger: HttpLogger | unde
   }
   // Headers a handler set before failing (the read meta, a content type) do not belong to the error.
   ctx.remove("Content-Disposition");
-  if (error instanceof ApiError) {
-    if (error.errors !== undefined && error.errors.length > 0) {
-      ctx.status = error.status;
-      ctx.type = "application/json";
-      ctx.body = JSON.stringify({ Results: null, Errors: error.errors });
-      return;
-    }
-    if (error.status >= 500) logger?.debug({ status: error.status, path: ctx.path }, error.message);
-    return plain(ctx, error.status, error.message);
-  }
-  if (error instanceof FilterError) return plain(ctx, 400, `Failed to create boolean expression evaluator: ${error.message}`);
-  const message = error instanceof Error ? error.message : String(error);
-  logger?.error({ err: error, method: ctx.method, path: ctx.path }, "http: request failed");
-  plain(ctx, 500, message === "" ? "Internal error" : message);
+  const answer = errorAnswer(error, logger, ctx);
+  ctx.status = answer.status;
+  ctx.type = answer.type;
+  ctx.body = answer.body;
 }
 
 async function serveOther(ctx: Koa.Context, path: string, options: HttpApiOptions): Promise<void> {
@@ -135,7 +125,11 @@ export interface RunningHttpServer {
 
 /** Listens on `host:port` (port 0: any free port). A port in use rejects with an error naming it. */
 export function startHttpServer(options: { host: string; port: number; app: Koa }): Promise<RunningHttpServer> {
-  const server = createServer(options.app.callback());
+  const handle = options.app.callback();
+  const lean = leanPaths.get(options.app);
+  const server = createServer(lean === undefined ? handle : (req, res) => {
+    if (!lean(req, res)) void handle(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {

@@ -62,6 +62,11 @@ export class NodeFsDirectory implements DurableDirectory {
 class NodeFsFile implements DurableFile {
   private nameSynced = false;
   private closed = false;
+  /**
+   * The file's size as our own appends and truncations left it (this process is its only writer):
+   * the WAL asks for it twice per save, and an fstat each time is a syscall per ask.
+   */
+  private knownSizeBytes: number | null = null;
 
   constructor(
     private readonly dir: NodeFsDirectory,
@@ -70,7 +75,8 @@ class NodeFsFile implements DurableFile {
   ) {}
 
   sizeBytes(): number {
-    return fs.fstatSync(this.live()).size;
+    this.knownSizeBytes ??= fs.fstatSync(this.live()).size;
+    return this.knownSizeBytes;
   }
 
   read(offsetBytes: number, lengthBytes: number): Uint8Array {
@@ -85,12 +91,18 @@ class NodeFsFile implements DurableFile {
   }
 
   append(bytes: Uint8Array): void {
+    const sizeBytes = this.sizeBytes();
+    // Unknown until it succeeds whole: a failed write may have written part of the bytes.
+    this.knownSizeBytes = null;
     let done = 0;
     while (done < bytes.length) done += fs.writeSync(this.live(), bytes, done, bytes.length - done);
+    this.knownSizeBytes = sizeBytes + bytes.length;
   }
 
   truncate(sizeBytes: number): void {
+    this.knownSizeBytes = null;
     fs.ftruncateSync(this.live(), sizeBytes);
+    this.knownSizeBytes = sizeBytes;
   }
 
   sync(): void {

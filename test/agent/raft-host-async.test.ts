@@ -240,3 +240,28 @@ test("async host: a leader's snapshot accepted while a save is in flight is not 
   t.is(slow.host.appliedIndex, lead.host.appliedIndex);
   t.is(slow.sm.get("k39"), "v39");
 });
+
+test("async host: softState (what requests ask) agrees with the core's status once each drain settles", (t) => {
+  const { world, nodes, leader } = cluster();
+  const disagreements: string[] = [];
+  let checks = 0;
+  for (let at = 100; at <= 8_000; at += 100) {
+    world.after(at, () => {
+      for (const n of nodes) {
+        const status = n.host.node.status();
+        checks++;
+        if (n.host.softState.role !== status.role || n.host.softState.leader !== status.leader) {
+          disagreements.push(`${at} ms ${n.id}: softState ${JSON.stringify(n.host.softState)}, status ${status.role} led by ${status.leader}`);
+        }
+      }
+    });
+  }
+  world.runUntil(5_000);
+  const l = leader()!;
+  // A leader change on the way: the soft state must follow it, not keep the first election's.
+  l.host.transferLeadership(nodes.find((n) => n !== l)!.id);
+  world.runUntil(8_000);
+  t.not(leader()!.id, l.id);
+  t.true(checks > 200);
+  t.deepEqual(disagreements, []);
+});

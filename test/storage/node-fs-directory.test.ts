@@ -28,3 +28,24 @@ test("the WAL on real files survives a reopen, a compaction and a torn tail", (t
   t.is(again.stats.tailsDropped, 1);
   t.is(again.stats.tailBytesDropped, 6);
 });
+
+test("a file's size follows its appends and truncations (kept without an fstat per ask)", (t) => {
+  const dirPath = fs.mkdtempSync(path.join(os.tmpdir(), "praetor-size-"));
+  t.teardown(() => fs.rmSync(dirPath, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dirPath, "f"), Uint8Array.of(1, 2, 3));
+  const dir = new NodeFsDirectory(dirPath);
+  t.teardown(() => dir.close());
+  const file = dir.open("f");
+  const onDisk = () => fs.statSync(path.join(dirPath, "f")).size;
+  const steps: [string, number, number][] = [["opened", file.sizeBytes(), onDisk()]];
+  file.append(Uint8Array.of(4, 5));
+  steps.push(["appended 2", file.sizeBytes(), onDisk()]);
+  file.truncate(1);
+  steps.push(["truncated to 1", file.sizeBytes(), onDisk()]);
+  file.append(Uint8Array.of(6));
+  steps.push(["appended 1", file.sizeBytes(), onDisk()]);
+  file.truncate(4);
+  steps.push(["extended to 4", file.sizeBytes(), onDisk()]);
+  t.deepEqual(steps, [["opened", 3, 3], ["appended 2", 5, 5], ["truncated to 1", 1, 1], ["appended 1", 2, 2], ["extended to 4", 4, 4]]);
+  t.deepEqual([...file.read(0, 2)], [1, 6]);
+});

@@ -65,7 +65,7 @@ class ServerConn {
     // The stream type goes first; node buffers writes made while connecting.
     this.socket.write(new Uint8Array([StreamType.rpc]));
     const limits = { framePayloadBytesMax: options.framePayloadBytesMax, messageBytesMax: options.messageBytesMax };
-    this.framed = new FramedSocket(this.socket, { limits, framePayloadBytes: options.framePayloadBytesMax, logger: options.logger, stream: "rpc-out", remote: addr });
+    this.framed = new FramedSocket(this.socket, { limits, framePayloadBytes: options.framePayloadBytesMax, logger: options.logger, stream: "rpc-out", remote: addr, coalesce: "turn" });
     this.framed.start({ onMessage: (m) => this.onMessage(m), onClose: (reason) => this.onClose(reason) });
   }
 

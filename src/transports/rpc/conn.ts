@@ -1,7 +1,8 @@
 /**
  * One framed stream on a TCP socket, after its stream-type byte: decodes whole messages out of
- * whatever the socket delivers, writes messages as frames (corked per tick, so the messages of
- * one Raft Ready leave in one write), and closes with a logged reason when the peer misbehaves.
+ * whatever the socket delivers, writes messages as frames (corked per tick or per turn of the
+ * event loop, so the messages of one Raft Ready, or a turn's forwarded requests, leave in one
+ * write), and closes with a logged reason when the peer misbehaves.
  * A handler's FrameError closes the stream quietly (warn); any other error thrown by a handler is
  * a bug above us: logged at error level and the stream closed, never thrown into the event loop.
  */
@@ -30,6 +31,13 @@ export interface FramedSocketOptions {
   readonly stream: string;
   /** The peer's address for log lines (default: the socket's remote address, unknown before connecting). */
   readonly remote?: string;
+  /**
+   * When the corked writes leave: "tick" (default) at the end of the current callback, so the
+   * messages of one Raft Ready go in one write without waiting; "turn" at the end of this turn of
+   * the event loop (setImmediate), so messages sent from many callbacks of one poll (the writes a
+   * follower forwards, one per HTTP request read) share one write, and the peer one read.
+   */
+  readonly coalesce?: "tick" | "turn";
 }
 
 export class FramedSocket {
@@ -69,10 +77,8 @@ export class FramedSocket {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
+      if (this.options.coalesce === "turn") setImmediate(this.uncork);
+      else process.nextTick(this.uncork);
     }
     for (const [pieceKind, piece] of messagePieces(kind, payload, this.options.framePayloadBytes)) {
       // A small frame is one copy and one write; a large piece goes out as a view after its header.
@@ -84,6 +90,11 @@ export class FramedSocket {
     }
     return true;
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /** Closes the stream, logging why at `level`; later calls do nothing. */
   close(reason: string, level: "debug" | "info" | "warn" | "error" = "info", protocolError = false): void {
