@@ -18,6 +18,7 @@ const SEVERITY: readonly Outcome[] = ["safety", "crash", "liveness"];
 interface CliArgs {
   seeds: number; start: number; seed?: number; workers: number; nodes?: number; duration: string;
   faults: string; scenario: string; json: boolean; wire: boolean; shard?: string; trace?: string; schedule?: string; shrink: boolean;
+  skipChanges?: string;
   mutant?: string; reads?: number;
 }
 
@@ -81,6 +82,7 @@ function parseArgs(argv: string[], catalogue: Catalogue): CliArgs {
     .option("shard", { type: "string", describe: "i/n: run only this CI shard's part of the seeds (1-based i)" })
     .option("trace", { type: "string", describe: "with --seed: write the event trace (JSON lines) here" })
     .option("schedule", { type: "string", describe: "with --seed: run only these fault ids (comma list, or none)" })
+    .option("skip-changes", { type: "string", describe: "with --seed: leave out these membership changes (numbers in draw order, comma list), as a shrunk reproduction prints" })
     .option("wire", { type: "boolean", default: false, describe: "gossip: every message through the real wire encoder and decoder" })
     .option("shrink", { type: "boolean", default: true, describe: "shrink the first failing seed's fault schedule" })
     .option("reads", { type: "number", describe: "kv: background reads asked of the leader per tick (half lease, half ReadIndex); default: a third of seeds run 20 to 80, two thirds of those on slow links" })
@@ -89,6 +91,9 @@ function parseArgs(argv: string[], catalogue: Catalogue): CliArgs {
     .check((a) => {
       if (a.seed === undefined && a.trace !== undefined) throw new Error("--trace needs --seed: a trace is written for one seed");
       if (a.seed === undefined && a.schedule !== undefined) throw new Error("--schedule needs --seed: fault ids name faults of one seed's schedule");
+      if (a.seed === undefined && a.skipChanges !== undefined) throw new Error("--skip-changes needs --seed: change numbers name one seed's membership changes");
+      parseSchedule(a.schedule);
+      parseSchedule(a.skipChanges, "--skip-changes", "membership change number");
       if (a.mutant !== undefined && !catalogue.mutants.some((m) => m.name === a.mutant)) {
         throw new Error(`unknown mutant "${String(a.mutant)}" (known: ${catalogue.mutants.map((m) => m.name).join(", ") || "none in this copy"})`);
       }
@@ -122,24 +127,25 @@ function parseShard(text: string | undefined): { index: number; count: number } 
   return { index, count };
 }
 
-function parseSchedule(text: string | undefined): number[] | undefined {
+function parseSchedule(text: string | undefined, option = "--schedule", what = "fault id"): number[] | undefined {
   if (text === undefined) return undefined;
   if (text === "none" || text === "") return [];
   return text.split(",").map((s) => {
     const id = Number(s);
-    if (!Number.isInteger(id) || id < 0) throw new Error(`bad fault id "${s}" in --schedule`);
+    if (!Number.isInteger(id) || id < 0) throw new Error(`bad ${what} "${s}" in ${option}`);
     return id;
   });
 }
 
 /** The command line that replays `seed` with the same settings (and, if given, a schedule override). */
-function reproCommand(args: CliArgs, seed: number, scheduleIds?: readonly number[]): string {
+function reproCommand(args: CliArgs, seed: number, scheduleIds?: readonly number[], membershipSkips?: readonly number[]): string {
   const parts = [`npm run sim -- --seed ${seed} --scenario ${args.scenario} --duration ${args.duration} --faults ${args.faults}`];
   if (args.nodes !== undefined) parts.push(`--nodes ${args.nodes}`);
   if (args.mutant !== undefined) parts.push(`--mutant ${args.mutant}`);
   if (args.reads !== undefined) parts.push(`--reads ${args.reads}`);
   if (args.wire) parts.push("--wire");
   if (scheduleIds !== undefined) parts.push(`--schedule ${scheduleIds.length === 0 ? "none" : scheduleIds.join(",")}`);
+  if (membershipSkips !== undefined && membershipSkips.length > 0) parts.push(`--skip-changes ${membershipSkips.join(",")}`);
   return parts.join(" ");
 }
 
@@ -157,9 +163,11 @@ async function reportFailure(args: CliArgs, options: ScenarioOptions, failing: S
     for (const id of shrunk.scheduleIds) log(`  ${describeFault(failing.schedule[id]!)}`);
     log(`  -> ${(shrunk.result.message ?? "").split("\n")[0]}`);
     if (shrunk.faults.length !== options.faults.length) log(`  without ${options.faults.filter((k) => !shrunk.faults.includes(k)).join(", ")}: still the same violation`);
-    log(`reproduce (shrunk): ${reproCommand({ ...args, faults: shrunk.faults.join(",") || "none" }, failing.seed, shrunk.scheduleIds)}`);
+    const drawn = Number(failing.facts["conf.drawn"] ?? 0);
+    if (shrunk.membershipSkips.length > 0) log(`  without membership changes ${shrunk.membershipSkips.join(", ")} (of ${drawn} drawn): still the same violation`);
+    log(`reproduce (shrunk): ${reproCommand({ ...args, faults: shrunk.faults.join(",") || "none" }, failing.seed, shrunk.scheduleIds, shrunk.membershipSkips)}`);
   }
-  log(`reproduce: ${reproCommand(args, failing.seed, options.scheduleIds)}`);
+  log(`reproduce: ${reproCommand(args, failing.seed, options.scheduleIds, options.membershipSkips)}`);
 }
 
 /** The planted bugs found at start-up (main fills it); `--mutant` was checked against it. */
@@ -175,7 +183,8 @@ async function runOne(args: CliArgs, faults: FaultKind[], durationMs: number): P
   const seed = args.seed!;
   const ref = mutantRef(args);
   const nodeFactory = ref === undefined ? undefined : await resolveNodeFactory(ref);
-  const options: ScenarioOptions = { seed, nodes: args.nodes, durationMs, faults, trace: true, scheduleIds: parseSchedule(args.schedule), nodeFactory, readsPerTick: args.reads };
+  const options: ScenarioOptions = { seed, nodes: args.nodes, durationMs, faults, trace: true, scheduleIds: parseSchedule(args.schedule),
+    membershipSkips: parseSchedule(args.skipChanges, "--skip-changes", "membership change number"), nodeFactory, readsPerTick: args.reads };
   const scenario = await loadScenario(args.scenario);
   let result: SeedResult;
   try {

@@ -63,12 +63,15 @@ export class MembershipDriver {
   private waiting = false;
   /** Its own stream, so the draws of the changes themselves keep their order. */
   private readonly electionRng: WorldRng;
+  /** Changes drawn so far (each gets the next number, which `skips` refers to). */
+  drawn = 0;
   readonly counts: MembershipCounts = { proposed: 0, refused: 0, atElection: 0, addLearner: 0, addVoter: 0, promote: 0, remove: 0, retired: 0, rejoined: 0 };
 
   constructor(
     private readonly world: World,
     private readonly rng: WorldRng,
     private readonly cluster: RaftCluster<StateMachine<unknown>>,
+    private readonly skips: ReadonlySet<number> = new Set(),
   ) {
     this.committedConf = canonicalConf(cluster.conf.voters, cluster.conf.learners);
     this.electionRng = rng.derive("elections");
@@ -99,7 +102,16 @@ export class MembershipDriver {
   private attempt(retrying: ConfChange | null, tries: number): void {
     if (this.stopped) return;
     const leader = this.cluster.leader();
-    const change = retrying ?? (leader === null ? null : this.drawChange(leader.conf));
+    let change = retrying;
+    if (change === null && leader !== null) {
+      change = this.drawChange(leader.conf);
+      const number = change === null ? -1 : this.drawn++;
+      if (this.skips.has(number)) {
+        this.world.record("confChangeSkipped", { number, change });
+        this.next();
+        return;
+      }
+    }
     if (leader === null || change === null) {
       if (change !== null && tries < retriesMax) this.retryLater(change, tries);
       else this.next();

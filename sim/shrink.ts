@@ -7,6 +7,8 @@ export interface ShrinkResult {
   readonly scheduleIds: readonly number[];
   /** The fault kinds still enabled: untimed kinds (membership changes, drift) are dropped when the violation survives without them. */
   readonly faults: readonly FaultKind[];
+  /** Membership changes left out (ScenarioOptions.membershipSkips): those the violation did not need. */
+  readonly membershipSkips: readonly number[];
   readonly result: SeedResult;
   readonly reruns: number;
 }
@@ -19,8 +21,9 @@ const UNTIMED_KINDS: readonly FaultKind[] = ["membership", "drift"];
  * see violation.ts: a schedule that turns a linearizability failure into a liveness one, or a
  * state machine safety failure into an election safety one, is not kept), re-running the seed
  * with a schedule override each time; what is left is a schedule where every remaining fault is
- * needed for this failure (1-minimal with respect to single removals). Then membership changes
- * and clock drift are switched off, each kept off if the violation stays.
+ * needed for this failure (1-minimal with respect to single removals). Then the membership
+ * changes the driver drew are left out one by one, newest first, each kept out if the violation
+ * stays; then membership changes and clock drift are switched off as a whole, likewise.
  */
 export function shrinkSchedule(scenario: Scenario, options: ScenarioOptions, failing: SeedResult, rerunsMax = 200): ShrinkResult {
   let ids = [...failing.scheduleIds];
@@ -40,14 +43,25 @@ export function shrinkSchedule(scenario: Scenario, options: ScenarioOptions, fai
       progress = true;
     }
   }
+  let skips = [...(options.membershipSkips ?? [])];
+  const drawn = Number(best.facts["conf.drawn"] ?? 0);
+  for (let change = drawn - 1; change >= 0 && reruns < rerunsMax; change--) {
+    if (skips.includes(change)) continue;
+    const candidate = [...skips, change].sort((a, b) => a - b);
+    reruns++;
+    const result = scenario.runSeed({ ...options, faults, trace: false, scheduleIds: ids, membershipSkips: candidate });
+    if (!sameViolation(result, failing)) continue;
+    skips = candidate;
+    best = result;
+  }
   for (const kind of UNTIMED_KINDS) {
     if (!faults.includes(kind) || reruns >= rerunsMax) continue;
     const candidate = faults.filter((k) => k !== kind);
     reruns++;
-    const result = scenario.runSeed({ ...options, faults: candidate, trace: false, scheduleIds: ids, faultSchedule: failing.schedule });
+    const result = scenario.runSeed({ ...options, faults: candidate, trace: false, scheduleIds: ids, membershipSkips: skips, faultSchedule: failing.schedule });
     if (!sameViolation(result, failing)) continue;
     faults = candidate;
     best = result;
   }
-  return { scheduleIds: ids, faults, result: best, reruns };
+  return { scheduleIds: ids, faults, membershipSkips: faults.includes("membership") ? skips : [], result: best, reruns };
 }

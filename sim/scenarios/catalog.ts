@@ -217,7 +217,7 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
   });
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster);
   const workload = new CatalogWorkload(world, world.rng.derive("workload"), cluster, setup.workload, checkers);
-  const membership = options.faults.includes("membership") ? new MembershipDriver(world, world.rng.derive("membership"), cluster) : null;
+  const membership = options.faults.includes("membership") ? new MembershipDriver(world, world.rng.derive("membership"), cluster, new Set(options.membershipSkips)) : null;
   const facts: Record<string, number | string> = { nodes: setup.nodeIds.length, faults: schedule.length };
   let outcome: Outcome = "ok";
   let message: string | null = null;
@@ -238,6 +238,7 @@ export function runCatalogSeed(options: ScenarioOptions): SeedResult {
   });
   if (membership !== null) {
     for (const [kind, count] of Object.entries(membership.counts)) facts[`conf.${kind}`] = count;
+    facts["conf.drawn"] = membership.drawn;
     facts["conf.final"] = `voters=${membership.conf.voters.join(",")} learners=${membership.conf.learners.join(",")}`;
   }
   world.record("end", { outcome, message: message?.split("\n")[0] ?? null });

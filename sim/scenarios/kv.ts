@@ -152,7 +152,7 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
   });
   const driver = new FaultDriver(world, world.rng.derive("fault-targets"), network, cluster, { clockSkewPpm: leaseRaceSkewPpm(options) });
   const workload = new KvWorkload(world, world.rng.derive("workload"), cluster, setup.workload);
-  const membership = options.faults.includes("membership") ? new MembershipDriver(world, world.rng.derive("membership"), cluster) : null;
+  const membership = options.faults.includes("membership") ? new MembershipDriver(world, world.rng.derive("membership"), cluster, new Set(options.membershipSkips)) : null;
   const readLoad = new ReadLoad(world, cluster, setup.readsPerTick, defaultRaftConfig("n0").tickMs);
   watchStepDowns(world, network, cluster);
   const facts: Record<string, number | string> = { nodes: setup.nodeIds.length, faults: schedule.length, readsPerTick: setup.readsPerTick };
@@ -175,6 +175,7 @@ export function runKvSeed(options: ScenarioOptions): SeedResult {
   });
   if (membership !== null) {
     for (const [kind, count] of Object.entries(membership.counts)) facts[`conf.${kind}`] = count;
+    facts["conf.drawn"] = membership.drawn;
     facts["conf.final"] = `voters=${membership.conf.voters.join(",")} learners=${membership.conf.learners.join(",")}`;
   }
   const finalStatus = cluster.statuses().map((st) => `${st.id}:${st.role}/t${st.term}/c${st.commit}/a${st.applied}/l${st.lastIndex}`);

@@ -14,6 +14,12 @@ export interface ScenarioOptions {
   readonly trace?: boolean;
   /** Run only these faults of the seed's schedule (shrinking, or `--schedule`). */
   readonly scheduleIds?: readonly number[];
+  /**
+   * Membership changes left out, by their number in the order the membership driver draws them
+   * (0, 1, ...): the driver draws them as usual and proposes none of these (shrinking, or
+   * `--skip-changes`). Each run with the same list is the same run.
+   */
+  readonly membershipSkips?: readonly number[];
   /** A hand-written schedule replacing the seed's drawn one (directed scenario tests). */
   readonly faultSchedule?: readonly ScheduledFault[];
   /**

@@ -92,3 +92,53 @@ test("torn writes: nodes that die mid-write recover from their write-ahead log a
   t.true(Number(result.facts["diskCrashes"]) >= 3, `only ${result.facts["diskCrashes"]} disk crashes`);
   t.true(Number(result.facts["completed"]) > 5);
 });
+
+test("shrinking: membership changes are left out one by one, keeping only those the violation needs", (t) => {
+  // A scenario that fails whenever its third drawn membership change (number 2) is proposed.
+  const runs: (readonly number[])[] = [];
+  const scenario = {
+    name: "fake", description: "fails while membership change 2 runs",
+    runSeed(options: Parameters<typeof kvScenario.runSeed>[0]) {
+      const skips = options.membershipSkips ?? [];
+      runs.push(skips);
+      const failing = options.faults.includes("membership") && !skips.includes(2);
+      return {
+        seed: options.seed, scenario: "fake", outcome: failing ? "safety" as const : "ok" as const,
+        message: failing ? "SafetyViolation: configuration safety: change 2 broke it" : null, events: 1, simulatedMs: 1,
+        schedule: [], scheduleIds: [], trace: null, facts: { "conf.drawn": 5 },
+      };
+    },
+  };
+  const options = { seed: 1, durationMs: 1_000, faults: ["membership", "drift"] as typeof faults };
+  const shrunk = shrinkSchedule(scenario, options, scenario.runSeed(options));
+  t.deepEqual(shrunk.membershipSkips, [0, 1, 3, 4]);
+  t.deepEqual(shrunk.faults, ["membership"], "drift was not needed; membership was");
+  t.is(shrunk.result.outcome, "safety");
+});
+
+test("shrinking: a real kv seed whose failure needs one kind of membership change keeps reproducing with the changes left out", (t) => {
+  // Planted: proposing any promotion crashes the node. Leaving out other changes moves the later ones.
+  class PromotionCrashes extends Wrapped {
+    override proposeConfChange(cc: Parameters<RaftNode["proposeConfChange"]>[0]) {
+      if (cc.type === "promote") throw new Error("planted: promotion crashes the leader");
+      return this.inner.proposeConfChange(cc);
+    }
+  }
+  const nodeFactory: NodeFactory = (c, p, r) => new PromotionCrashes(new RaftNode(c, p, r));
+  let seed = 0;
+  let failing: ReturnType<typeof kvScenario.runSeed> | null = null;
+  let options = { seed, durationMs: 20_000, faults: ["membership"] as typeof faults, nodeFactory };
+  while (failing === null && seed < 30) {
+    options = { ...options, seed: ++seed };
+    const result = kvScenario.runSeed(options);
+    if (result.outcome === "crash" && Number(result.facts["conf.drawn"]) > 2) failing = result;
+  }
+  t.truthy(failing, "no seed in 1-30 drew a promotion after two other changes");
+  const shrunk = shrinkSchedule(kvScenario, options, failing!);
+  t.true(shrunk.membershipSkips.length > 0, `nothing left out of ${failing!.facts["conf.drawn"]} changes`);
+  const replay = kvScenario.runSeed({ ...options, faults: shrunk.faults, scheduleIds: shrunk.scheduleIds, membershipSkips: shrunk.membershipSkips });
+  t.is(replay.outcome, "crash");
+  t.regex(replay.message ?? "", /planted: promotion crashes the leader/);
+  t.true(Number(replay.facts["conf.proposed"]) < Number(failing!.facts["conf.proposed"]),
+    `the left-out changes were still proposed (${replay.facts["conf.proposed"]} proposals, ${failing!.facts["conf.proposed"]} unshrunk)`);
+});
