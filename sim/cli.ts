@@ -91,9 +91,9 @@ function parseArgs(argv: string[], catalogue: Catalogue): CliArgs {
     .check((a) => {
       if (a.seed === undefined && a.trace !== undefined) throw new Error("--trace needs --seed: a trace is written for one seed");
       if (a.seed === undefined && a.schedule !== undefined) throw new Error("--schedule needs --seed: fault ids name faults of one seed's schedule");
-      if (a.seed === undefined && a.skipChanges !== undefined) throw new Error("--skip-changes needs --seed: change numbers name one seed's membership changes");
+      if (a.seed === undefined && a["skip-changes"] !== undefined) throw new Error("--skip-changes needs --seed: change numbers name one seed's membership changes");
       parseSchedule(a.schedule);
-      parseSchedule(a.skipChanges, "--skip-changes", "membership change number");
+      parseSchedule(a["skip-changes"], "--skip-changes", "membership change number");
       if (a.mutant !== undefined && !catalogue.mutants.some((m) => m.name === a.mutant)) {
         throw new Error(`unknown mutant "${String(a.mutant)}" (known: ${catalogue.mutants.map((m) => m.name).join(", ") || "none in this copy"})`);
       }
