@@ -21,10 +21,15 @@ test("lease races: the production lease ends before any new leader commits; ever
 });
 
 test("lease races: a lease with no margin serves a read below a newer leader's commit (read freshness), and shrinking keeps that", (t) => {
-  const result = runKvSeed({ ...options, faults: [...options.faults], nodeFactory: mutant.make });
-  t.is(result.outcome, "safety");
-  t.regex(result.message ?? "", /^SafetyViolation: read freshness: n\d answered a lease read begun at \d+ ms at index \d+/);
-  const shrunk = shrinkSchedule(kvScenario, { ...options, faults: [...options.faults], trace: false, nodeFactory: mutant.make }, result);
+  // Races need the followers' earliest timeout and a favourable tick phase: of 20 s seeds with only
+  // races and drift, 4 and 9 of 1-12 failed when this was written (with async saves in half the seeds).
+  let seed = 0;
+  let result: ReturnType<typeof runKvSeed> | null = null;
+  while (result?.outcome !== "safety" && seed < 20) result = runKvSeed({ ...options, seed: ++seed, faults: [...options.faults], nodeFactory: mutant.make });
+  t.is(result!.outcome, "safety", "no seed of 1-20 caught the lease without margin");
+  t.regex(result!.message ?? "", /^SafetyViolation: read freshness: n\d answered a lease read begun at \d+ ms at index \d+/);
+  t.is(runKvSeed({ ...options, seed, faults: [...options.faults] }).outcome, "ok", `seed ${seed} passes with the production lease`);
+  const shrunk = shrinkSchedule(kvScenario, { ...options, seed, faults: [...options.faults], trace: false, nodeFactory: mutant.make }, result!);
   t.is(shrunk.scheduleIds.length, 1, `shrunk to ${shrunk.scheduleIds.join(",")}`);
   t.is(checkerOf(shrunk.result.outcome, shrunk.result.message), "read freshness");
   t.true(shrunk.faults.includes("drift"), "the clocks at the drift bound are part of the history");
