@@ -937,6 +937,9 @@ class AgentSim {
 
   private serverJoins(agent: SimAgent): void {
     agent.fate = "alive";
+    // Who heard an earlier leave says nothing about the next one (seed 278: a leave asked of a server
+    // that had just crashed never went out, but members still remembered the one before).
+    this.heardLeave.delete(agent.name);
     this.world.record("serverJoin", { agent: agent.name });
     this.cluster.unretire(agent.raftId!);
   }
