@@ -105,9 +105,8 @@ export class MembershipDriver {
     let change = retrying;
     if (change === null && leader !== null) {
       change = this.drawChange(leader.conf);
-      const number = change === null ? -1 : this.drawn++;
-      if (this.skips.has(number)) {
-        this.world.record("confChangeSkipped", { number, change });
+      if (change !== null && this.skips.has(this.drawn++)) {
+        this.world.record("confChangeSkipped", { number: this.drawn - 1, change });
         this.next();
         return;
       }

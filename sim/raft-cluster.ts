@@ -149,6 +149,12 @@ export class RaftCluster<S extends StateMachine<unknown>> {
     return this.retired.has(id);
   }
 
+  /** The servers clients know of: all but those out of service (removed, or spares not yet added). */
+  inService(): readonly NodeId[] {
+    const ids = this.options.nodeIds.filter((id) => !this.retired.has(id));
+    return ids.length > 0 ? ids : this.options.nodeIds;
+  }
+
   /** Take a node out of service: shut it down cleanly (its disk keeps everything) and keep it down. */
   retire(id: NodeId): void {
     const slot = this.slot(id);

@@ -199,22 +199,17 @@ export class CatalogWorkload {
    * Sends one request to the client's guess of the leader; `deliver` runs on arrival. `slot` is
    * the client's leader-guess slot; ordinary clients draw their next op when it settles.
    */
-  /** The servers clients know of: all but those out of service (removed, or spares not yet added). */
-  private servers(): readonly NodeId[] {
-    const inService = this.cluster.nodeIds.filter((id) => !this.cluster.isRetired(id));
-    return inService.length > 0 ? inService : this.cluster.nodeIds;
-  }
 
   private call<T>(
     slot: number, deliver: (target: NodeId, reply: (o: Outcome<T>) => void) => void, settle: (o: Outcome<T>, target: NodeId) => void,
     extraTimeoutMs = 0,
   ): void {
-    const target = this.leaderGuess[slot] ?? this.rng.pick(this.servers());
+    const target = this.leaderGuess[slot] ?? this.rng.pick(this.cluster.inService());
     let settled = false;
     const finish = (o: Outcome<T>): void => {
       if (settled) return;
       settled = true;
-      if (o.kind === "refused") this.leaderGuess[slot] = o.leader ?? this.rng.pick(this.servers());
+      if (o.kind === "refused") this.leaderGuess[slot] = o.leader ?? this.rng.pick(this.cluster.inService());
       if (o.kind === "unknown") this.leaderGuess[slot] = null;
       const ordinary = slot < this.config.clients;
       if (o.kind === "done" && ordinary) this.lastSuccessMs[slot] = this.world.nowMs;

@@ -99,7 +99,7 @@ export class KvWorkload {
     // Mostly the believed leader; sometimes any server, as Consul clients talk to whichever
     // server they know, so an old leader and a new one both see traffic during a handover.
     const guess = this.leaderGuess[client];
-    const target = guess !== null && !this.rng.chance(0.25) ? guess : this.rng.pick(this.servers());
+    const target = guess !== null && !this.rng.chance(0.25) ? guess : this.rng.pick(this.cluster.inService());
     this.world.record("call", { client, id: record.id, op: record.op, node: target });
     this.world.after(this.config.opTimeoutMs, () => this.timeout(record));
     this.world.after(this.linkDelayMs(), () => this.deliver(record, target));
@@ -136,7 +136,7 @@ export class KvWorkload {
     } else if (response.kind === "refused") {
       record.discarded = true;
       this.refused++;
-      this.leaderGuess[client] = response.leader ?? this.rng.pick(this.servers());
+      this.leaderGuess[client] = response.leader ?? this.rng.pick(this.cluster.inService());
     } else {
       // Indeterminate: a write stays in the history with no return and may take effect at any
       // time after its call; an unanswered read constrains nothing and is left out.
@@ -172,12 +172,6 @@ export class KvWorkload {
       if (op.key === key && (op.kind === "put" || op.kind === "cas")) return op.value;
     }
     return null;
-  }
-
-  /** The servers clients know of: all but those out of service (removed, or spares not yet added). */
-  private servers(): readonly NodeId[] {
-    const inService = this.cluster.nodeIds.filter((id) => !this.cluster.isRetired(id));
-    return inService.length > 0 ? inService : this.cluster.nodeIds;
   }
 
   private linkDelayMs(): number {
