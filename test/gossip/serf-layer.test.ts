@@ -93,3 +93,21 @@ test("serf: statuses alive, leaving, left, failed are reported by members()", (t
   const statuses = Object.fromEntries(pool.node("n1").members().map((m) => [m.name, m.status]));
   t.deepEqual(statuses, { n1: "alive", n2: "alive", n3: "left", n4: "failed" });
 });
+
+test("serf: a member told it is leaving at the very time it holds for itself refutes it (agent seed 820)", (t) => {
+  // A push/pull lists times without saying which intent set them: n1 may learn its own time 50 as a
+  // join while n3 holds n1 as leaving at 50. n1's join at 50 is stale to n3, so unless n1 refutes
+  // the leave at 50 when it hears it, n3 keeps a live member leaving for good.
+  const pool = TestPool.formed(3);
+  const state = (statusLTimes: Record<string, number>, left: string[]) => ({
+    type: "pushPull" as const, Join: false, Nodes: [],
+    UserState: { type: "pushPull" as const, LTime: 60, StatusLTimes: statusLTimes, LeftMembers: left, EventLTime: 1, Events: [], QueryLTime: 1 },
+  });
+  pool.node("n1").receive(pool.addrOf("n2"), state({ n1: 50 }, []), "tcp-reply");
+  pool.node("n3").receive(pool.addrOf("n2"), state({ n1: 50 }, ["n1"]), "tcp-reply");
+  t.is(pool.status("n3", "n1"), "leaving");
+  pool.node("n1").receive(pool.addrOf("n3"), state({ n1: 50 }, ["n1"]), "tcp-reply");
+  pool.runUntil(() => pool.status("n3", "n1") === "alive", 100);
+  t.is(pool.status("n3", "n1"), "alive", "n1's refutation (a join after 50) reached n3");
+  t.is(pool.status("n2", "n1"), "alive");
+});

@@ -151,10 +151,13 @@ export class SerfLayer {
     const id = this.table.known(msg.Node);
     if (id === undefined) return this.rememberIntent(msg.Node, "leave", msg.LTime, nowTick);
     const t = this.table;
-    // A failed member also takes a leave stamped with the time it already has: that time may have
-    // reached us as a join (a push/pull lists statuses without saying which intent set them), and
-    // once it has failed nothing but this leave can ever arrive to say it left.
-    const stale = t.status[id] === SerfStatus.failed ? msg.LTime < t.statusLTime[id]! : msg.LTime <= t.statusLTime[id]!;
+    // A failed member, or this member itself, also takes a leave stamped with the time it already
+    // has: that time may have reached us as a join (a push/pull lists statuses without saying which
+    // intent set them). Once a member has failed nothing but this leave can ever arrive to say it
+    // left; and a member that is not leaving must refute it, or whoever holds it as leaving at that
+    // time keeps it so for good (our own join at the same time is stale to them).
+    const sameTimeCounts = t.status[id] === SerfStatus.failed || (id === this.selfId && !this.leaving);
+    const stale = sameTimeCounts ? msg.LTime < t.statusLTime[id]! : msg.LTime <= t.statusLTime[id]!;
     if (stale) return false;
     if (id === this.selfId && !this.leaving) {
       // Someone says we are leaving and we are not: refute with a newer join intent.
