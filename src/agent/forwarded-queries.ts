@@ -37,6 +37,8 @@ export interface ForwardedQueriesOptions {
   readonly groupWaitMs: number;
   /** The jitter added to a watcher's own wait, as the server adds it (default: up to wait/16). */
   readonly jitterMs?: (waitMs: number) => number;
+  /** Watchers woken per event-loop turn (default 256). */
+  readonly wakeBatch?: number;
 }
 
 interface Answer {
@@ -71,12 +73,14 @@ export class ForwardedQueries {
   readonly counters = { groupCalls: 0, joined: 0, direct: 0 };
   private readonly groups = new Map<string, Group>();
   private readonly jitterMs: (waitMs: number) => number;
+  private readonly wakeBatch: number;
 
   constructor(
     private readonly forward: ForwardQuery,
     private readonly options: ForwardedQueriesOptions,
   ) {
     this.jitterMs = options.jitterMs ?? ((waitMs) => Math.floor(Math.random() * (waitMs / 16)));
+    this.wakeBatch = Math.max(1, options.wakeBatch ?? 256);
   }
 
   static key(query: CatalogQuery, options: ReadOptions): string {
@@ -180,13 +184,28 @@ export class ForwardedQueries {
     const text = JSON.stringify(result.value);
     const answer: Answer = { result, json: text === previous.json ? previous.json : text };
     group.answer = answer;
+    const woken: Waiter[] = [];
     for (const waiter of group.waiters) {
       if (result.meta.index > waiter.minIndex && answer.json !== waiter.baseline) {
         group.waiters.delete(waiter);
-        waiter.wake(result);
+        woken.push(waiter);
       }
     }
-    this.idleCheck(group);
+    this.wakeInTurns(group, woken, result, 0);
+  }
+
+  /**
+   * Wakes `wakeBatch` watchers per event-loop turn. Woken all at once, every watcher's answer
+   * went through each await on its way to the socket before any was written, so the first
+   * watcher waited for all of them; and the agent's timers and sockets (gossip probes, Raft) sat
+   * behind the whole wake. A watcher whose wait ends before its turn gets the same new answer. The idle
+   * time of a group left without watchers starts once the last is answered.
+   */
+  private wakeInTurns(group: Group, waiters: readonly Waiter[], result: ReadResult<unknown>, from: number): void {
+    const end = Math.min(waiters.length, from + this.wakeBatch);
+    for (let i = from; i < end; i++) waiters[i]!.wake(result);
+    if (end < waiters.length) setImmediate(() => this.wakeInTurns(group, waiters, result, end));
+    else this.idleCheck(group);
   }
 
   private wait(group: Group, minIndex: number, baseline: string, waitMs: number, signal: AbortSignal | undefined): Promise<ReadResult<unknown>> {

@@ -83,7 +83,7 @@ const kv = (key: string): CatalogQuery => ({ kind: "kvGet", key });
 const blocking = (index: number, waitMs = 60_000): ReadOptions => ({ consistency: "default", index, waitMs });
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-function setup(idleMs = 50) {
+function setup(idleMs = 10_000) {
   const server = new FakeServer();
   const forwarded = new ForwardedQueries(server.forward, { idleMs, groupWaitMs: 300_000, jitterMs: () => 0 });
   return { server, forwarded };
@@ -108,6 +108,31 @@ test("forwarded queries: 1,000 identical watchers hold one call on the server an
   t.is(forwarded.waiterCount, 0);
   await settle();
   t.is(server.held.size, 1, "the group re-armed at the new index for the watchers that come back");
+});
+
+test("forwarded queries: a write wakes its watchers a batch per event-loop turn, each batch answered before the next starts", async (t) => {
+  const server = new FakeServer();
+  const forwarded = new ForwardedQueries(server.forward, { idleMs: 50, groupWaitMs: 300_000, jitterMs: () => 0, wakeBatch: 100 });
+  server.set("k", "v0");
+  const index = server.answer("k").meta.index;
+  let answered = 0;
+  // Two awaits after the wake, as the agent and the HTTP handler add on the way to the socket.
+  const watcher = async () => {
+    const result = await forwarded.query(kv("k"), blocking(index));
+    await Promise.resolve();
+    answered++;
+    return result;
+  };
+  const all = Promise.all(Array.from({ length: 250 }, watcher));
+  await settle();
+  server.set("k", "v1");
+  await settle();
+  t.is(answered, 100, "the first batch went all the way through before anything else ran");
+  await settle();
+  t.is(answered, 200);
+  await settle();
+  t.is(answered, 250);
+  t.true((await all).every((r) => r.value === "v1"));
 });
 
 test("forwarded queries: watchers that re-arm at the new index join the running group; no call of their own", async (t) => {
