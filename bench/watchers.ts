@@ -7,19 +7,21 @@
  *
  * For each watcher count N it prints, with the load average:
  *   own keys: N watchers on N different keys; W writes to watched keys, each waking exactly one
- *             watcher: wake-up latency (write sent -> answer received) and the server's CPU per
- *             write (idle CPU subtracted);
+ *             watcher: wake-up latency (write sent -> answer received) and the server's (and
+ *             client agents') CPU per write, less what holding the N watchers costs without writes;
  *   one key:  N watchers on one key; one write wakes all N: latency to the first, median and last
- *             answer, and the server's CPU for that write;
+ *             answer, and the server's CPU for that write (through client agents: in its first
+ *             300 ms, by when the server's part is long over) and the client agents' CPU;
  *   RSS of the server (and of the client agents) with the N watchers open, and without.
  *
- *   node --import tsx bench/watchers.ts [--counts 1000,10000,50000] [--writes 50] [--topology direct|clients]
+ *   node --import tsx bench/watchers.ts [--counts 1000,10000,50000] [--writes 50] [--topology direct|clients] [--modes own,one]
  *                                       [--clients K] [--profile DIR]   (--cpu-prof of every agent, written when they leave)
  *
  * `direct`: every watcher connects to the server itself; one process may hold only as many
  * sockets as `ulimit -n` allows (20,000 here, and raising the hard limit needs CAP_SYS_RESOURCE),
  * so counts above 18,000 are run through `clients`: watchers spread over client agents, as
- * Consul's applications talk to their local agent, and the server holds every waiter.
+ * Consul's applications talk to their local agent. A client agent holds its watchers, and
+ * identical ones share one blocking call to the server (src/agent/forwarded-queries.ts).
  *
  * The script re-runs itself with `--watch-client ...` for the watcher processes.
  */
@@ -152,6 +154,7 @@ async function main(): Promise<void> {
   const counts = option("counts", "1000,10000,50000").split(",").map(Number).filter((n) => n > 0);
   const writes = Number(option("writes", "50"));
   const topology = option("topology", "auto");
+  const modes = option("modes", "own,one").split(",").filter((m): m is "own" | "one" => m === "own" || m === "one");
   const serverHost = "127.0.0.93";
   // A client agent holds its watchers' sockets: 12,500 each keeps every process well below its
   // 20,000 file descriptors. Identical watchers share one blocking call to the server, and past
@@ -217,7 +220,7 @@ async function main(): Promise<void> {
     // Where the watchers wait: on the server, or in their client agents (which hold fewer calls on the server).
     const waiting = async (): Promise<number> => (await Promise.all(targets.map((base) => gauge(base, "praetor.blocking.waiters")))).reduce((a, b) => a + b, 0);
     const clientCpuMs = (): number => (viaClients ? clientPids.reduce((sum, pid) => sum + cpuMs(pid), 0) : 0);
-    for (const mode of ["own", "one"] as const) {
+    for (const mode of modes) {
       const index = mode === "one" ? (await http("GET", `${server}/v1/kv/bench/hot`)).index : (await http("GET", `${server}/v1/kv/bench/w/?keys`)).index;
       const woke = new Map<number, number>();
       let opened = 0;
@@ -267,6 +270,15 @@ async function main(): Promise<void> {
       const rss = rssMiB(serverPid);
       const onServer = await gauge(server, "praetor.blocking.waiters");
       const clientRss = clientPids.map((p) => rssMiB(p).toFixed(0)).join("/");
+      // What holding the N watchers costs with no write (sockets, timers, ticks): subtracted from the per-write figures.
+      const heldFrom = cpuMs(serverPid);
+      const heldClientsFrom = clientCpuMs();
+      const heldStart = performance.now();
+      await sleep(3000);
+      const heldMs = performance.now() - heldStart;
+      const heldMsPerMs = (cpuMs(serverPid) - heldFrom) / heldMs;
+      const heldClientsMsPerMs = (clientCpuMs() - heldClientsFrom) / heldMs;
+      const held = `holding them costs the server ${(heldMsPerMs * 1000).toFixed(1)} ms/s${viaClients ? `, the client agents ${(heldClientsMsPerMs * 1000).toFixed(1)} ms/s` : ""}`;
       const loadNow = load();
       woke.clear();
       if (mode === "own") {
@@ -286,23 +298,27 @@ async function main(): Promise<void> {
         const clientCpu = clientCpuMs() - clientCpuFrom;
         await sleep(300);
         latencies.sort((a, b) => a - b);
-        const perWrite = (cpu - idleMsPerMs * elapsed) / writes;
-        console.log(`N=${String(count).padStart(6)} ${where}, own keys: ${writes} writes woke ${woke.size} watchers; wake-up p50 ${pct(latencies, 0.5)} p99 ${pct(latencies, 0.99)} max ${pct(latencies, 1)} ms; server CPU/write ${perWrite.toFixed(2)} ms (raw ${(cpu / writes).toFixed(2)})${viaClients ? `, client agents' ${(clientCpu / writes).toFixed(2)} ms raw` : ""}; ${onServer} waiting on the server; server RSS ${rss.toFixed(0)} MiB${clientRss ? `, clients ${clientRss} MiB` : ""}; registered in ${openMs} ms; load ${loadNow}`);
+        const perWrite = (cpu - heldMsPerMs * elapsed) / writes;
+        const clientPerWrite = (clientCpu - heldClientsMsPerMs * elapsed) / writes;
+        console.log(`N=${String(count).padStart(6)} ${where}, own keys: ${writes} writes woke ${woke.size} watchers; wake-up p50 ${pct(latencies, 0.5)} p99 ${pct(latencies, 0.99)} max ${pct(latencies, 1)} ms; server CPU/write ${perWrite.toFixed(2)} ms (raw ${(cpu / writes).toFixed(2)})${viaClients ? `, client agents' ${clientPerWrite.toFixed(2)} ms (raw ${(clientCpu / writes).toFixed(2)})` : ""}; ${held}; ${onServer} waiting on the server; server RSS ${rss.toFixed(0)} MiB${clientRss ? `, clients ${clientRss} MiB` : ""}; registered in ${openMs} ms; load ${loadNow}`);
       } else {
         const evaluationsFrom = await gauge(server, "praetor.blocking.evaluations");
         const cpuFrom = cpuMs(serverPid);
         const clientCpuFrom = clientCpuMs();
         const started = performance.now();
         const sentAt = epochMs();
+        // Through client agents the server's part (the write, one evaluation, one answer per client agent) is over well within 300 ms.
+        const serverWindow = viaClients ? sleep(300).then(() => ({ cpu: cpuMs(serverPid) - cpuFrom, ms: performance.now() - started })) : null;
         await http("PUT", `${server}/v1/kv/bench/hot`, `v${count}`);
         await until(`all ${count} watchers of one key`, () => woke.size >= count, 300_000)
           .catch((error: Error) => { throw new Error(`${error.message}: ${woke.size} answered, errors ${errors} ${firstError}`); });
         const elapsed = performance.now() - started;
-        const cpu = cpuMs(serverPid) - cpuFrom;
-        const clientCpu = clientCpuMs() - clientCpuFrom;
+        const window = (await serverWindow) ?? { cpu: cpuMs(serverPid) - cpuFrom, ms: elapsed };
+        const serverCpu = window.cpu - heldMsPerMs * window.ms;
+        const clientCpu = clientCpuMs() - clientCpuFrom - heldClientsMsPerMs * elapsed;
         const evaluations = (await gauge(server, "praetor.blocking.evaluations")) - evaluationsFrom;
         const latencies = [...woke.values()].map((t) => t - sentAt).sort((a, b) => a - b);
-        console.log(`N=${String(count).padStart(6)} ${where}, one key: one write woke ${woke.size} (errors ${errors}); first ${pct(latencies, 0)} p50 ${pct(latencies, 0.5)} p99 ${pct(latencies, 0.99)} last ${pct(latencies, 1)} ms; server CPU for the write ${(cpu - idleMsPerMs * elapsed).toFixed(1)} ms (${((cpu - idleMsPerMs * elapsed) / count * 1000).toFixed(1)} µs/watcher), ${evaluations} evaluation(s)${viaClients ? `; client agents' CPU ${clientCpu.toFixed(1)} ms raw` : ""}; ${onServer} waiting on the server; server RSS ${rss.toFixed(0)} MiB${clientRss ? `, clients ${clientRss} MiB` : ""}; load ${loadNow}`);
+        console.log(`N=${String(count).padStart(6)} ${where}, one key: one write woke ${woke.size} (errors ${errors}); first ${pct(latencies, 0)} p50 ${pct(latencies, 0.5)} p99 ${pct(latencies, 0.99)} last ${pct(latencies, 1)} ms; server CPU for the write ${serverCpu.toFixed(1)} ms in its first ${window.ms.toFixed(0)} ms (${(serverCpu / count * 1000).toFixed(2)} µs/watcher, raw ${window.cpu.toFixed(1)}), ${evaluations} evaluation(s)${viaClients ? `; client agents' CPU ${clientCpu.toFixed(1)} ms (${(clientCpu / count * 1000).toFixed(1)} µs/watcher)` : ""}; ${held}; ${onServer} waiting on the server; server RSS ${rss.toFixed(0)} MiB${clientRss ? `, clients ${clientRss} MiB` : ""}; load ${loadNow}`);
       }
       for (const child of watchers) child.kill("SIGKILL");
       await until("the agents dropping the abandoned waiters", async () => (await waiting()) === 0 && (await gauge(server, "praetor.blocking.waiters")) === 0, 300_000);
