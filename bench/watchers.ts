@@ -57,6 +57,9 @@ async function watchClient([host, portText, countText, mode, indexText, wait, lo
     out = "";
   };
   setInterval(flush, 2).unref();
+  // Once every watcher is answered nothing holds the process (free keep-alive sockets are unref'd):
+  // it exits on its own, and the last answers must not be lost with it.
+  process.on("exit", flush);
   process.on("SIGTERM", () => process.exit(0));
   // The bench went away: nobody reads the answers any more.
   process.stdout.on("error", () => process.exit(0));
