@@ -7,19 +7,21 @@
  *
  * For each watcher count N it prints, with the load average:
  *   own keys: N watchers on N different keys; W writes to watched keys, each waking exactly one
- *             watcher: wake-up latency (write sent -> answer received) and the server's CPU per
- *             write (idle CPU subtracted);
+ *             watcher: wake-up latency (write sent -> answer received) and the server's (and
+ *             client agents') CPU per write, less what holding the N watchers costs without writes;
  *   one key:  N watchers on one key; one write wakes all N: latency to the first, median and last
- *             answer, and the server's CPU for that write;
+ *             answer, and the server's CPU for that write (through client agents: in its first
+ *             300 ms, by when the server's part is long over) and the client agents' CPU;
  *   RSS of the server (and of the client agents) with the N watchers open, and without.
  *
- *   node --import tsx bench/watchers.ts [--counts 1000,10000,50000] [--writes 50] [--topology direct|clients]
- *                                       [--profile DIR]   (the server's --cpu-prof, written when it leaves)
+ *   node --import tsx bench/watchers.ts [--counts 1000,10000,50000] [--writes 50] [--topology direct|clients] [--modes own,one]
+ *                                       [--clients K] [--profile DIR]   (--cpu-prof of every agent, written when they leave)
  *
  * `direct`: every watcher connects to the server itself; one process may hold only as many
  * sockets as `ulimit -n` allows (20,000 here, and raising the hard limit needs CAP_SYS_RESOURCE),
  * so counts above 18,000 are run through `clients`: watchers spread over client agents, as
- * Consul's applications talk to their local agent, and the server holds every waiter.
+ * Consul's applications talk to their local agent. A client agent holds its watchers, and
+ * identical ones share one blocking call to the server (src/agent/forwarded-queries.ts).
  *
  * The script re-runs itself with `--watch-client ...` for the watcher processes.
  */
@@ -55,6 +57,9 @@ async function watchClient([host, portText, countText, mode, indexText, wait, lo
     out = "";
   };
   setInterval(flush, 2).unref();
+  // Once every watcher is answered nothing holds the process (free keep-alive sockets are unref'd):
+  // it exits on its own, and the last answers must not be lost with it.
+  process.on("exit", flush);
   process.on("SIGTERM", () => process.exit(0));
   // The bench went away: nobody reads the answers any more.
   process.stdout.on("error", () => process.exit(0));
@@ -152,10 +157,12 @@ async function main(): Promise<void> {
   const counts = option("counts", "1000,10000,50000").split(",").map(Number).filter((n) => n > 0);
   const writes = Number(option("writes", "50"));
   const topology = option("topology", "auto");
+  const modes = option("modes", "own,one").split(",").filter((m): m is "own" | "one" => m === "own" || m === "one");
   const serverHost = "127.0.0.93";
-  // A client agent forwards its watchers over one RPC connection, which carries at most 4,096
-  // calls in flight (the RPC server answers more with a 429): one client agent per 4,000 watchers.
-  const clientCount = Math.max(3, Math.ceil(Math.max(...option("counts", "1000,10000,50000").split(",").map(Number)) / 4000));
+  // A client agent holds its watchers' sockets: 12,500 each keeps every process well below its
+  // 20,000 file descriptors. Identical watchers share one blocking call to the server, and past
+  // 4,096 calls (the server's cap per connection) a client agent opens another connection.
+  const clientCount = Number(option("clients", String(Math.max(3, Math.ceil(Math.max(...counts) / 12_500)))));
   const clientHosts = Array.from({ length: clientCount }, (_, i) => (i < 3 ? `127.0.0.${94 + i}` : `127.0.1.${238 + i}`));
   const httpPort = 8500;
   const server = `http://${serverHost}:${httpPort}`;
@@ -191,7 +198,7 @@ async function main(): Promise<void> {
     for (const [i, host] of clientHosts.entries()) {
       const dir = mkdtempSync(join(tmpdir(), "praetor-watchers-"));
       dirs.push(dir);
-      const proc = startAgentProcess(`client${i}`, ["-bind", host, "-client", host, "-data-dir", dir, "-node", `bench-client-${i}`, "-retry-join", serverHost, "-dns-port", "-1", "-http-port", String(httpPort)], procs);
+      const proc = startAgentProcess(`client${i}`, ["-bind", host, "-client", host, "-data-dir", dir, "-node", `bench-client-${i}`, "-retry-join", serverHost, "-dns-port", "-1", "-http-port", String(httpPort)], procs, profileDir);
       clientPids.push(proc.child.pid!);
     }
     clientBases = clientHosts.map((h) => `http://${h}:${httpPort}`);
@@ -213,7 +220,10 @@ async function main(): Promise<void> {
     const viaClients = topology === "clients" || (topology === "auto" && count > 18_000);
     const targets = viaClients ? clientBases : [server];
     const where = viaClients ? `through ${clientHosts.length} client agents` : "directly on the server";
-    for (const mode of ["own", "one"] as const) {
+    // Where the watchers wait: on the server, or in their client agents (which hold fewer calls on the server).
+    const waiting = async (): Promise<number> => (await Promise.all(targets.map((base) => gauge(base, "praetor.blocking.waiters")))).reduce((a, b) => a + b, 0);
+    const clientCpuMs = (): number => (viaClients ? clientPids.reduce((sum, pid) => sum + cpuMs(pid), 0) : 0);
+    for (const mode of modes) {
       const index = mode === "one" ? (await http("GET", `${server}/v1/kv/bench/hot`)).index : (await http("GET", `${server}/v1/kv/bench/w/?keys`)).index;
       const woke = new Map<number, number>();
       let opened = 0;
@@ -252,21 +262,32 @@ async function main(): Promise<void> {
       }
       const registered = Date.now();
       const progress = setInterval(() => {
-        void gauge(server, "praetor.blocking.waiters").then((waiting) => console.log(`  ... ${opened} opened, ${waiting} waiting on the server, ${woke.size} answered early, ${errors} socket errors ${firstError}`), () => {});
+        void Promise.all([waiting(), gauge(server, "praetor.blocking.waiters")]).then(([agents, onServer]) => console.log(`  ... ${opened} opened, ${agents} waiting (${onServer} on the server), ${woke.size} answered early, ${errors} socket errors ${firstError}`), () => {});
       }, 30_000);
-      await until(`${count} watchers waiting on the server`, async () => opened === count && (await gauge(server, "praetor.blocking.waiters")) >= count, 600_000)
+      await until(`${count} watchers waiting`, async () => opened === count && (await waiting()) >= count, 600_000)
         .catch((error: Error) => { throw new Error(`${error.message}: opened ${opened}, answered ${woke.size}, errors ${errors} ${firstError}`); });
       clearInterval(progress);
       const openMs = Date.now() - registered;
       await sleep(500);
       if (woke.size > 0) console.log(`  warning: ${woke.size} watchers answered before any write`);
       const rss = rssMiB(serverPid);
+      const onServer = await gauge(server, "praetor.blocking.waiters");
       const clientRss = clientPids.map((p) => rssMiB(p).toFixed(0)).join("/");
+      // What holding the N watchers costs with no write (sockets, timers, ticks): subtracted from the per-write figures.
+      const heldFrom = cpuMs(serverPid);
+      const heldClientsFrom = clientCpuMs();
+      const heldStart = performance.now();
+      await sleep(3000);
+      const heldMs = performance.now() - heldStart;
+      const heldMsPerMs = (cpuMs(serverPid) - heldFrom) / heldMs;
+      const heldClientsMsPerMs = (clientCpuMs() - heldClientsFrom) / heldMs;
+      const held = `holding them costs the server ${(heldMsPerMs * 1000).toFixed(1)} ms/s${viaClients ? `, the client agents ${(heldClientsMsPerMs * 1000).toFixed(1)} ms/s` : ""}`;
       const loadNow = load();
       woke.clear();
       if (mode === "own") {
         const latencies: number[] = [];
         const cpuFrom = cpuMs(serverPid);
+        const clientCpuFrom = clientCpuMs();
         const started = performance.now();
         for (let w = 0; w < writes; w++) {
           const key = Math.floor((w + 0.5) * (count / writes));
@@ -277,35 +298,44 @@ async function main(): Promise<void> {
         }
         const elapsed = performance.now() - started;
         const cpu = cpuMs(serverPid) - cpuFrom;
+        const clientCpu = clientCpuMs() - clientCpuFrom;
         await sleep(300);
         latencies.sort((a, b) => a - b);
-        const perWrite = (cpu - idleMsPerMs * elapsed) / writes;
-        console.log(`N=${String(count).padStart(6)} ${where}, own keys: ${writes} writes woke ${woke.size} watchers; wake-up p50 ${pct(latencies, 0.5)} p99 ${pct(latencies, 0.99)} max ${pct(latencies, 1)} ms; server CPU/write ${perWrite.toFixed(2)} ms (raw ${(cpu / writes).toFixed(2)}); server RSS ${rss.toFixed(0)} MiB${clientRss ? `, clients ${clientRss} MiB` : ""}; registered in ${openMs} ms; load ${loadNow}`);
+        const perWrite = (cpu - heldMsPerMs * elapsed) / writes;
+        const clientPerWrite = (clientCpu - heldClientsMsPerMs * elapsed) / writes;
+        console.log(`N=${String(count).padStart(6)} ${where}, own keys: ${writes} writes woke ${woke.size} watchers; wake-up p50 ${pct(latencies, 0.5)} p99 ${pct(latencies, 0.99)} max ${pct(latencies, 1)} ms; server CPU/write ${perWrite.toFixed(2)} ms (raw ${(cpu / writes).toFixed(2)})${viaClients ? `, client agents' ${clientPerWrite.toFixed(2)} ms (raw ${(clientCpu / writes).toFixed(2)})` : ""}; ${held}; ${onServer} waiting on the server; server RSS ${rss.toFixed(0)} MiB${clientRss ? `, clients ${clientRss} MiB` : ""}; registered in ${openMs} ms; load ${loadNow}`);
       } else {
         const evaluationsFrom = await gauge(server, "praetor.blocking.evaluations");
         const cpuFrom = cpuMs(serverPid);
+        const clientCpuFrom = clientCpuMs();
         const started = performance.now();
         const sentAt = epochMs();
+        // Through client agents the server's part (the write, one evaluation, one answer per client agent) is over well within 300 ms.
+        const serverWindow = viaClients ? sleep(300).then(() => ({ cpu: cpuMs(serverPid) - cpuFrom, ms: performance.now() - started })) : null;
         await http("PUT", `${server}/v1/kv/bench/hot`, `v${count}`);
         await until(`all ${count} watchers of one key`, () => woke.size >= count, 300_000)
           .catch((error: Error) => { throw new Error(`${error.message}: ${woke.size} answered, errors ${errors} ${firstError}`); });
         const elapsed = performance.now() - started;
-        const cpu = cpuMs(serverPid) - cpuFrom;
+        const window = (await serverWindow) ?? { cpu: cpuMs(serverPid) - cpuFrom, ms: elapsed };
+        const serverCpu = window.cpu - heldMsPerMs * window.ms;
+        const clientCpu = clientCpuMs() - clientCpuFrom - heldClientsMsPerMs * elapsed;
         const evaluations = (await gauge(server, "praetor.blocking.evaluations")) - evaluationsFrom;
         const latencies = [...woke.values()].map((t) => t - sentAt).sort((a, b) => a - b);
-        console.log(`N=${String(count).padStart(6)} ${where}, one key: one write woke ${woke.size} (errors ${errors}); first ${pct(latencies, 0)} p50 ${pct(latencies, 0.5)} p99 ${pct(latencies, 0.99)} last ${pct(latencies, 1)} ms; server CPU for the write ${(cpu - idleMsPerMs * elapsed).toFixed(1)} ms (${((cpu - idleMsPerMs * elapsed) / count * 1000).toFixed(1)} µs/watcher), ${evaluations} evaluation(s); server RSS ${rss.toFixed(0)} MiB${clientRss ? `, clients ${clientRss} MiB` : ""}; load ${loadNow}`);
+        console.log(`N=${String(count).padStart(6)} ${where}, one key: one write woke ${woke.size} (errors ${errors}); first ${pct(latencies, 0)} p50 ${pct(latencies, 0.5)} p99 ${pct(latencies, 0.99)} last ${pct(latencies, 1)} ms; server CPU for the write ${serverCpu.toFixed(1)} ms in its first ${window.ms.toFixed(0)} ms (${(serverCpu / count * 1000).toFixed(2)} µs/watcher, raw ${window.cpu.toFixed(1)}), ${evaluations} evaluation(s)${viaClients ? `; client agents' CPU ${clientCpu.toFixed(1)} ms (${(clientCpu / count * 1000).toFixed(1)} µs/watcher)` : ""}; ${held}; ${onServer} waiting on the server; server RSS ${rss.toFixed(0)} MiB${clientRss ? `, clients ${clientRss} MiB` : ""}; load ${loadNow}`);
       }
       for (const child of watchers) child.kill("SIGKILL");
-      await until("the server dropping the abandoned waiters", async () => (await gauge(server, "praetor.blocking.waiters")) === 0, 300_000);
+      await until("the agents dropping the abandoned waiters", async () => (await waiting()) === 0 && (await gauge(server, "praetor.blocking.waiters")) === 0, 300_000);
       await sleep(1000);
     }
   }
   console.log(`\nserver RSS after the runs ${rssMiB(serverPid).toFixed(0)} MiB; load average ${load()}`);
   if (profileDir !== undefined) {
-    // The profile is written when the agent exits on its own: leave gracefully.
-    agentProc.child.kill("SIGINT");
-    await new Promise((resolve) => agentProc.child.once("exit", resolve));
-    console.log(`server CPU profile in ${profileDir}`);
+    // A profile is written when its agent exits on its own: leave gracefully (clients first, then the server).
+    for (const proc of [...procs.filter((p) => p !== agentProc), agentProc]) {
+      proc.child.kill("SIGINT");
+      await new Promise((resolve) => proc.child.once("exit", resolve));
+    }
+    console.log(`CPU profiles of the server${clientPids.length > 0 ? " and the client agents" : ""} in ${profileDir}`);
   }
   stopAll();
   process.exit(0);

@@ -19,6 +19,7 @@ import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMe
 import { bootstrapDecision, type ServerInfo } from "../core/agent/bootstrap.ts";
 import { runQuery, queryScopes, validQuery } from "../core/agent/query.ts";
 import { SharedQueries } from "../core/agent/query-share.ts";
+import { ForwardedQueries } from "./forwarded-queries.ts";
 import type { Coordinate } from "../core/gossip/messages.ts";
 import { distanceSeconds } from "../core/gossip/vivaldi.ts";
 import type { CatalogQuery, QueryValues } from "../core/agent/query-types.ts";
@@ -173,6 +174,7 @@ export class Agent implements AgentBackend {
   private readonly eventBuffer: UserEvent[] = [];
   private readonly eventWaiters = new Set<() => void>();
   private shared: SharedQueries | null = null;
+  private forwarded: ForwardedQueries | null = null;
   private lastReadMeta: { atMs: number; meta: ReadMeta } | null = null;
   private stopped = false;
   private leaving = false;
@@ -728,10 +730,19 @@ export class Agent implements AgentBackend {
     this.checkDc(options.dc);
     const { signal, near, ...wire } = options;
     const result = !this.config.server
-      ? await this.toServer("query", { query, options: wire }, (options.waitMs ?? 0) + this.config.rpcHoldTimeoutMs + 5000, signal) as ReadResult<QueryValues[K]>
+      ? await this.forwardedQueries().query(query, wire, signal) as ReadResult<QueryValues[K]>
       : await this.serverQuery(query, wire, signal) as ReadResult<QueryValues[K]>;
     if (near === undefined || near === "" || !Array.isArray(result.value)) return result;
     return { meta: result.meta, value: this.sortByDistance(query.kind, result.value, near) as QueryValues[K] };
+  }
+
+  /** A client agent's reads, identical blocking ones sharing one call to a server (forwarded-queries.ts). */
+  private forwardedQueries(): ForwardedQueries {
+    this.forwarded ??= new ForwardedQueries(
+      (query, options, signal) => this.toServer("query", { query, options }, forwardTimeoutMs(options.waitMs, this.config.rpcHoldTimeoutMs), signal) as Promise<ReadResult<unknown>>,
+      { idleMs: 1000, groupWaitMs: this.config.defaultQueryTimeMs },
+    );
+    return this.forwarded;
   }
 
   /**
@@ -775,7 +786,7 @@ export class Agent implements AgentBackend {
         this.counters.forwarded++;
         try {
           return await this.rpc.call(leader, "query", { query, options: { ...options, consistency: options.consistency === "stale" ? "default" : options.consistency } }, {
-            timeoutMs: (options.waitMs ?? 0) + this.config.rpcHoldTimeoutMs + 5000, ...(signal ? { signal } : {}),
+            timeoutMs: forwardTimeoutMs(options.waitMs, this.config.rpcHoldTimeoutMs), ...(signal ? { signal } : {}),
           }) as ReadResult<unknown>;
         } catch (error) {
           throw asApiError(error);
@@ -1286,7 +1297,10 @@ export class Agent implements AgentBackend {
       ["praetor.rpc.forwarded", this.counters.forwarded],
       ["praetor.catalog.waiters", this.catalog?.waiterCount ?? 0],
       ["praetor.blocking.evaluations", this.shared?.counters.evaluations ?? 0],
-      ["praetor.blocking.waiters", this.shared?.waiterCount ?? 0],
+      // On a client agent: its watchers waiting in forwarded groups, and the calls those groups made.
+      ["praetor.blocking.waiters", (this.shared?.waiterCount ?? 0) + (this.forwarded?.waiterCount ?? 0)],
+      ["praetor.blocking.forwarded_groups", this.forwarded?.groupCount ?? 0],
+      ["praetor.blocking.forwarded_calls", this.forwarded?.counters.groupCalls ?? 0],
       ["consul.runtime.alloc_bytes", process.memoryUsage().heapUsed],
     ];
     if (format === "prometheus") {
@@ -1327,6 +1341,7 @@ export class Agent implements AgentBackend {
     this.raft?.stop();
     await this.raftTransport?.close();
     await this.rpcServer?.close();
+    this.forwarded?.clear();
     this.rpc.close();
     await this.lan?.kill();
     await this.wan?.kill();
@@ -1363,6 +1378,16 @@ function readOrCreateNodeId(dataDir: string): string {
   const id = randomUUID();
   fs.writeFileSync(file, `${id}\n`);
   return id;
+}
+
+/**
+ * How long a forwarded read may take: its wait, the server's jitter on it (up to wait/16: without
+ * it a 5-minute wait timed out here before the server answered, about one time in three), and
+ * the hold timeout for finding a leader, plus a margin for the network.
+ */
+function forwardTimeoutMs(waitMs: number | undefined, rpcHoldTimeoutMs: number): number {
+  const wait = waitMs ?? 0;
+  return wait + Math.ceil(wait / 16) + rpcHoldTimeoutMs + 5000;
 }
 
 function sanitizeReadOptions(options: ReadOptions | undefined): Partial<ReadOptions> {

@@ -121,3 +121,27 @@ test("shared queries: a watcher whose index is behind the group's answer is woke
   t.is(woken.length, 1);
   t.true(woken[0]!.index > stale.index);
 });
+
+test("shared queries: a tick looks only at the groups without waiters, and every such group is dropped in time", (t) => {
+  const { shared, settle, set } = setup();
+  for (let i = 0; i < 50; i++) set(`k${i}`, "0");
+  const busy = Array.from({ length: 50 }, (_, i) => watchers(shared, { kind: "kvGet", key: `k${i}` }, 2));
+  t.is(shared.groupCount, 50);
+  t.is(shared.idleGroupCount, 0, "groups with waiters are not looked at by a tick");
+  set("k0", "1");
+  settle();
+  t.is(busy[0]!.woken.length, 2);
+  t.is(shared.idleGroupCount, 1, "woken out of its waiters: idle");
+  busy[1]!.cancels[0]!();
+  t.is(shared.idleGroupCount, 1, "one waiter left of two: still busy");
+  busy[1]!.cancels[1]!();
+  t.is(shared.idleGroupCount, 2);
+  shared.current({ kind: "kvGet", key: "k0" }, undefined, null);
+  t.is(shared.idleGroupCount, 2, "a plain read keeps an idle group idle");
+  const again = shared.current({ kind: "kvGet", key: "k1" }, undefined, null);
+  shared.wait({ kind: "kvGet", key: "k1" }, undefined, null, { minIndex: again.index, baseline: again.json, wake: () => {} });
+  t.is(shared.idleGroupCount, 1, "a new waiter makes its group busy again");
+  for (let i = 0; i < 3; i++) shared.tick();
+  t.is(shared.groupCount, 49, "the idle group was dropped, the busy ones kept");
+  t.is(shared.idleGroupCount, 0);
+});

@@ -244,3 +244,16 @@ test("a server that goes silent without closing is pinged after a timeout, and t
   await eventually(() => accepted === 2, "the next call to dial a new connection");
   t.pass();
 });
+
+test("a connection full of calls in flight: the next call opens another to the same server instead of being refused", async (t) => {
+  const { server } = await startServer(t, { inflightPerConnectionMax: 3 });
+  const client = startClient(t, { callsPerConnectionMax: 3 });
+  const calls = Array.from({ length: 8 }, (_, i) => client.call(server.addr, "sleep", { ms: 150, tag: String(i) }).catch((e: unknown) => rpcError(e).status));
+  t.is(client.connectionCount(server.addr), 3, "8 calls at 3 a connection");
+  t.deepEqual(await Promise.all(calls), ["0", "1", "2", "3", "4", "5", "6", "7"], "none answered 429");
+  t.is(server.counters.connections, 3);
+  t.deepEqual(client.connectedServers, [server.addr]);
+  t.is(await client.call(server.addr, "echo", "later"), "later", "later calls reuse the first connection");
+  t.is(server.counters.connections, 3);
+  t.throws(() => new RpcClient({ callsPerConnectionMax: 0 }), { instanceOf: RangeError });
+});

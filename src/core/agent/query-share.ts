@@ -70,6 +70,8 @@ export class SharedQueries {
   /** Evaluations run and waiters woken, for tests and `/v1/agent/metrics`. */
   readonly counters = { evaluations: 0, woken: 0 };
   private readonly groups = new Map<string, Group>();
+  /** The groups without waiters: a tick looks at these only, not at every group that has waiters. */
+  private readonly idle = new Set<Group>();
   private ticks = 0;
 
   constructor(
@@ -86,6 +88,11 @@ export class SharedQueries {
     return this.groups.size;
   }
 
+  /** Groups without waiters, waiting out their idle ticks. */
+  get idleGroupCount(): number {
+    return this.idle.size;
+  }
+
   get waiterCount(): number {
     let n = 0;
     for (const group of this.groups.values()) n += group.waiters.size;
@@ -95,7 +102,7 @@ export class SharedQueries {
   /** The query's current answer: the group's while it is fresh, else one new evaluation the group keeps. */
   current(query: CatalogQuery, filterExpression: string | undefined, filter: Predicate | null): SharedAnswer {
     const group = this.groupFor(query, filterExpression, filter);
-    if (group.waiters.size === 0) group.idleSince = this.ticks;
+    if (group.waiters.size === 0) this.markIdle(group);
     return this.fresh(group);
   }
 
@@ -116,16 +123,17 @@ export class SharedQueries {
     const group = this.groupFor(query, filterExpression, filter);
     group.waiters.add(waiter);
     group.idleSince = null;
+    this.idle.delete(group);
     if (group.answer === null) this.queueRefresh(group);
     return () => {
-      if (group.waiters.delete(waiter) && group.waiters.size === 0) group.idleSince = this.ticks;
+      if (group.waiters.delete(waiter) && group.waiters.size === 0) this.markIdle(group);
     };
   }
 
   /** Drops groups that have had no waiters for `idleTicks` ticks, with their catalog watches. */
   tick(): void {
     this.ticks++;
-    for (const group of this.groups.values()) {
+    for (const group of this.idle) {
       if (group.waiters.size === 0 && group.idleSince !== null && this.ticks - group.idleSince >= this.idleTicks) this.drop(group);
     }
   }
@@ -144,6 +152,7 @@ export class SharedQueries {
         cancelWatch: () => {}, refreshQueued: false, idleSince: this.ticks,
       };
       this.groups.set(key, group);
+      this.idle.add(group);
     }
     return group;
   }
@@ -151,7 +160,13 @@ export class SharedQueries {
   private drop(group: Group): void {
     group.cancelWatch();
     group.cancelWatch = () => {};
+    this.idle.delete(group);
     if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+  }
+
+  private markIdle(group: Group): void {
+    group.idleSince = this.ticks;
+    if (this.groups.get(group.key) === group) this.idle.add(group);
   }
 
   /** The group's answer, evaluating (and re-arming its watch) if a write made it stale. */
@@ -190,7 +205,7 @@ export class SharedQueries {
           waiter.wake(answer);
         }
       }
-      if (group.waiters.size === 0) group.idleSince = this.ticks;
+      if (group.waiters.size === 0) this.markIdle(group);
     });
   }
 }

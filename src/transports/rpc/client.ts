@@ -2,6 +2,9 @@
  * Calls handlers on other servers' RPC ports. One connection per server, opened on the first
  * call and reopened by the next call after it drops; calls on it are told apart by sequence
  * number, so answers may come back in any order and a long blocking query holds up nothing.
+ * A server runs at most so many calls at once per connection (its inflightPerConnectionMax):
+ * when a connection carries `callsPerConnectionMax` calls, the next call opens another one to
+ * the same server (a client agent forwarding thousands of blocking queries on different keys).
  * Every call ends: with the answer, the handler's error, or an RpcError for a timeout, a refused
  * or dropped connection, or the client closing.
  */
@@ -25,6 +28,8 @@ export interface RpcClientOptions {
   readonly messageBytesMax?: number;
   /** After a call times out, a ping unanswered this long closes the connection. Default 5 s. */
   readonly probeTimeoutMs?: number;
+  /** Calls in flight on one connection before another is opened to the same server. Default 4096, the server's cap. */
+  readonly callsPerConnectionMax?: number;
 }
 
 export interface CallOptions {
@@ -100,7 +105,8 @@ class ServerConn {
 
 export class RpcClient {
   private readonly options: Required<RpcClientOptions>;
-  private readonly conns = new Map<string, ServerConn>();
+  /** Each server's connections, oldest first: a call takes the first with room for it. */
+  private readonly conns = new Map<string, ServerConn[]>();
   private closed = false;
 
   constructor(options: RpcClientOptions = {}) {
@@ -111,7 +117,11 @@ export class RpcClient {
       framePayloadBytesMax: options.framePayloadBytesMax ?? framePayloadBytesDefault,
       messageBytesMax: options.messageBytesMax ?? 64 * 1024 * 1024,
       probeTimeoutMs: options.probeTimeoutMs ?? 5_000,
+      callsPerConnectionMax: options.callsPerConnectionMax ?? 4096,
     };
+    if (!(Number.isInteger(this.options.callsPerConnectionMax) && this.options.callsPerConnectionMax >= 1)) {
+      throw new RangeError(`callsPerConnectionMax ${this.options.callsPerConnectionMax} is not a positive integer`);
+    }
   }
 
   /** Servers with an open or opening connection. */
@@ -196,7 +206,7 @@ export class RpcClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const conn of [...this.conns.values()]) {
+    for (const conn of [...this.conns.values()].flat()) {
       for (const call of conn.pending.values()) {
         call.cleanup();
         call.reject(new RpcError(RpcStatus.unavailable, "RPC client closed", "closed"));
@@ -209,14 +219,26 @@ export class RpcClient {
 
   /** @internal a connection is gone; the next call to its server dials again. */
   forget(conn: ServerConn): void {
-    if (this.conns.get(conn.addr) === conn) this.conns.delete(conn.addr);
+    const list = this.conns.get(conn.addr);
+    if (list === undefined) return;
+    const rest = list.filter((c) => c !== conn);
+    if (rest.length === 0) this.conns.delete(conn.addr);
+    else this.conns.set(conn.addr, rest);
+  }
+
+  /** Connections open or opening to `addr` (more than one once a connection is full of calls). */
+  connectionCount(addr: string): number {
+    return this.conns.get(addr)?.length ?? 0;
   }
 
   private connFor(addr: string): ServerConn {
-    const existing = this.conns.get(addr);
-    if (existing !== undefined && !existing.framed.isClosed) return existing;
+    const list = (this.conns.get(addr) ?? []).filter((c) => !c.framed.isClosed);
+    // The first connection with room: calls go back to the earlier ones as their calls end.
+    const room = list.find((c) => c.pending.size < this.options.callsPerConnectionMax);
+    if (room !== undefined) return room;
     const conn = new ServerConn(addr, this, this.options);
-    this.conns.set(addr, conn);
+    list.push(conn);
+    this.conns.set(addr, list);
     return conn;
   }
 }
