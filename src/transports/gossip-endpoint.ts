@@ -247,7 +247,9 @@ export class GossipEndpoint {
     if (!this.running) return;
     const wake = this.core.nextWakeTick?.() ?? this.ticksDone + 1;
     const wakeTick = Math.max(wake, this.ticksDone + 1);
-    if (this.timer !== null && wakeTick >= this.wakeTick) return;
+    // Re-armed when the wake moves later too (an ack ends a probe before its timeout): resetting a
+    // timer costs microseconds, a needless wake-up of the process a hundred times that.
+    if (this.timer !== null && wakeTick === this.wakeTick) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.wakeTick = wakeTick;
     if (!Number.isFinite(wakeTick)) return void (this.timer = null);
