@@ -264,6 +264,31 @@ export class GossipNode {
     if (this.leavePhase !== "none") this.tickLeave();
   }
 
+  /**
+   * The first tick at which tick() may do anything a peer or the owner would notice (send, emit,
+   * change a member's state); every tick before it only counts. An owner on a real clock sleeps
+   * until then instead of waking every tickMs: a Node process woken 20 times a second costs more
+   * CPU than the whole of serf's member. The owner still calls tick() once for every tick that
+   * passed (ticking is cheap; waking is not), and catches up before each receive() and API call,
+   * so the core sees the same sequence of ticks as before. Conservative: while a suspicion, relay,
+   * join or leave is under way it may answer the next tick.
+   */
+  nextWakeTick(): number {
+    if (this.leavePhase === "left") return Number.POSITIVE_INFINITY;
+    const next = this.nowTick + 1;
+    if (this.leavePhase !== "none") return next;
+    let wake = Math.min(this.nextPushPullTick, this.nextReapTick, this.nextReconnectTick, this.queries.nextDeadlineTick());
+    const p = this.probe;
+    if (p === null) wake = Math.min(wake, this.nextProbeTick);
+    else wake = Math.min(wake, p.indirectSent ? p.deadlineTick : p.timeoutTick, p.deadlineTick);
+    // Gossip with nothing queued sends nothing; a broadcast queued later comes with a receive() or an API call.
+    if (this.pendingBroadcasts > 0) wake = Math.min(wake, this.nextGossipTick);
+    if (this.joinState !== null) wake = Math.min(wake, this.joinState.deadlineTick);
+    for (const timer of this.suspicions.values()) wake = Math.min(wake, timer.deadlineTick);
+    for (const relay of this.relays.values()) wake = Math.min(wake, relay.timeoutTick);
+    return Math.max(next, wake);
+  }
+
   /** One decoded message from `from` ("ip:port"). Messages for a member that has left are ignored. */
   receive(from: string, msg: MemberlistMessage, via: Via): void {
     if (this.leavePhase === "left") return;

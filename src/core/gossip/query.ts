@@ -298,6 +298,13 @@ export class SerfQueries {
     for (const [key, r] of this.received) if (now >= r.deadlineTick) this.received.delete(key);
   }
 
+  /** The tick at which the first query we asked closes (Infinity when none is open). */
+  nextDeadlineTick(): number {
+    let tick = Number.POSITIVE_INFINITY;
+    for (const q of this.asked.values()) tick = Math.min(tick, q.deadlineTick);
+    return tick;
+  }
+
   private ticksOf(ms: number): number {
     return Math.max(1, Math.ceil(ms / this.host.tickMs));
   }
