@@ -1,5 +1,5 @@
 import type {
-  ConfChange, ConfState, Entry, Index, Message, NodeId, PersistedState, ReadMode, Ready, Role, Snapshot, SoftState, Term,
+  ConfChange, ConfState, Entry, Index, Message, NodeId, PersistedState, ReadMode, ReadState, Ready, Role, Snapshot, SoftState, Term,
 } from "../core/raft/types.ts";
 import type { RaftStatus } from "../core/raft/node.ts";
 import { assert } from "../core/util/assert.ts";
@@ -26,6 +26,8 @@ export interface RaftNodeLike {
   propose(data: Uint8Array): { readonly ok: true; readonly index: Index; readonly term: Term } | Refusal;
   proposeConfChange(cc: ConfChange): { readonly ok: true; readonly index: Index; readonly term: Term } | Refusal;
   readIndex(ctx: string, mode: ReadMode): { readonly ok: true } | Refusal;
+  /** Read states served since the last Ready (absent: they come only in Ready). */
+  takeReadStates?(): readonly ReadState[];
   transferLeadership(to: NodeId): void;
   hasReady(): boolean;
   ready(): Ready;
@@ -213,6 +215,14 @@ export class RaftHost<R> {
       return;
     }
     this.reads.set(ctx, { deadlineTick: this.ticks + this.config.requestTimeoutTicks, index: null, done });
+    // A lease (or single-voter) read is served by the core at once: answer it now if its index is
+    // applied, instead of in the Ready after the sync in flight, which would also show it the
+    // writes proposed after the read began (a watcher polling a busy key would miss values).
+    const served = this.node.takeReadStates?.() ?? [];
+    if (served.length > 0) {
+      this.noteReadStates(served);
+      this.answerReads();
+    }
     this.requestDrain();
   }
 
@@ -292,7 +302,10 @@ export class RaftHost<R> {
     // Committed entries are durable on a quorum already (the core counts only durable copies),
     // so they are applied and answered now, not one sync later; a snapshot must be installed first.
     const applyNow = rd.snapshot === undefined;
-    if (applyNow) this.applyCommitted(rd);
+    if (applyNow) {
+      this.applyCommitted(rd);
+      this.answerReads();
+    }
     this.storage.saveAsync!(updateOf(rd), (error) => this.saved(rd, late, !applyNow, error));
   }
 
@@ -336,7 +349,11 @@ export class RaftHost<R> {
   /** Apply the Ready's committed entries and note its read states. */
   private applyCommitted(rd: Ready): void {
     for (const entry of rd.committedEntries) this.applyEntry(entry);
-    for (const readState of rd.readStates) {
+    this.noteReadStates(rd.readStates);
+  }
+
+  private noteReadStates(states: readonly ReadState[]): void {
+    for (const readState of states) {
       const pending = this.reads.get(readState.ctx);
       if (pending !== undefined) pending.index = readState.index;
     }

@@ -265,3 +265,24 @@ test("async host: softState (what requests ask) agrees with the core's status on
   t.true(checks > 200);
   t.deepEqual(disagreements, []);
 });
+
+test("async host: a lease read on the leader is answered during a sync in flight, without the writes still syncing", (t) => {
+  const { world, leader } = cluster(RaftHost, 40);
+  world.runUntil(5_000);
+  const l = leader()!;
+  l.host.propose(encodeCommand({ kind: "put", key: "before", value: "1" }), () => {});
+  world.runUntil(5_200);
+  t.is(l.sm.get("before"), "1");
+  const written: ProposeOutcome<KvResult>[] = [];
+  l.host.propose(encodeCommand({ kind: "put", key: "during", value: "2" }), (o) => written.push(o));
+  t.true(l.storage.inFlight > 0, "the write's sync is in flight");
+  const seen: { kind: string; during: string | null }[] = [];
+  l.host.read("lease", (o) => seen.push({ kind: o.kind, during: l.sm.get("during") }));
+  world.runUntil(5_205);
+  // Consul answers a default-consistency read from the leader's state at once; waiting for the
+  // sync would make every read on a busy leader cost a write's latency and show later writes.
+  t.deepEqual(seen, [{ kind: "ready", during: null }]);
+  t.deepEqual(written, []);
+  world.runUntil(6_000);
+  t.is(written[0]?.kind, "applied");
+});

@@ -46,7 +46,7 @@ export type ProposeResult =
     readonly detail?: string;
   };
 
-/** `ok: true` means a ReadState with the same ctx will appear in a later Ready (unless leadership is lost). */
+/** `ok: true` means a ReadState with the same ctx will appear in a later Ready or takeReadStates() (unless leadership is lost). */
 export type ReadResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "noLeader"; readonly leader: null };
@@ -278,6 +278,17 @@ export class RaftNode {
     this.confs.compact(index);
     this.snapshot = snapshot;
     return snapshot;
+  }
+
+  /**
+   * The read states served since the last Ready, handed over now rather than in the next Ready:
+   * a lease or single-voter read is served at once, and the host may answer it without waiting
+   * for a Ready that a sync in flight holds back (one fdatasync per write on a busy leader).
+   */
+  takeReadStates(): ReadState[] {
+    const states = this.readStates;
+    this.readStates = [];
+    return states;
   }
 
   hasReady(): boolean {
