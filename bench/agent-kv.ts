@@ -1,6 +1,7 @@
 /**
  * KV requests/s against a running agent's HTTP API (/v1/kv): PUT, default GET and ?consistent GET, each for a fixed time with N
- * concurrent connections (keep-alive), printing requests/s and latency percentiles.
+ * concurrent connections (keep-alive), printing requests/s and latency percentiles; then default GETs on half the connections
+ * while the other half PUT (a read on a busy leader must not wait for the writes' fdatasync), figures for the GETs only.
  *
  *   node --import tsx bench/agent-kv.ts [--addr 127.0.0.1:8500] [--connections 64] [--seconds 10]
  */
@@ -28,22 +29,26 @@ function request(path: string, method: string, body?: string): Promise<number> {
   });
 }
 
-async function phase(name: string, make: (i: number) => { path: string; method: "GET" | "PUT"; body?: string }): Promise<void> {
+type Make = (i: number) => { path: string; method: "GET" | "PUT"; body?: string };
+
+/** `background`, when given, runs on every other connection and is not counted. */
+async function phase(name: string, make: Make, background?: Make): Promise<void> {
   const latencies: number[] = [];
   let errors = 0;
   const endMs = performance.now() + seconds * 1000;
   let seq = 0;
-  await Promise.all(Array.from({ length: connections }, async () => {
+  await Promise.all(Array.from({ length: connections }, async (_, connection) => {
+    const counted = background === undefined || connection % 2 === 0;
     while (performance.now() < endMs) {
-      const r = make(seq++);
+      const r = (counted ? make : background!)(seq++);
       const t0 = performance.now();
       try {
         const status = await request(r.path, r.method, r.body);
-        if (status >= 300 && status !== 404) errors++;
+        if (counted && status >= 300 && status !== 404) errors++;
       } catch {
-        errors++;
+        if (counted) errors++;
       }
-      latencies.push(performance.now() - t0);
+      if (counted) latencies.push(performance.now() - t0);
     }
   }));
   latencies.sort((a, b) => a - b);
@@ -54,4 +59,6 @@ async function phase(name: string, make: (i: number) => { path: string; method: 
 await phase("PUT", (i) => ({ path: `/v1/kv/bench/k${i % 1000}`, method: "PUT", body: `value-${i}` }));
 await phase("GET default", (i) => ({ path: `/v1/kv/bench/k${i % 1000}`, method: "GET" }));
 await phase("GET consistent", (i) => ({ path: `/v1/kv/bench/k${i % 1000}?consistent`, method: "GET" }));
+await phase("GET during PUTs", (i) => ({ path: `/v1/kv/bench/k${i % 1000}`, method: "GET" }),
+  (i) => ({ path: `/v1/kv/bench/k${i % 1000}`, method: "PUT", body: `value-${i}` }));
 agent.destroy();
