@@ -7,6 +7,7 @@
  *     persist rd.snapshot, rd.entries, rd.hardState  (and sync) BEFORE sending rd.messages
  *     send rd.messages
  *     apply rd.committedEntries to the state machine; answer rd.readStates once applied >= index
+ *     (node.takeReadStates() hands over the read states served since, without waiting for a Ready)
  *     node.advance(rd);
  *   }
  *
