@@ -279,3 +279,21 @@ test("node reads: invariants() names a follower progress whose next is past the 
   node.setProgress("n2", 0, 2);
   t.notThrows(() => node.invariants(), "next = lastIndex + 1 is the normal case");
 });
+
+test("node reads: takeReadStates hands over a lease read at once, even with a Ready in flight, and only once", (t) => {
+  const n1 = committedLeader();
+  n1.readIndex("round", "readIndex");
+  flush(n1);
+  n1.step(heartbeatResp("n2", "1"));
+  n1.advance(n1.ready());
+  t.true(n1.status().leaseValid);
+  n1.propose(bytes("w"));
+  const inFlight = n1.ready();
+  n1.readIndex("lease-read", "lease");
+  t.deepEqual(n1.takeReadStates(), [{ index: 1, ctx: "lease-read" }], "served at the commit index, without the unsynced write");
+  t.deepEqual(n1.takeReadStates(), []);
+  n1.advance(inFlight);
+  t.deepEqual(n1.ready().readStates, [], "not handed out again in the next Ready");
+  n1.readIndex("confirmed-read", "readIndex");
+  t.deepEqual(n1.takeReadStates(), [], "a ReadIndex read waits for its heartbeat round");
+});
