@@ -166,6 +166,7 @@ export class Agent implements AgentBackend {
   private wasLeader = false;
   private duties: ServerDuties | null = null;
   private readonly sync: LocalSync;
+  private syncKickPending = false;
   private readonly leaderWaiters = new Set<() => void>();
   private lastLeaderContactMs = Date.now();
   readonly local: LocalState;
@@ -193,7 +194,18 @@ export class Agent implements AgentBackend {
     this.store = store;
     this.local = new LocalState(store, this.nodeName, this.datacenter);
     this.sync = this.buildSync();
-    this.local.onChange(() => this.sync.changed());
+    this.local.onChange((urgent) => {
+      this.sync.changed(urgent);
+      // One sync for every change made in the same turn of the event loop (a service and its
+      // checks), started before the next tick: clients read the catalog right after registering.
+      if (urgent && !this.syncKickPending) {
+        this.syncKickPending = true;
+        setImmediate(() => {
+          this.syncKickPending = false;
+          if (this.timer !== null && !this.stopped) this.sync.runIfDue();
+        });
+      }
+    });
     this.rpc = new RpcClient({ logger: this.rpcLogger() });
   }
 
@@ -1130,7 +1142,7 @@ export class Agent implements AgentBackend {
       nowMs: () => Date.now(),
     };
     return new LocalSync(host, () => this.localView(), {
-      periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 1, retryTicks: Math.round(1_000 / tickMs),
+      periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 0, retryTicks: Math.round(1_000 / tickMs),
       checkUpdateIntervalMs: this.config.checkUpdateIntervalMs,
     });
   }
