@@ -939,7 +939,10 @@ export class Agent implements AgentBackend {
         servers.push({ ID: n?.id || id, Node: n?.name ?? id, Address: id, Leader: st.leader === id, ProtocolVersion: "3", Voter: voter });
       }
     }
-    return { Servers: servers, Index: st.commit };
+    // Consul answers the index of the configuration's own log entry (hashicorp/raft writes the
+    // bootstrap configuration at index 1), not the commit index; Praetor's bootstrap
+    // configuration has no entry, so it counts as 1.
+    return { Servers: servers, Index: Math.max(1, st.confIndex) };
   }
 
   async raftConfiguration(options: ReadOptions): Promise<{ Servers: RaftServer[]; Index: number }> {
