@@ -166,6 +166,7 @@ export class Agent implements AgentBackend {
   private wasLeader = false;
   private duties: ServerDuties | null = null;
   private readonly sync: LocalSync;
+  private syncKickPending = false;
   private readonly leaderWaiters = new Set<() => void>();
   private lastLeaderContactMs = Date.now();
   readonly local: LocalState;
@@ -193,7 +194,18 @@ export class Agent implements AgentBackend {
     this.store = store;
     this.local = new LocalState(store, this.nodeName, this.datacenter);
     this.sync = this.buildSync();
-    this.local.onChange(() => this.sync.changed());
+    this.local.onChange((urgent) => {
+      this.sync.changed(urgent);
+      // One sync for every change made in the same turn of the event loop (a service and its
+      // checks), started before the next tick: clients read the catalog right after registering.
+      if (urgent && !this.syncKickPending) {
+        this.syncKickPending = true;
+        setImmediate(() => {
+          this.syncKickPending = false;
+          if (this.timer !== null && !this.stopped) this.sync.runIfDue();
+        });
+      }
+    });
     this.rpc = new RpcClient({ logger: this.rpcLogger() });
   }
 
@@ -927,7 +939,10 @@ export class Agent implements AgentBackend {
         servers.push({ ID: n?.id || id, Node: n?.name ?? id, Address: id, Leader: st.leader === id, ProtocolVersion: "3", Voter: voter });
       }
     }
-    return { Servers: servers, Index: st.commit };
+    // Consul answers the index of the configuration's own log entry (hashicorp/raft writes the
+    // bootstrap configuration at index 1), not the commit index; Praetor's bootstrap
+    // configuration has no entry, so it counts as 1.
+    return { Servers: servers, Index: Math.max(1, st.confIndex) };
   }
 
   async raftConfiguration(options: ReadOptions): Promise<{ Servers: RaftServer[]; Index: number }> {
@@ -1130,7 +1145,7 @@ export class Agent implements AgentBackend {
       nowMs: () => Date.now(),
     };
     return new LocalSync(host, () => this.localView(), {
-      periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 1, retryTicks: Math.round(1_000 / tickMs),
+      periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 0, retryTicks: Math.round(1_000 / tickMs),
       checkUpdateIntervalMs: this.config.checkUpdateIntervalMs,
     });
   }
