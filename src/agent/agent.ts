@@ -20,6 +20,7 @@ import { bootstrapDecision, type ServerInfo } from "../core/agent/bootstrap.ts";
 import { runQuery, queryScopes, validQuery } from "../core/agent/query.ts";
 import { SharedQueries } from "../core/agent/query-share.ts";
 import { ForwardedQueries } from "./forwarded-queries.ts";
+import { WakeTurns } from "./wake-turns.ts";
 import type { Coordinate } from "../core/gossip/messages.ts";
 import { distanceSeconds } from "../core/gossip/vivaldi.ts";
 import type { CatalogQuery, QueryValues } from "../core/agent/query-types.ts";
@@ -175,6 +176,8 @@ export class Agent implements AgentBackend {
   private readonly eventBuffer: UserEvent[] = [];
   private readonly eventWaiters = new Set<() => void>();
   private shared: SharedQueries | null = null;
+  /** Blocking queries a write wakes, answered 256 per event-loop turn (wake-turns.ts). */
+  private readonly wakeTurns = new WakeTurns(256);
   private forwarded: ForwardedQueries | null = null;
   private lastReadMeta: { atMs: number; meta: ReadMeta } | null = null;
   private stopped = false;
@@ -875,7 +878,7 @@ export class Agent implements AgentBackend {
       const onAbort = (): void => finish(null);
       const timer = setTimeout(() => finish(null), waitMs + jitterMs);
       signal?.addEventListener("abort", onAbort, { once: true });
-      const cancel = shared.wait(query, options.filter, filter, { minIndex, baseline: current.json, wake: finish });
+      const cancel = shared.wait(query, options.filter, filter, { minIndex, baseline: current.json, wake: (answer) => this.wakeTurns.run(() => finish(answer)) });
     });
     // Timed out or abandoned: the current answer, whatever it is, with an index that never goes back.
     const result = woken ?? shared.current(query, options.filter, filter);
