@@ -58,13 +58,24 @@ class BitWriter {
 const tableSize = 4 << widthMax;
 const tableMask = tableSize - 1;
 const table = new Uint32Array(tableSize);
+/**
+ * The slots filled since the table was last cleared: clearing only those costs a few writes for a
+ * packet of tens of bytes, where filling all 64 KiB of the table cost more than compressing it.
+ */
+const filled = new Uint16Array(1 << widthMax);
+let filledCount = 0;
+
+function clearTable(): void {
+  for (let i = 0; i < filledCount; i++) table[filled[i]!] = 0;
+  filledCount = 0;
+}
 
 export function lzwCompress(input: Uint8Array): Uint8Array {
   const w = new BitWriter(input.length);
   let width = widthMin;
   let hi = eofCode;
   let overflow = 1 << widthMin;
-  table.fill(0);
+  clearTable();
   w.write(clearCode, width);
   if (input.length === 0) {
     w.write(eofCode, width);
@@ -82,7 +93,7 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     width = widthMin;
     hi = eofCode;
     overflow = 1 << widthMin;
-    table.fill(0);
+    clearTable();
     return false;
   };
   let code = input[0]!;
@@ -102,6 +113,7 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     if (!incHi()) continue;
     while (table[hash] !== 0) hash = (hash + 1) & tableMask;
     table[hash] = ((key << 12) | hi) >>> 0;
+    filled[filledCount++] = hash;
   }
   w.write(code, width);
   incHi();
