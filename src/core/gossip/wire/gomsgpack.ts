@@ -355,9 +355,10 @@ const sharedReader = new ValueReader();
  * are left for the caller (go-msgpack reads one value from a stream and ignores what follows).
  */
 export function decodeGoValuePrefix(bytes: Uint8Array, what: string): { value: unknown; byteLength: number } {
-  const byteLength = msgpackItemLength(bytes, 0);
-  if (byteLength === null) wireFail("truncated", `${what}: msgpack value runs past ${bytes.length} bytes`);
-  return { value: decodeGoValue(bytes.subarray(0, byteLength), what), byteLength };
+  // One pass: the reader stops where the value ends, and refuses a value cut short as truncated.
+  const r = sharedReader.reset(bytes, what);
+  const value = r.value(0);
+  return { value, byteLength: r.pos };
 }
 
 const depthMax = 64;
