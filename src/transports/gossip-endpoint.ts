@@ -247,8 +247,10 @@ export class GossipEndpoint {
     if (!this.running) return;
     const wake = this.core.nextWakeTick?.() ?? this.ticksDone + 1;
     const wakeTick = Math.max(wake, this.ticksDone + 1);
-    // Re-armed when the wake moves later too (an ack ends a probe before its timeout): resetting a
-    // timer costs microseconds, a needless wake-up of the process a hundred times that.
+    // Re-armed when the wake moves later too (an ack ends a probe before its timeout), so that our
+    // callback does not run for nothing. The process still wakes at the old time: Node keeps one
+    // libuv timer for all its timers and never moves it later, so it fires, finds nothing due and
+    // re-arms (strace: one such wake-up per probe answered; there is no public API to avoid it).
     if (this.timer !== null && wakeTick === this.wakeTick) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.wakeTick = wakeTick;
