@@ -46,6 +46,8 @@ const scratchPooledMax = 8;
 /** Appends go-msgpack's encoding of Go values to a growing buffer. */
 export class GoMsgpackWriter {
   private bytes = scratchPool.pop() ?? new Uint8Array(256);
+  /** `bytes` is ours to hand back to the pool: false once finish() has returned it as the result. */
+  private pooled = true;
   /** Only floats and 64-bit integers need one; made on first use, for the current buffer. */
   private dataView: DataView | null = null;
   private length = 0;
@@ -67,10 +69,12 @@ export class GoMsgpackWriter {
 
   finish(): Uint8Array {
     const out = this.bytes.slice(0, this.length);
-    if (this.bytes.length <= scratchKeptBytesMax && scratchPool.length < scratchPooledMax) scratchPool.push(this.bytes);
+    if (this.pooled && this.bytes.length <= scratchKeptBytesMax && scratchPool.length < scratchPooledMax) scratchPool.push(this.bytes);
     // The writer stays usable: it goes on from the copy (growing out of it before any write, so
-    // what was returned never changes).
+    // what was returned never changes), which is never pooled: a second finish() must not hand the
+    // first one's result to another writer.
     this.bytes = out;
+    this.pooled = false;
     this.dataView = null;
     return out;
   }
@@ -207,6 +211,7 @@ export class GoMsgpackWriter {
     const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + extraBytes));
     grown.set(this.bytes.subarray(0, this.length));
     this.bytes = grown;
+    this.pooled = true;
     this.dataView = null;
   }
 }
