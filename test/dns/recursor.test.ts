@@ -36,7 +36,22 @@ function reply(query: Buffer, transport: "udp" | "tcp", behaviour: Behaviour): B
   return dnsPacket.encode({ ...base, flags: ok, answers: [{ type: "A", name: question.name, ttl: 300, data: "192.0.2.80" }] });
 }
 
+/**
+ * UDP takes an ephemeral port and TCP must then listen on the same number, which another process
+ * may hold: try again on a fresh port rather than fail (and never leave the UDP socket open, which
+ * would keep the worker alive).
+ */
 async function startRecursor(behaviour: Behaviour): Promise<Recursor> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRecursorOnce(behaviour);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 20) throw error;
+    }
+  }
+}
+
+async function startRecursorOnce(behaviour: Behaviour): Promise<Recursor> {
   const seen = { udp: 0, tcp: 0 };
   const udp = dgram.createSocket("udp4");
   udp.on("message", (message, remote) => {
@@ -66,10 +81,15 @@ async function startRecursor(behaviour: Behaviour): Promise<Recursor> {
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(port, "127.0.0.1", resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once("error", reject);
+      tcp.listen(port, "127.0.0.1", resolve);
+    });
+  } catch (error) {
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    throw error;
+  }
   return {
     port, seen,
     close: () => new Promise<void>((resolve) => {
