@@ -1,10 +1,17 @@
 /**
  * /v1/query against a real `-dev` agent (127.0.0.122): create, list, get, update, delete,
  * execute (health filters, tags, ?limit, ?near=_agent, ?connect refused), explain, template
- * lookup by the longest prefix, session-bound queries, and Consul's error statuses and texts.
+ * lookup by the longest prefix, session-bound queries, Consul's error statuses and texts, and a
+ * client agent (127.0.0.123) forwarding them.
  */
 import test from "ava";
-import { startDevAgent, type AgentApi } from "./harness.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/agent/config/index.ts";
+import { createLogger } from "../../src/agent/log.ts";
+import { startAgent } from "../../src/agent/run.ts";
+import { client, startDevAgent, type AgentApi } from "./harness.ts";
 
 let api: AgentApi;
 // The agent lives for the whole file: a before hook's own teardowns would stop it as the hook ends.
@@ -115,4 +122,27 @@ test.serial("a query bound to a session goes when the session does", async (t) =
   t.is((await api.get(`/v1/query/${id}/execute`)).status, 200);
   t.is((await api.put(`/v1/session/destroy/${session}`)).status, 200);
   t.is((await api.get(`/v1/query/${id}`)).status, 404);
+});
+
+test.serial("through a client agent (127.0.0.123): create is forwarded to the leader, execute runs there and Near=_agent puts the client first", async (t) => {
+  t.timeout(120_000);
+  const { config } = loadConfig(["-bind", "127.0.0.123", "-client", "127.0.0.123", "-data-dir", mkdtempSync(join(tmpdir(), "praetor-pq-")),
+    "-node", "pq-client", "-retry-join", "127.0.0.122", "-dns-port", "-1", "-http-port", "0"]);
+  const running = await startAgent(config, createLogger({ level: "warn", write: () => {} }));
+  t.teardown(() => running.stop());
+  const viaClient = client(`http://127.0.0.123:${running.httpPorts[0]!}`);
+  t.is((await viaClient.put("/v1/agent/service/register", { ID: "api", Name: "api", Port: 81 })).status, 200);
+  const created = await viaClient.call("POST", "/v1/query", { Name: "api-near", Service: { Service: "api", Near: "_agent", IgnoreCheckIDs: ["api-health"] } });
+  t.is(created.status, 200, created.text);
+  const deadline = Date.now() + 60_000;
+  let nodes: string[] = [];
+  while (Date.now() < deadline) {
+    const res = await viaClient.get("/v1/query/api-near/execute");
+    nodes = res.status === 200 ? res.json<{ Nodes: { Node: { Node: string } }[] }>().Nodes.map((e) => e.Node.Node) : [];
+    if (nodes.includes("pq-client")) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(nodes.length, 4, nodes.join(","));
+  t.is(nodes[0], "pq-client", "_agent is the client that answered");
+  t.is((await api.get(`/v1/query/${created.json().ID}`)).status, 200, "the server holds the query the client created");
 });
