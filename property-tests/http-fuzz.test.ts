@@ -13,7 +13,7 @@ import { Router } from "../src/http/routes.ts";
 import { startApi } from "../test/http/harness.ts";
 
 /** 500s Consul itself answers with, for requests that are well formed but refused by the agent. */
-const consul500 = /^(invalid session|Error decoding key|Must provide |Invalid (node|service|tag) filter: |Cannot provide tag filter without service filter|Invalid Session TTL|Session TTL|Missing node registration|No path to datacenter|Missing check|Check '|failed to restore snapshot|1 error occurred|cannot find peer|id "|address "|missing session|Invalid session behavior|Session ID|Invalid prepared query: |Cannot modify non-existent prepared query|ID must be empty when creating|name '|a query template with an empty name|Bad Template\.Type|Bad Regexp|Bad format|Bad DNS TTL)/;
+const consul500 = /^(Connect-capable lookups are not supported|invalid session|Error decoding key|Must provide |Invalid (node|service|tag) filter: |Cannot provide tag filter without service filter|Invalid Session TTL|Session TTL|Missing node registration|No path to datacenter|Missing check|Check '|failed to restore snapshot|1 error occurred|cannot find peer|id "|address "|missing session|Invalid session behavior|Session ID|Invalid prepared query: |Cannot modify non-existent prepared query|ID must be empty when creating|name '|a query template with an empty name|Bad Template\.Type|Bad Regexp|Bad format|Bad DNS TTL)/;
 
 const routes = new Router().list().filter((route) => !route.includes("/v1/agent/monitor"));
 
@@ -43,6 +43,7 @@ const preparedQueryBody = fc.record({
     OnlyPassing: fc.oneof({ arbitrary: fc.boolean(), weight: 9 }, { arbitrary: word, weight: 1 }),
     Failover: fc.record({ NearestN: fc.oneof({ arbitrary: fc.integer({ min: -1, max: 3 }), weight: 9 }, { arbitrary: word, weight: 1 }), Datacenters: fc.array(word, { maxLength: 2 }) }, { requiredKeys: [] }),
     NodeMeta: fc.dictionary(word, word, { maxKeys: 2 }), IgnoreCheckIDs: fc.array(word, { maxLength: 2 }), Near: word,
+    Connect: fc.oneof({ arbitrary: fc.constant(false), weight: 9 }, { arbitrary: fc.constant(true), weight: 1 }),
   }, { requiredKeys: ["Service"] }),
   DNS: fc.record({ TTL: fc.oneof(word, fc.constantFrom("10s", "-1s", "1x")) }, { requiredKeys: [] }),
 }, { requiredKeys: ["Service"] }).map((v) => JSON.stringify(v));

@@ -85,6 +85,8 @@ test("execute filters by health, OnlyPassing, IgnoreCheckIDs, tags with !exclusi
   t.true(value.ok);
   if (value.ok) t.like(value.result, { Service: "web", Datacenter: "dc1", Failovers: 0, DNS: { TTL: "" } });
   t.deepEqual(s.catalog.preparedQueryExecute("missing").value, { ok: false, notFound: true, message: "Query not found" });
+  create(s, more[3]!, { Name: "mesh", Service: { Service: "web", Connect: true } });
+  t.deepEqual(s.catalog.preparedQueryExecute("mesh").value, { ok: false, notFound: false, message: "Connect-capable lookups are not supported by Praetor" }, "never plain instances for a Connect query");
   t.deepEqual(s.catalog.preparedQueryExecute("").value, { ok: false, notFound: true, message: "Query not found" });
 });
 

@@ -17,6 +17,8 @@ type QueryCommand = Extract<Command, { op: "query" }>;
 
 export const templateTypeNamePrefixMatch = "name_prefix_match";
 
+export const connectUnsupported = "Connect-capable lookups are not supported by Praetor";
+
 /** Consul's structs.ErrQueryNotFound: the HTTP layer answers it with a 404. */
 export const queryNotFound = "Query not found";
 
@@ -296,6 +298,8 @@ export function preparedQueryExecute(state: CatalogState, idOrName: string): Que
   if (resolved === null) return { index: tableIndex, value: { ok: false, notFound: true, message: queryNotFound } };
   if ("error" in resolved) return { index: tableIndex, value: { ok: false, notFound: false, message: resolved.error } };
   const { query } = resolved;
+  // Consul would answer with the service's Connect proxies; Praetor has no Connect to answer from.
+  if (query.Service.Connect) return { index: tableIndex, value: { ok: false, notFound: false, message: connectUnsupported } };
   const health = healthService(state, query.Service.Service);
   const nodes = health.value.filter((entry) =>
     healthy(entry.Checks, query.Service.OnlyPassing, query.Service.IgnoreCheckIDs) &&

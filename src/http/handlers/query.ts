@@ -4,7 +4,7 @@
  * blocking reads of the queries table; execute and explain answer at once.
  */
 import { ApiError, type AgentBackend } from "../../agent/api.ts";
-import type { PreparedQueryRecord } from "../../core/catalog/index.ts";
+import { connectUnsupported, type PreparedQueryRecord } from "../../core/catalog/index.ts";
 import { field, writeRequest } from "../bodies.ts";
 import type { Call } from "../call.ts";
 import { badRequest } from "../params.ts";
@@ -84,7 +84,7 @@ function limitParam(call: Call): number {
 }
 
 async function queryExecute(call: Call, backend: AgentBackend, id: string): Promise<void> {
-  if (call.params.flag("connect")) throw badRequest("Connect-capable lookups (?connect) are not supported by Praetor");
+  if (call.params.flag("connect")) throw badRequest(connectUnsupported);
   const limit = limitParam(call);
   const { index: _index, waitMs: _waitMs, signal: _signal, ...options } = call.readOptions(false);
   const near = call.params.get("near");
