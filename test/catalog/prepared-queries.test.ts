@@ -52,6 +52,8 @@ test("validation has Consul's parseQuery and state store wording", (t) => {
   t.is(s.err({ op: "query", Verb: "create", Query: { ID: id1, Name: "x", Service: { Service: "web", Failover: { NearestN: -1 } } } }).message, "Invalid prepared query: Bad NearestN '-1', must be >= 0");
   t.is(s.err({ op: "query", Verb: "create", Query: { ID: id1, Name: "x", Service: { Service: "web" }, DNS: { TTL: "soon" } } }).message, `Invalid prepared query: Bad DNS TTL 'soon': time: invalid duration "soon"`);
   t.is(s.err({ op: "query", Verb: "create", Query: { ID: id1, Name: "x", Session: "nope", Service: { Service: "web" } } }).message, `invalid session "nope"`);
+  t.is(s.err({ op: "query", Verb: "create", Query: { ID: "q1", Name: "x", Service: { Service: "web" } } }).message, `Prepared query ID "q1" is not a UUID`);
+  t.is(s.err({ op: "query", Verb: "create", Query: { Name: "x", Service: { Service: "web" } } }).message, "Missing Query ID");
   create(s, id1, { Name: "Web", Service: { Service: "web" } });
   t.is(s.err({ op: "query", Verb: "create", Query: { ID: id2, Name: "web", Service: { Service: "web" } } }).message, "name 'web' aliases an existing query name");
   t.is(s.err({ op: "query", Verb: "create", Query: { ID: id2, Name: id1, Service: { Service: "web" } } }).message, `name '${id1}' aliases an existing query ID`);

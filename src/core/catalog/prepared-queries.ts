@@ -37,6 +37,8 @@ export function applyPreparedQuery(state: CatalogState, cmd: QueryCommand): Appl
   if (id === "") return fail("Missing Query ID");
   const existing = state.preparedQueries.get(id);
   if (cmd.Verb === "create" && existing !== undefined) return fail(`Prepared query ID "${id}" already exists`);
+  // Lookups try the ID only for a UUID-shaped name, as Consul's memdb UUID index holds only those.
+  if (cmd.Verb === "create" && !looksLikeUuid(id)) return fail(`Prepared query ID "${id}" is not a UUID`);
   if (cmd.Verb !== "create" && existing === undefined) return fail(`Cannot modify non-existent prepared query: '${id}'`);
   if (cmd.Verb === "delete") {
     state.preparedQueries.delete(id);
