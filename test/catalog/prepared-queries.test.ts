@@ -1,5 +1,6 @@
 import test from "ava";
 import { Decoder, Encoder } from "@msgpack/msgpack";
+import { inspectSnapshot } from "../../src/core/catalog/snapshot.ts";
 import { Script } from "./harness.ts";
 import { Catalog, type PreparedQueryInput } from "./imports.ts";
 
@@ -144,6 +145,8 @@ test("snapshots carry prepared queries; a catalog without any writes the bytes i
   t.deepEqual(JSON.stringify(restored.preparedQueryList().value), JSON.stringify(s.catalog.preparedQueryList().value), "field order survives");
   t.deepEqual(restored.snapshot(), s.catalog.snapshot());
   t.deepEqual(restored.preparedQueryExecute("t-web"), s.catalog.preparedQueryExecute("t-web"));
+  const summary = inspectSnapshot(s.catalog.snapshot());
+  t.is(typeof summary === "string" ? summary : summary.types.find((type) => type.type === "PreparedQuery")?.count, 2, "snapshot inspect counts them");
 });
 
 test("an operator restore carries the queries, and refuses an archive whose query names a missing session", (t) => {
