@@ -50,6 +50,7 @@ export function applyPreparedQuery(state: CatalogState, cmd: QueryCommand): Appl
   if (invalid !== null) return fail(invalid);
   state.preparedQueries.set(id, record);
   state.bumpTable("queries");
+  assert(record.CreateIndex <= record.ModifyIndex, () => `prepared query ${id}: CreateIndex ${record.CreateIndex} > ModifyIndex ${record.ModifyIndex}`);
   return { ok: true, value: cmd.Verb === "create" ? { ID: id } : null };
 }
 
@@ -179,6 +180,18 @@ function serviceStrings(query: PreparedQueryRecord): [string, string][] {
   ];
 }
 
+/**
+ * Compiled templates by stored record: an update stores a new record, so an entry never outlives
+ * the definition it was compiled from, and a DNS lookup does not recompile the regexp each time.
+ */
+const compiledTemplates = new WeakMap<PreparedQueryRecord, CompiledTemplate | string>();
+
+function compiledTemplateOf(query: PreparedQueryRecord): CompiledTemplate | string {
+  let compiled = compiledTemplates.get(query);
+  if (compiled === undefined) compiledTemplates.set(query, (compiled = compileTemplate(query)));
+  return compiled;
+}
+
 function compileTemplate(query: PreparedQueryRecord): CompiledTemplate | string {
   if (query.Template.Type !== templateTypeNamePrefixMatch) return `Bad Template.Type '${query.Template.Type}'`;
   const trees = new Map<string, Piece[]>();
@@ -263,7 +276,7 @@ export function resolvePreparedQuery(state: CatalogState, idOrName: string): Res
   if (idOrName === "") return null;
   const prep = (query: PreparedQueryRecord): Resolved => {
     if (!isTemplate(query)) return { query: copyQuery(query) };
-    const compiled = compileTemplate(query);
+    const compiled = compiledTemplateOf(query);
     const rendered = typeof compiled === "string" ? compiled : compiled.render(idOrName);
     return typeof rendered === "string" ? { error: rendered } : { query: rendered };
   };
