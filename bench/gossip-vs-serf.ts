@@ -18,6 +18,11 @@
  * to each member's node. A bare `node -e "setInterval(()=>{},1000)"` runs beside them: its RSS is
  * the floor any Node process starts from, printed next to ours.
  *
+ * CPU depends on how long the members have run: for its first minutes a Node process spends a good
+ * part of its CPU in V8's optimizing compiler (TurboFan, on a background thread) working through the
+ * functions that turn hot one after another, a cost serf's Go binary never pays. With the default
+ * 15 s warm-up the window sees that start-up; `--warmup-s 240` measures a member's steady state.
+ *
  * Needs serf and tcpdump (apt-get install serf tcpdump) and the right to capture on lo.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";

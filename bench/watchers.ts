@@ -85,6 +85,11 @@ async function watchClient([host, portText, countText, mode, indexText, wait, lo
   }
   out += `open ${count}\n`;
   flush();
+  // Stay until the bench kills us: exiting once answered closed thousands of sockets while the
+  // agent was still answering the other processes' watchers, and that close work (about a quarter
+  // of a client agent's CPU in the wake-up window, by --profile) was counted as the write's cost.
+  // Real watchers re-arm on the same connection; they do not hang up.
+  setInterval(() => {}, 60_000);
   await new Promise(() => {});
 }
 

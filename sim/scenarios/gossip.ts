@@ -449,8 +449,11 @@ function runPhases(sim: GossipSim, options: GossipRunOptions, faults: readonly S
     const via = [rng.int(0, i - 1), 0];
     world.at(rng.int(0, joinWindowMs), () => sim.start(i, via));
   }
-  // A bound that grows with log N: the join window, then rounds of gossip and push/pull.
-  const convergeBoundMs = joinWindowMs + 20_000 + 10_000 * Math.log2(n);
+  // A bound that grows with log N: the join window, then rounds of gossip and push/pull. A member
+  // that missed every retransmission of a joiner's alive learns it by push/pull alone, and as
+  // memberlist's pushPullTrigger, the first periodic one comes a random stagger plus a whole interval
+  // after start: up to one interval more than the steady period.
+  const convergeBoundMs = joinWindowMs + 20_000 + 10_000 * Math.log2(n) + sim.config.pushPullIntervalMs;
   let stop = false;
   world.at(0, () => sim.tickRound(() => { if (sim.upCount === n && sim.aliveCountsAgree()) stop = true; }));
   world.runUntil(convergeBoundMs, () => stop);

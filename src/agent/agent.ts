@@ -20,6 +20,7 @@ import { bootstrapDecision, type ServerInfo } from "../core/agent/bootstrap.ts";
 import { runQuery, queryScopes, validQuery } from "../core/agent/query.ts";
 import { SharedQueries } from "../core/agent/query-share.ts";
 import { ForwardedQueries } from "./forwarded-queries.ts";
+import { WakeTurns } from "./wake-turns.ts";
 import type { Coordinate } from "../core/gossip/messages.ts";
 import { distanceSeconds } from "../core/gossip/vivaldi.ts";
 import type { CatalogQuery, QueryValues } from "../core/agent/query-types.ts";
@@ -166,6 +167,7 @@ export class Agent implements AgentBackend {
   private wasLeader = false;
   private duties: ServerDuties | null = null;
   private readonly sync: LocalSync;
+  private syncKickPending = false;
   private readonly leaderWaiters = new Set<() => void>();
   private lastLeaderContactMs = Date.now();
   readonly local: LocalState;
@@ -174,6 +176,8 @@ export class Agent implements AgentBackend {
   private readonly eventBuffer: UserEvent[] = [];
   private readonly eventWaiters = new Set<() => void>();
   private shared: SharedQueries | null = null;
+  /** Blocking queries a write wakes, answered 256 per event-loop turn (wake-turns.ts). */
+  private readonly wakeTurns = new WakeTurns(256);
   private forwarded: ForwardedQueries | null = null;
   private lastReadMeta: { atMs: number; meta: ReadMeta } | null = null;
   private stopped = false;
@@ -193,7 +197,18 @@ export class Agent implements AgentBackend {
     this.store = store;
     this.local = new LocalState(store, this.nodeName, this.datacenter);
     this.sync = this.buildSync();
-    this.local.onChange(() => this.sync.changed());
+    this.local.onChange((urgent) => {
+      this.sync.changed(urgent);
+      // One sync for every change made in the same turn of the event loop (a service and its
+      // checks), started before the next tick: clients read the catalog right after registering.
+      if (urgent && !this.syncKickPending) {
+        this.syncKickPending = true;
+        setImmediate(() => {
+          this.syncKickPending = false;
+          if (this.timer !== null && !this.stopped) this.sync.runIfDue();
+        });
+      }
+    });
     this.rpc = new RpcClient({ logger: this.rpcLogger() });
   }
 
@@ -884,7 +899,7 @@ export class Agent implements AgentBackend {
       const onAbort = (): void => finish(null);
       const timer = setTimeout(() => finish(null), waitMs + jitterMs);
       signal?.addEventListener("abort", onAbort, { once: true });
-      const cancel = shared.wait(query, options.filter, filter, { minIndex, baseline: current.json, wake: finish });
+      const cancel = shared.wait(query, options.filter, filter, { minIndex, baseline: current.json, wake: (answer) => this.wakeTurns.run(() => finish(answer)) });
     });
     // Timed out or abandoned: the current answer, whatever it is, with an index that never goes back.
     const result = woken ?? shared.current(query, options.filter, filter);
@@ -948,7 +963,10 @@ export class Agent implements AgentBackend {
         servers.push({ ID: n?.id || id, Node: n?.name ?? id, Address: id, Leader: st.leader === id, ProtocolVersion: "3", Voter: voter });
       }
     }
-    return { Servers: servers, Index: st.commit };
+    // Consul answers the index of the configuration's own log entry (hashicorp/raft writes the
+    // bootstrap configuration at index 1), not the commit index; Praetor's bootstrap
+    // configuration has no entry, so it counts as 1.
+    return { Servers: servers, Index: Math.max(1, st.confIndex) };
   }
 
   async raftConfiguration(options: ReadOptions): Promise<{ Servers: RaftServer[]; Index: number }> {
@@ -1151,7 +1169,7 @@ export class Agent implements AgentBackend {
       nowMs: () => Date.now(),
     };
     return new LocalSync(host, () => this.localView(), {
-      periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 1, retryTicks: Math.round(1_000 / tickMs),
+      periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 0, retryTicks: Math.round(1_000 / tickMs),
       checkUpdateIntervalMs: this.config.checkUpdateIntervalMs,
     });
   }

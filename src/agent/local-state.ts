@@ -87,19 +87,20 @@ export async function openLevelStore(path: string): Promise<DurableStore> {
 export class LocalState {
   readonly services = new Map<string, ServiceEntry>();
   readonly checks = new Map<string, CheckEntry>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(urgent: boolean) => void>();
   /** Bumped on every change: a sync that started before a change must run again. */
   generation = 0;
 
   constructor(private readonly store: DurableStore, private readonly nodeName: string, private readonly datacenter: string) {}
 
-  onChange(listener: () => void): void {
+  /** `urgent` is false for a check's output-only change, which Consul syncs lazily (check_update_interval). */
+  onChange(listener: (urgent: boolean) => void): void {
     this.listeners.add(listener);
   }
 
-  private changed(): void {
+  private changed(urgent = true): void {
     this.generation++;
-    for (const l of this.listeners) l();
+    for (const l of this.listeners) l(urgent);
   }
 
   async addService(entry: ServiceEntry): Promise<void> {
@@ -145,8 +146,9 @@ export class LocalState {
     const entry = this.checks.get(id);
     if (entry === undefined) return false;
     if (entry.check.Status === status && entry.check.Output === output) return false;
+    const statusChanged = entry.check.Status !== status;
     entry.check = { ...entry.check, Status: status, Output: output };
-    this.changed();
+    this.changed(statusChanged);
     return true;
   }
 

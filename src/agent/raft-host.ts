@@ -15,7 +15,7 @@ export interface StateMachine<R> {
 }
 
 /** The part of the core's status the host and the simulator's checkers read. */
-export type RaftNodeStatus = Pick<RaftStatus, "id" | "role" | "term" | "leader" | "commit" | "applied" | "lastIndex" | "firstIndex" | "conf">;
+export type RaftNodeStatus = Pick<RaftStatus, "id" | "role" | "term" | "leader" | "commit" | "applied" | "lastIndex" | "firstIndex" | "conf" | "confIndex">;
 
 export type Refusal = { readonly ok: false; readonly reason: string; readonly leader: NodeId | null };
 

@@ -17,6 +17,7 @@ import Koa from "koa";
 import type { AgentBackend } from "../agent/api.ts";
 import { Call } from "./call.ts";
 import { errorAnswer, type HttpLogger } from "./errors.ts";
+import { EncodedAnswers, kvBlockingGetFast } from "./blocking-fast.ts";
 import { kvPutFast } from "./kv-put-fast.ts";
 import { Router } from "./routes.ts";
 import { serveUi } from "./ui.ts";
@@ -33,7 +34,7 @@ export interface HttpApiOptions {
 
 export const notFoundMessage = "Invalid URL path: not a recognized HTTP API endpoint";
 
-/** Requests an app answers ahead of koa (kv-put-fast.ts): true when taken. startHttpServer applies it. */
+/** Requests an app answers ahead of koa (kv-put-fast.ts, blocking-fast.ts): true when taken. startHttpServer applies it. */
 const leanPaths = new WeakMap<Koa, (req: IncomingMessage, res: ServerResponse) => boolean>();
 
 export function createHttpApi(backend: AgentBackend, options: HttpApiOptions = {}): Koa {
@@ -42,7 +43,8 @@ export function createHttpApi(backend: AgentBackend, options: HttpApiOptions = {
   const logger = options.logger;
   app.silent = true;
   app.on("error", (error: Error) => logger?.warn({ err: error }, "http: response stream error"));
-  leanPaths.set(app, (req, res) => kvPutFast(backend, logger, req, res));
+  const answers = new EncodedAnswers();
+  leanPaths.set(app, (req, res) => kvPutFast(backend, logger, req, res) || kvBlockingGetFast(backend, logger, answers, req, res));
   app.use(async (ctx) => {
     const url = ctx.req.url ?? "/";
     const queryAt = url.indexOf("?");

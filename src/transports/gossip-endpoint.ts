@@ -230,10 +230,10 @@ export class GossipEndpoint {
    * and the clock's epoch moves over the rest, as a fixed timer delayed by a stalled event loop
    * ticks once: a member that was itself frozen does not time out every probe and suspicion at once.
    */
-  private catchUp(): void {
+  private catchUp(wokenFor = 0): void {
     if (!this.running) return;
     const tickMs = this.options.tickMs;
-    const dueTick = Math.floor((performance.now() - this.epochMs) / tickMs);
+    const dueTick = Math.max(Math.floor((performance.now() - this.epochMs) / tickMs), wokenFor);
     const lastTick = Math.min(dueTick, Math.max(this.wakeTick, this.ticksDone + 1));
     if (dueTick > lastTick) this.epochMs += (dueTick - lastTick) * tickMs;
     while (this.ticksDone < lastTick) {
@@ -247,8 +247,10 @@ export class GossipEndpoint {
     if (!this.running) return;
     const wake = this.core.nextWakeTick?.() ?? this.ticksDone + 1;
     const wakeTick = Math.max(wake, this.ticksDone + 1);
-    // Re-armed when the wake moves later too (an ack ends a probe before its timeout): resetting a
-    // timer costs microseconds, a needless wake-up of the process a hundred times that.
+    // Re-armed when the wake moves later too (an ack ends a probe before its timeout), so that our
+    // callback does not run for nothing. The process still wakes at the old time: Node keeps one
+    // libuv timer for all its timers and never moves it later, so it fires, finds nothing due and
+    // re-arms (strace: one such wake-up per probe answered; there is no public API to avoid it).
     if (this.timer !== null && wakeTick === this.wakeTick) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.wakeTick = wakeTick;
@@ -256,7 +258,12 @@ export class GossipEndpoint {
     const delayMs = Math.max(0, this.epochMs + wakeTick * this.options.tickMs - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.catchUp();
+      // Node starts a timer from the event loop's cached time, older than performance.now() by
+      // whatever ran since the loop last woke, so the timer fires up to that much before the tick
+      // it was set for. Running that tick a little early beats sleeping again for the rest: a
+      // second wake-up of the process for nothing. Earlier than a whole tick, it sleeps again.
+      const earlyMs = this.epochMs + wakeTick * this.options.tickMs - performance.now();
+      this.catchUp(earlyMs <= this.options.tickMs ? wakeTick : 0);
       this.wakeTick = Number.POSITIVE_INFINITY;
       this.flush();
     }, delayMs);

@@ -7,8 +7,19 @@
  * The primary key seals what we send; every key in the ring is tried to open what we receive, so
  * a pool can rotate keys (install the new one everywhere, make it primary, then remove the old).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import type * as NodeCrypto from "node:crypto";
+import { createRequire } from "node:module";
 import { WireError } from "../core/gossip/wire/errors.ts";
+
+/**
+ * node:crypto loads with the first key used: loading it starts OpenSSL, about 2 MB of RSS that a
+ * member gossiping in the clear never needs.
+ */
+let nodeCrypto: typeof NodeCrypto | null = null;
+function crypto(): typeof NodeCrypto {
+  nodeCrypto ??= createRequire(import.meta.url)("node:crypto") as typeof NodeCrypto;
+  return nodeCrypto;
+}
 
 const nonceBytes = 12;
 const tagBytes = 16;
@@ -98,8 +109,8 @@ export class GossipKeyring {
   /** Seals with the primary key: [1][nonce][ciphertext][tag]. */
   encrypt(plain: Uint8Array, aad: Uint8Array): Uint8Array {
     const key = this.primaryKey;
-    const nonce = randomBytes(nonceBytes);
-    const cipher = createCipheriv(cipherName(key), key, nonce, { authTagLength: tagBytes });
+    const nonce = crypto().randomBytes(nonceBytes);
+    const cipher = crypto().createCipheriv(cipherName(key), key, nonce, { authTagLength: tagBytes });
     cipher.setAAD(aad);
     const out = new Uint8Array(encryptedBytes(plain.length));
     out[0] = encryptionVersion;
@@ -137,7 +148,7 @@ export class GossipKeyring {
 
 function open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, tag: Uint8Array, aad: Uint8Array): Uint8Array | null {
   try {
-    const decipher = createDecipheriv(cipherName(key), key, nonce, { authTagLength: tagBytes });
+    const decipher = crypto().createDecipheriv(cipherName(key), key, nonce, { authTagLength: tagBytes });
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
     const head = decipher.update(ciphertext);

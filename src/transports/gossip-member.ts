@@ -3,7 +3,6 @@
  * real clock and OS-seeded randomness, and starts the timer. Everything else is on the endpoint
  * (join, userEvent, members, leave, onEvent).
  */
-import { randomBytes } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import { defaultLanConfig, type GossipConfig } from "../core/gossip/config.ts";
 import { GossipNode } from "../core/gossip/node.ts";
@@ -75,7 +74,8 @@ export async function startGossipMember(options: GossipMemberOptions): Promise<G
   const config = options.config ?? defaultLanConfig();
   const { host, port } = splitHostPort(options.bind);
   const addr = ipBytes(host);
-  const seed = options.seed ?? randomBytes(4).readUInt32LE(0);
+  // The seed orders probes and staggers timers; it needs no secrecy, so not node:crypto (see gossip-keyring.ts).
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   const startMs = performance.now();
   const queryKeyring = options.queryKeyring ?? options.keyring;
   return GossipEndpoint.start({

@@ -28,6 +28,13 @@ export class SerfAgent {
   private constructor(private readonly proc: ChildProcess, readonly rpcAddr: string) {
     proc.stdout?.on("data", (d: Buffer) => this.log.push(d.toString()));
     proc.stderr?.on("data", (d: Buffer) => this.log.push(d.toString()));
+    // A test that fails before its teardown kills serf must not keep the ava worker (and the whole
+    // run) alive on serf's pipes, nor leave serf holding the test's ports for the next run.
+    proc.unref();
+    for (const pipe of [proc.stdout, proc.stderr]) (pipe as { unref?: () => void } | null)?.unref?.();
+    const killOnExit = (): void => { proc.kill("SIGKILL"); };
+    process.once("exit", killOnExit);
+    proc.once("exit", () => process.off("exit", killOnExit));
   }
 
   static async start(options: {
@@ -44,7 +51,10 @@ export class SerfAgent {
         await agent.members();
         return agent;
       } catch (e) {
-        if (performance.now() - startedMs > 5000) throw new Error(`serf agent did not start: ${String(e)}\n${agent.logText()}`);
+        if (performance.now() - startedMs > 5000) {
+          agent.kill();
+          throw new Error(`serf agent did not start: ${String(e)}\n${agent.logText()}`);
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -24,17 +24,15 @@ test("a Praetor member with serf's key joins `serf agent -encrypt`; events cross
   const key = keygen();
   t.is(decodeKey(key).length, 32, "serf keygen makes 32-byte keys");
   const serf = await SerfAgent.start({ node: "serf-e", bind: serfBind, rpc: serfRpc, encrypt: key });
+  t.teardown(() => serf.kill());
   const good = await startGossipMember({ name: "p-good", bind: "127.0.0.1:18051", keyring: GossipKeyring.fromBase64(key) });
+  t.teardown(() => good.kill());
   const logs: { level: GossipLogLevel; msg: string; fields: Readonly<Record<string, unknown>> }[] = [];
   const bad = await startGossipMember({
     name: "p-bad", bind: "127.0.0.1:18052", keyring: GossipKeyring.fromBase64(keygen()),
     logger: (level, msg, fields) => logs.push({ level, msg, fields }),
   });
-  t.teardown(async () => {
-    serf.kill();
-    await good.kill();
-    await bad.kill();
-  });
+  t.teardown(() => bad.kill());
   const events: GossipEvent[] = [];
   good.onEvent((e) => events.push(e));
 

@@ -31,15 +31,13 @@ test("a real serf agent and two Praetor members form one pool and see each other
   const handler = path.join(dir, "handler.sh");
   const received = path.join(dir, "serf-events");
   writeFileSync(handler, `#!/bin/sh\n[ "$SERF_EVENT" = user ] && echo "$SERF_USER_EVENT $(cat)" >>"${received}"\nexit 0\n`, { mode: 0o755 });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const serf = await SerfAgent.start({ node: "serf-i", bind: serfBind, rpc: serfRpc, tags: { role: "serf", dc: "dc1" }, eventHandler: handler });
+  t.teardown(() => serf.kill());
   const p1 = await startGossipMember({ name: "p1-i", bind: p1Bind, tags: { role: "node", dc: "dc1" } });
+  t.teardown(() => p1.kill());
   const p2 = await startGossipMember({ name: "p2-i", bind: p2Bind, tags: { role: "node" } });
-  t.teardown(async () => {
-    serf.kill();
-    await p1.kill();
-    await p2.kill();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.teardown(() => p2.kill());
   const atP1 = recorder(p1);
 
   t.is(await p1.joinAndWait([serfBind]), serfBind, "Praetor joins serf");

@@ -21,7 +21,7 @@ function config(index: number, term: number, change: ConfChange = { type: "remov
 }
 
 function status(id: string, role: RaftNodeStatus["role"], term: number, commit: number): () => RaftNodeStatus {
-  return () => ({ id, role, term, leader: role === "leader" ? id : null, commit, applied: commit, lastIndex: commit, firstIndex: 1, conf });
+  return () => ({ id, role, term, leader: role === "leader" ? id : null, commit, applied: commit, lastIndex: commit, firstIndex: 1, conf, confIndex: 0 });
 }
 
 test("conf change checker: a new leader's change appended with its noop, before the noop commits, is flagged", (t) => {

@@ -11,7 +11,7 @@ function entry(index: number, term: number, command = `cmd${index}`): Entry {
 }
 
 function status(id: string, role: RaftNodeStatus["role"], term: number): RaftNodeStatus {
-  return { id, role, term, leader: role === "leader" ? id : null, commit: 0, applied: 0, lastIndex: 0, firstIndex: 1, conf };
+  return { id, role, term, leader: role === "leader" ? id : null, commit: 0, applied: 0, lastIndex: 0, firstIndex: 1, conf, confIndex: 0 };
 }
 
 function cluster(): RaftSafetyChecker {

@@ -5,6 +5,13 @@
  * them one at a time. A change that arrives during a sync makes another sync follow it; a failed
  * read or write retries after `retryTicks`.
  *
+ * With `changeDelayTicks` 0 an urgent change is due at once: the owner calls `runIfDue()` right
+ * after `changed()` (Consul's agent triggers its partial sync the moment an endpoint changes local
+ * state, and clients read the catalog a few milliseconds later), and a sync that ends with an
+ * urgent change pending starts the next one itself instead of waiting for a tick. A change that is
+ * not urgent (a check's output alone, which check_update_interval defers anyway) waits at least
+ * one tick, so a check whose output changes on every run cannot keep the loop reading the catalog.
+ *
  * Invariant: at most one sync runs at a time; `generation` only grows.
  */
 import { assert } from "../util/assert.ts";
@@ -40,18 +47,22 @@ export class LocalSync {
   private running = false;
   private dueTick: number | null = 0;
   private generation = 0;
+  private urgentGeneration = 0;
   private stopped = false;
   private readonly outputSyncedMs = new Map<string, number>();
   readonly counters = { syncs: 0, writes: 0, failures: 0, lastSyncWrites: 0 };
 
   constructor(private readonly host: LocalSyncHost, private readonly local: () => LocalView, private readonly config: LocalSyncConfig) {
     assert(config.periodicTicks >= 1, `periodicTicks ${config.periodicTicks} < 1`);
+    assert(config.retryTicks >= 1, `retryTicks ${config.retryTicks} < 1`);
+    assert(config.changeDelayTicks >= 0, `changeDelayTicks ${config.changeDelayTicks} < 0`);
   }
 
-  /** Something local changed: sync soon. */
-  changed(): void {
+  /** Something local changed: sync soon (after `changeDelayTicks`, at least one tick when not urgent). */
+  changed(urgent = true): void {
     this.generation++;
-    const due = this.ticks + this.config.changeDelayTicks;
+    if (urgent) this.urgentGeneration = this.generation;
+    const due = this.ticks + (urgent ? this.config.changeDelayTicks : Math.max(1, this.config.changeDelayTicks));
     if (this.dueTick === null || due < this.dueTick) this.dueTick = due;
   }
 
@@ -75,6 +86,11 @@ export class LocalSync {
 
   tick(): void {
     this.ticks++;
+    this.runIfDue();
+  }
+
+  /** Starts a sync now if one is due and none is running; the clock does not move. */
+  runIfDue(): void {
     if (this.running || this.stopped) return;
     if (this.dueTick === null || this.ticks < this.dueTick) return;
     this.run();
@@ -115,11 +131,16 @@ export class LocalSync {
     this.running = false;
     if (ok) this.counters.syncs++;
     else this.counters.failures++;
-    const next = ok ? (this.generation !== generation ? this.ticks + this.config.changeDelayTicks : this.ticks + this.config.periodicTicks) : this.ticks + this.config.retryTicks;
+    const urgentPending = this.urgentGeneration > generation;
+    const changeDelay = urgentPending ? this.config.changeDelayTicks : Math.max(1, this.config.changeDelayTicks);
+    const next = ok ? (this.generation !== generation ? this.ticks + changeDelay : this.ticks + this.config.periodicTicks) : this.ticks + this.config.retryTicks;
     if (this.dueTick === null || next < this.dueTick) this.dueTick = next;
+    // Only after a success with an urgent change pending: a failing catalog waits retryTicks.
+    if (ok && urgentPending && this.config.changeDelayTicks === 0) this.runIfDue();
   }
 
   invariants(): void {
     assert(this.generation >= 0, `generation ${this.generation} < 0`);
+    assert(this.urgentGeneration <= this.generation, `urgentGeneration ${this.urgentGeneration} > generation ${this.generation}`);
   }
 }

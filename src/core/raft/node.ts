@@ -69,6 +69,11 @@ export interface RaftStatus {
   readonly lastIndex: Index;
   readonly firstIndex: Index;
   readonly conf: ConfState;
+  /**
+   * Index of the newest configuration entry in the log; the snapshot's index when the log holds
+   * none beyond it (0 for a configuration given at bootstrap).
+   */
+  readonly confIndex: Index;
   readonly leaseValid?: boolean;
   readonly progress?: Readonly<Record<NodeId, ProgressStatus>>;
   readonly leadTransferee?: NodeId | null;
@@ -347,7 +352,7 @@ export class RaftNode {
     const base = {
       id: this.id, role: this.role, term: this.term, vote: this.vote, leader: this.leader,
       commit: this.log.commit, applied: this.applied, lastIndex: this.log.lastIndex(),
-      firstIndex: this.log.firstIndex(), conf: this.confs.current(), droppedMessages: this.dropped,
+      firstIndex: this.log.firstIndex(), conf: this.confs.current(), confIndex: this.confs.lastChangeIndex(), droppedMessages: this.dropped,
     };
     if (this.role !== "leader") return base;
     const progress: Record<NodeId, ProgressStatus> = {};

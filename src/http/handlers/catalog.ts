@@ -5,9 +5,9 @@
  * the catalog's own filters. `?near=` (catalog nodes, catalog service, health service) travels in
  * ReadOptions: the agent sorts by round-trip time from that node.
  */
-import type { AgentBackend, ReadOptions } from "../../agent/api.ts";
+import type { AgentBackend, ReadOptions, WriteOptions } from "../../agent/api.ts";
 import type { CheckStatus, ServiceFilter } from "../../core/catalog/index.ts";
-import { writeRequest } from "../bodies.ts";
+import { field, writeRequest } from "../bodies.ts";
 import type { Call } from "../call.ts";
 import { badRequest } from "../params.ts";
 
@@ -19,15 +19,24 @@ function nearOptions(call: Call): ReadOptions {
   return near === undefined || near === "" ? call.readOptions() : { ...call.readOptions(), near };
 }
 
+/**
+ * Consul routes a catalog (de)registration by the body's `Datacenter` (the agent's own when
+ * empty): python-consul puts `dc` there, and another datacenter is 500 No path to datacenter.
+ */
+function bodyDcOptions(call: Call, body: Record<string, unknown>): WriteOptions {
+  const dc = field(body, "Datacenter");
+  return typeof dc === "string" && dc !== "" ? { ...call.writeOptions(), dc } : call.writeOptions();
+}
+
 export async function catalogRegister(call: Call, backend: AgentBackend): Promise<void> {
   const body = await call.jsonObject("registration");
-  const answer = await backend.write(writeRequest("catalog.register", body), call.writeOptions());
+  const answer = await backend.write(writeRequest("catalog.register", body), bodyDcOptions(call, body));
   call.send(answer ?? true);
 }
 
 export async function catalogDeregister(call: Call, backend: AgentBackend): Promise<void> {
   const body = await call.jsonObject("deregistration");
-  const answer = await backend.write(writeRequest("catalog.deregister", body), call.writeOptions());
+  const answer = await backend.write(writeRequest("catalog.deregister", body), bodyDcOptions(call, body));
   call.send(answer ?? true);
 }
 

@@ -34,13 +34,30 @@ export const goMsgpackFlavorDefault: GoMsgpackFlavor = "v0.5";
 /** A struct field: its Go name and how to write its value. Fields are listed in Go declaration order. */
 export type GoField = readonly [name: string, write: (w: GoMsgpackWriter) => void];
 
+/**
+ * Scratch buffers writers build in, handed back by finish(): a gossip member encodes a handful of
+ * small messages a second, and allocating a fresh ArrayBuffer for each (with its DataView) cost more
+ * than writing the bytes. Writers nest (a Serf message inside a memberlist one), so it is a pool.
+ */
+const scratchPool: Uint8Array[] = [];
+const scratchKeptBytesMax = 64 * 1024;
+const scratchPooledMax = 8;
+
 /** Appends go-msgpack's encoding of Go values to a growing buffer. */
 export class GoMsgpackWriter {
-  private bytes = new Uint8Array(256);
-  private view = new DataView(this.bytes.buffer);
+  private bytes = scratchPool.pop() ?? new Uint8Array(256);
+  /** `bytes` is ours to hand back to the pool: false once finish() has returned it as the result. */
+  private pooled = true;
+  /** Only floats and 64-bit integers need one; made on first use, for the current buffer. */
+  private dataView: DataView | null = null;
   private length = 0;
 
   constructor(readonly flavor: GoMsgpackFlavor = goMsgpackFlavorDefault) {}
+
+  private get view(): DataView {
+    this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    return this.dataView;
+  }
 
   /** A Go struct, as a map from field name to value; omitempty fields are left out by the caller. */
   struct(fields: readonly GoField[]): this {
@@ -51,7 +68,15 @@ export class GoMsgpackWriter {
   }
 
   finish(): Uint8Array {
-    return this.bytes.slice(0, this.length);
+    const out = this.bytes.slice(0, this.length);
+    if (this.pooled && this.bytes.length <= scratchKeptBytesMax && scratchPool.length < scratchPooledMax) scratchPool.push(this.bytes);
+    // The writer stays usable: it goes on from the copy (growing out of it before any write, so
+    // what was returned never changes), which is never pooled: a second finish() must not hand the
+    // first one's result to another writer.
+    this.bytes = out;
+    this.pooled = false;
+    this.dataView = null;
+    return out;
   }
 
   byte(b: number): this {
@@ -156,14 +181,20 @@ export class GoMsgpackWriter {
 
   private u16(n: number): this {
     this.reserve(2);
-    this.view.setUint16(this.length, n);
+    const bytes = this.bytes;
+    bytes[this.length] = n >>> 8;
+    bytes[this.length + 1] = n;
     this.length += 2;
     return this;
   }
 
   private u32(n: number): this {
     this.reserve(4);
-    this.view.setUint32(this.length, n);
+    const bytes = this.bytes;
+    bytes[this.length] = n >>> 24;
+    bytes[this.length + 1] = n >>> 16;
+    bytes[this.length + 2] = n >>> 8;
+    bytes[this.length + 3] = n;
     this.length += 4;
     return this;
   }
@@ -180,7 +211,8 @@ export class GoMsgpackWriter {
     const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + extraBytes));
     grown.set(this.bytes.subarray(0, this.length));
     this.bytes = grown;
-    this.view = new DataView(grown.buffer);
+    this.pooled = true;
+    this.dataView = null;
   }
 }
 
@@ -355,9 +387,10 @@ const sharedReader = new ValueReader();
  * are left for the caller (go-msgpack reads one value from a stream and ignores what follows).
  */
 export function decodeGoValuePrefix(bytes: Uint8Array, what: string): { value: unknown; byteLength: number } {
-  const byteLength = msgpackItemLength(bytes, 0);
-  if (byteLength === null) wireFail("truncated", `${what}: msgpack value runs past ${bytes.length} bytes`);
-  return { value: decodeGoValue(bytes.subarray(0, byteLength), what), byteLength };
+  // One pass: the reader stops where the value ends, and refuses a value cut short as truncated.
+  const r = sharedReader.reset(bytes, what);
+  const value = r.value(0);
+  return { value, byteLength: r.pos };
 }
 
 const depthMax = 64;

@@ -13,6 +13,10 @@ const widthMin = 9;
 const widthMax = 12;
 const codeMax = (1 << widthMax) - 1;
 
+/** A push/pull may compress megabytes; only scratch space for packets is kept between calls. */
+const writerScratchKeptBytesMax = 64 * 1024;
+let writerScratch = new Uint8Array(2048);
+
 class BitWriter {
   private out: Uint8Array;
   private length = 0;
@@ -20,8 +24,14 @@ class BitWriter {
   private bitCount = 0;
 
   constructor(inputBytes: number) {
-    // Codes are at least 9 bits per literal at worst, so this rarely grows.
-    this.out = new Uint8Array(16 + inputBytes + (inputBytes >> 2));
+    // Codes are at least 9 bits per literal at worst, so this rarely grows. Built in a shared
+    // scratch buffer (compression never re-enters), copied out by finish().
+    const bytes = 16 + inputBytes + (inputBytes >> 2);
+    if (bytes > writerScratchKeptBytesMax) this.out = new Uint8Array(bytes);
+    else {
+      if (writerScratch.length < bytes) writerScratch = new Uint8Array(writerScratchKeptBytesMax);
+      this.out = writerScratch;
+    }
   }
 
   write(code: number, width: number): void {
@@ -58,13 +68,24 @@ class BitWriter {
 const tableSize = 4 << widthMax;
 const tableMask = tableSize - 1;
 const table = new Uint32Array(tableSize);
+/**
+ * The slots filled since the table was last cleared: clearing only those costs a few writes for a
+ * packet of tens of bytes, where filling all 64 KiB of the table cost more than compressing it.
+ */
+const filled = new Uint16Array(1 << widthMax);
+let filledCount = 0;
+
+function clearTable(): void {
+  for (let i = 0; i < filledCount; i++) table[filled[i]!] = 0;
+  filledCount = 0;
+}
 
 export function lzwCompress(input: Uint8Array): Uint8Array {
   const w = new BitWriter(input.length);
   let width = widthMin;
   let hi = eofCode;
   let overflow = 1 << widthMin;
-  table.fill(0);
+  clearTable();
   w.write(clearCode, width);
   if (input.length === 0) {
     w.write(eofCode, width);
@@ -82,7 +103,7 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     width = widthMin;
     hi = eofCode;
     overflow = 1 << widthMin;
-    table.fill(0);
+    clearTable();
     return false;
   };
   let code = input[0]!;
@@ -102,6 +123,7 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
     if (!incHi()) continue;
     while (table[hash] !== 0) hash = (hash + 1) & tableMask;
     table[hash] = ((key << 12) | hi) >>> 0;
+    filled[filledCount++] = hash;
   }
   w.write(code, width);
   incHi();
@@ -115,11 +137,20 @@ export function lzwDecompress(input: Uint8Array, outputBytesMax: number): Uint8A
 }
 
 /** Go's lzw.Reader, LSB order, 8-bit literals: a code table of prefix/suffix chains. */
+/**
+ * The reader's tables, shared: decompression never calls out, so it is never re-entered, and every
+ * entry it reads was written earlier in the same stream (codes above the last defined are refused).
+ */
+const readerPrefix = new Uint16Array(1 << widthMax);
+const readerSuffix = new Uint8Array(1 << widthMax);
+/** Expansions are written backwards into the end of this scratch space. */
+const readerStack = new Uint8Array((1 << widthMax) + 1);
+const readerOut = new Uint8Array(16 * 1024);
+
 class LzwReader {
-  private readonly prefix = new Uint16Array(1 << widthMax);
-  private readonly suffix = new Uint8Array(1 << widthMax);
-  /** Expansions are written backwards into the end of this scratch space. */
-  private readonly stack = new Uint8Array((1 << widthMax) + 1);
+  private readonly prefix = readerPrefix;
+  private readonly suffix = readerSuffix;
+  private readonly stack = readerStack;
   private out: Uint8Array;
   private outLength = 0;
   private width = widthMin;
@@ -131,7 +162,9 @@ class LzwReader {
   private pos = 0;
 
   constructor(private readonly input: Uint8Array, private readonly outputBytesMax: number) {
-    this.out = new Uint8Array(Math.min(Math.max(input.length * 4, 64), outputBytesMax));
+    const bytes = Math.min(Math.max(input.length * 4, 64), outputBytesMax);
+    // A packet's worth is inflated in shared scratch space and copied out by run().
+    this.out = bytes <= readerOut.length ? readerOut : new Uint8Array(bytes);
   }
 
   run(): Uint8Array {

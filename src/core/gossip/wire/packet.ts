@@ -38,6 +38,8 @@ const compoundPartBytesMax = 0xffff;
 const nestingMax = 4;
 const labelBytesMax = 255;
 const lzwAlgo = 0;
+const utf8Encoder = new TextEncoder();
+const emptyLabel = new Uint8Array(0);
 
 export interface PacketDecodeOptions {
   /** The pool's label; a packet with another label is refused (memberlist config.Label). */
@@ -205,7 +207,7 @@ function frame(msg: Uint8Array, options: PacketEncodeOptions): Uint8Array {
     const sum = crc32(out);
     out = new GoMsgpackWriter().byte(MemberlistMsgType.hasCrc).byte(sum >>> 24).byte(sum >>> 16).byte(sum >>> 8).byte(sum).raw(out).finish();
   }
-  const label = new TextEncoder().encode(options.label ?? "");
+  const label = options.label ? utf8Encoder.encode(options.label) : emptyLabel;
   if (label.length > labelBytesMax) wireFail("bad-label", `label of ${label.length} bytes`);
   if (options.encrypt) out = options.encrypt(out, label);
   if (label.length === 0) return out;
