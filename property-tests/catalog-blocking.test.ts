@@ -19,6 +19,7 @@ const nodes = ["n1", "n2", "n3"];
 const services = ["web", "db"];
 const keys = ["a", "a/b", "a/c", "b"];
 const statuses = ["passing", "passing", "warning", "critical"] as const;
+const preparedQueryIds = ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"] as const;
 
 interface Query {
   readonly name: string;
@@ -36,6 +37,8 @@ function queries(): Query[] {
     { name: "healthState(critical, rack=a)", scopes: queryScopes.healthState({ rack: "a" }), run: (c) => c.healthState("critical", { rack: "a" }) },
     { name: "sessionList", scopes: queryScopes.sessionList(), run: (c) => c.sessionList() },
     { name: "sessionInfo(s1)", scopes: queryScopes.sessionInfo(), run: (c) => c.sessionInfo("s1") },
+    { name: "preparedQueryList", scopes: queryScopes.preparedQueries(), run: (c) => c.preparedQueryList() },
+    { name: "preparedQueryGet(q1)", scopes: queryScopes.preparedQueries(), run: (c) => c.preparedQueryGet(preparedQueryIds[0]) },
   ];
   for (const node of [...nodes, "never"]) {
     list.push({ name: `catalogNode(${node})`, scopes: queryScopes.catalogNode(node), run: (c) => c.catalogNode(node) });
@@ -93,7 +96,13 @@ const sessionArb = fc.record({ id: pick(["s1", "s2"]), node: pick(nodes), verb: 
     body: verb === "create" ? { op: "session.create", ID: id, Node: node, TTL: "10s", NodeChecks: ["serfHealth"], LockDelayMs: 0 }
       : { op: `session.${verb}`, ID: id },
   }));
+/** Prepared queries, some bound to a session, so a session's end deletes them. */
+const preparedQueryArb = fc.record({ id: pick(preparedQueryIds), verb: pick(["create", "update", "delete"]), name: pick(["q", "r", ""]), session: pick(["s1", ""]) })
+  .map(({ id, verb, name, session }): Step => ({
+    t: "apply", body: { op: "query", Verb: verb, Query: { ID: id, Name: name, Session: session, Service: { Service: "web" } } },
+  }));
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 1, arbitrary: preparedQueryArb },
   { weight: 4, arbitrary: registerArb },
   { weight: 4, arbitrary: checkOnlyArb },
   { weight: 1, arbitrary: deregisterArb },

@@ -132,7 +132,7 @@ export class CatalogWorkload {
   private running = false;
   readonly counters = {
     kvDone: 0, indeterminate: 0, refused: 0, sessionsCreated: 0, sessionRefusals: 0, acquired: 0,
-    acquireRefused: 0, released: 0, registrations: 0, renewals: 0, blockingAnswers: 0, spinWakes: 0,
+    acquireRefused: 0, released: 0, registrations: 0, renewals: 0, blockingAnswers: 0, spinWakes: 0, preparedQueryWrites: 0,
   };
 
   constructor(
@@ -190,7 +190,8 @@ export class CatalogWorkload {
   private invoke(client: number): void {
     if (!this.running) return;
     const roll = this.rng.next();
-    if (roll < 0.45) this.kvOp(client);
+    if (roll < 0.42) this.kvOp(client);
+    else if (roll < 0.45) this.preparedQueryOp(client);
     else if (roll < 0.85) this.lockOp(client);
     else this.catalogOp(client);
   }
@@ -513,6 +514,28 @@ export class CatalogWorkload {
         };
     this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
       if (o.kind === "done" && o.value.ok) this.counters.registrations++;
+    });
+  }
+
+  /**
+   * A prepared query created, updated or deleted in one of three slots, half the time bound to
+   * the client's session: a session's end (expiry across failovers included) deletes it on every
+   * server alike, which the identical-state check and the catalog's invariants judge.
+   */
+  private preparedQueryOp(client: number): void {
+    const slot = this.rng.int(1, 3);
+    const verb = this.rng.pick(["create", "create", "update", "delete"] as const);
+    const session = this.sessionOf[client];
+    const bound = session !== null && session !== undefined && this.rng.chance(0.5);
+    const body = {
+      op: "query" as const, Verb: verb,
+      Query: {
+        ID: `00000000-0000-4000-8000-${String(slot).padStart(12, "0")}`, Name: `q${slot}`, ...(bound ? { Session: session } : {}),
+        Service: { Service: `svc-${slot}`, OnlyPassing: this.rng.chance(0.5), Tags: this.rng.chance(0.3) ? ["!primary"] : [] },
+      },
+    };
+    this.call<ApplyResult>(client, (target, reply) => this.propose(target, body, reply), (o) => {
+      if (o.kind === "done" && o.value.ok) this.counters.preparedQueryWrites++;
     });
   }
 

@@ -669,6 +669,8 @@ export class Agent implements AgentBackend {
     if (host === null) return Promise.reject(new ApiError(500, "not a server"));
     const command = { ...request, v: 1, nowMs: Date.now() } as Command & { ID?: string };
     if (command.op === "session.create" && !command.ID) command.ID = newSessionId(this.rng);
+    // Consul draws a prepared query's ID on the leader, before the log: every server applies the same one.
+    if (command.op === "query" && command.Verb === "create" && !command.Query.ID) command.Query = { ...command.Query, ID: newSessionId(this.rng) };
     const done = deferred<unknown>();
     this.counters.raftWrites++;
     host.propose(encodeCommand(command as Command), (outcome) => {
@@ -747,8 +749,27 @@ export class Agent implements AgentBackend {
     const result = !this.config.server
       ? await this.forwardedQueries().query(query, wire, signal) as ReadResult<QueryValues[K]>
       : await this.serverQuery(query, wire, signal) as ReadResult<QueryValues[K]>;
+    if (query.kind === "preparedQueryExecute") return { meta: result.meta, value: this.arrangeExecution(result.value as QueryValues["preparedQueryExecute"], near) as QueryValues[K] };
     if (near === undefined || near === "" || !Array.isArray(result.value)) return result;
     return { meta: result.meta, value: this.sortByDistance(query.kind, result.value, near) as QueryValues[K] };
+  }
+
+  /**
+   * Consul's Execute after the lookup: shuffle the instances, sort them by distance from `near`
+   * (the request's, else the query's Service.Near; `_agent` is this agent), and put the near node
+   * itself first if it is among the first ten.
+   */
+  private arrangeExecution(value: QueryValues["preparedQueryExecute"], requestNear: string | undefined): QueryValues["preparedQueryExecute"] {
+    if (!value.ok) return value;
+    const near = requestNear !== undefined && requestNear !== "" ? requestNear : value.result.near;
+    let nodes = shuffle(this.rng, [...value.result.Nodes]);
+    if (near !== "") {
+      nodes = this.sortByDistance("healthService", nodes, near) as typeof nodes;
+      const self = near === "_agent" ? this.nodeName : near;
+      const at = nodes.slice(0, 10).findIndex((entry) => entry.Node.Node === self);
+      if (at > 0) [nodes[0], nodes[at]] = [nodes[at]!, nodes[0]!];
+    }
+    return { ok: true, result: { ...value.result, Nodes: nodes } };
   }
 
   /** A client agent's reads, identical blocking ones sharing one call to a server (forwarded-queries.ts). */

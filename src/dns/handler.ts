@@ -12,7 +12,7 @@
  */
 import type { Answer } from "dns-packet";
 import { ApiError, type AgentBackend, type ReadOptions, type ReadResult } from "../agent/api.ts";
-import type { HealthServiceEntry, NodeRecord } from "../core/catalog/index.ts";
+import { parseGoDurationMs, type HealthServiceEntry, type NodeRecord } from "../core/catalog/index.ts";
 import { ServiceReadCache, type CachedRead, type ServiceQuery } from "./cache.ts";
 import { defaultDnsConfig, resolveDnsConfig, serviceTtlSeconds, type DnsConfig, type ResolvedDnsConfig } from "./config.ts";
 import { assemble, buildTemplate, parseFastQuery, templateKeyOf, type Template } from "./fast.ts";
@@ -283,6 +283,36 @@ async function answerService(ctx: Context, query: Query, zone: ZoneMatch, lookup
   }
 }
 
+/**
+ * `NAME.query.consul` (Consul's preparedQueryLookup): the query's own filters decide the
+ * instances (the agent shuffles them and sorts by the query's Near); its DNS.TTL, else the
+ * service_ttl for the service, is the records' TTL. An unknown query is NXDOMAIN.
+ */
+async function answerPreparedQuery(ctx: Context, query: Query, zone: ZoneMatch, lookup: Extract<Lookup, { kind: "query" }>): Promise<Draft> {
+  const result = await catalogRead(() => ctx.backend.query({ kind: "preparedQueryExecute", id: lookup.query }, readOptions(ctx, lookup.dc)));
+  if (!result.ok) {
+    if (result.notFound) return draftOf(RCODE.NXDOMAIN);
+    throw new LookupFailed(RCODE.SERVFAIL, result.message);
+  }
+  const entries = [...result.result.Nodes];
+  if (entries.length === 0) return draftOf(RCODE.NXDOMAIN);
+  const ttlMs = result.result.DNS.TTL === "" ? null : parseGoDurationMs(result.result.DNS.TTL);
+  const recordContext = {
+    qtype: query.qtype, qname: query.name, dc: result.result.Datacenter || ctx.backend.datacenter, responseZone: zone.responseZone,
+    ttl: ttlMs === null ? serviceTtlSeconds(ctx.config, result.result.Service) : Math.floor(ttlMs / 1000), nodeMetaTxt: ctx.config.nodeMetaTxt,
+  };
+  switch (query.qtype) {
+    case QTYPE.SRV: {
+      const built = serviceSrvAnswers(entries, recordContext);
+      return draftOf(RCODE.NOERROR, built.answers, { glue: built.glue });
+    }
+    case QTYPE.A: case QTYPE.AAAA: case QTYPE.ANY:
+      return draftOf(RCODE.NOERROR, serviceAddressAnswers(entries, recordContext).answers);
+    default:
+      return draftOf(RCODE.NOERROR);
+  }
+}
+
 // --- Nodes ------------------------------------------------------------------------------------
 
 async function findNode(ctx: Context, name: string, dc: string | null): Promise<NodeRecord | null> {
@@ -407,6 +437,7 @@ async function answerInZone(ctx: Context, query: Query, zone: ZoneMatch): Promis
   switch (lookup.kind) {
     case "apex": return answerApex(ctx, query, zone);
     case "service": return answerService(ctx, query, zone, lookup);
+    case "query": return answerPreparedQuery(ctx, query, zone, lookup);
     case "node": return answerNode(ctx, query, lookup);
     case "addr": return answerAddr(ctx, query, lookup.ip);
     case "invalid":

@@ -14,7 +14,9 @@ export type Lookup =
   | { readonly kind: "service"; readonly service: string; readonly tag: string | null; readonly dc: string | null }
   | { readonly kind: "node"; readonly node: string; readonly dc: string | null }
   | { readonly kind: "addr"; readonly ip: Uint8Array }
-  /** Inside the zone but naming nothing Praetor serves (bad shape, prepared queries, peers). */
+  /** `NAME.query[.DC].consul`: a prepared query by ID, name or template prefix (the name may hold dots). */
+  | { readonly kind: "query"; readonly query: string; readonly dc: string | null }
+  /** Inside the zone but naming nothing Praetor serves (bad shape, peers, connect). */
   | { readonly kind: "invalid"; readonly reason: string };
 
 export interface ZoneMatch {
@@ -97,6 +99,11 @@ export function parseLookup(match: ZoneMatch, qtype: number): Lookup {
     case "addr": {
       const ip = parts.length === 1 && datacenterOf(suffixes) !== undefined ? ipFromHex(parts[0]!) : null;
       return ip === null ? { kind: "invalid", reason: "addr name is not <8 or 32 hex digits>.addr[.dc]" } : { kind: "addr", ip };
+    }
+    case "query": {
+      const dc = datacenterOf(suffixes);
+      if (parts.length === 0 || dc === undefined) return { kind: "invalid", reason: "query name or datacenter missing or malformed" };
+      return { kind: "query", query: parts.join("."), dc };
     }
     default:
       return { kind: "invalid", reason: `${kind} lookups are not served` };

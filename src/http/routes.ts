@@ -15,6 +15,7 @@ import * as catalog from "./handlers/catalog.ts";
 import * as cluster from "./handlers/cluster.ts";
 import * as keyring from "./handlers/keyring.ts";
 import * as kv from "./handlers/kv.ts";
+import * as preparedQuery from "./handlers/query.ts";
 import * as session from "./handlers/session.ts";
 import { txn } from "./handlers/txn.ts";
 
@@ -79,6 +80,12 @@ const table: [Method, string, Handler][] = [
   ["GET", "/v1/session/info/*", session.sessionInfo],
   ["GET", "/v1/session/node/*", session.sessionNode],
   ["GET", "/v1/session/list", session.sessionList],
+  // /v1/query (prepared queries; execute and explain are GETs under /v1/query/*)
+  ["POST", "/v1/query", preparedQuery.queryCreate],
+  ["GET", "/v1/query", preparedQuery.queryList],
+  ["GET", "/v1/query/*", preparedQuery.queryGet],
+  ["PUT", "/v1/query/*", preparedQuery.queryUpdate],
+  ["DELETE", "/v1/query/*", preparedQuery.queryDelete],
   // /v1/txn, events, status, operator, snapshot, coordinates
   ["PUT", "/v1/txn", txn],
   ["PUT", "/v1/event/fire/*", cluster.eventFire],

@@ -37,6 +37,12 @@ for (let i = 1; i <= 20; i++) {
   backend.service(`big-node-with-a-long-name-${String(i).padStart(2, "0")}`, { ID: "big", Service: "big", Port: 6000 + i });
 }
 
+// Prepared queries: web's v1 instances with their own TTL, api (health-filtered by the query), and a template.
+backend.preparedQuery({ ID: "aaaaaaaa-1111-4111-8111-111111111111", Name: "web-v1", Service: { Service: "web", Tags: ["v1"] }, DNS: { TTL: "12s" } });
+backend.preparedQuery({ ID: "aaaaaaaa-2222-4222-8222-222222222222", Name: "api-any", Service: { Service: "api", OnlyPassing: true } });
+backend.preparedQuery({ ID: "aaaaaaaa-3333-4333-8333-333333333333", Name: "tpl-", Template: { Type: "name_prefix_match" }, Service: { Service: "${name.suffix}" } });
+backend.preparedQuery({ ID: "aaaaaaaa-4444-4444-8444-444444444444", Name: "nobody", Service: { Service: "no-such-service" } });
+
 let plain: Running;
 let tuned: Running;
 
@@ -125,6 +131,23 @@ test.serial("a known name without records of the asked type is NOERROR/empty wit
     t.is(header(out).status, "NXDOMAIN", name);
     t.regex(section(out, "AUTHORITY")[0] ?? "", /^consul\. 0 IN SOA ns\.consul\. hostmaster\.consul\. \d+ 3600 600 86400 0$/, name);
   }
+});
+
+test.serial("NAME.query.consul: a prepared query's instances as A and SRV, its DNS.TTL, by name, ID, template and datacenter", async (t) => {
+  t.deepEqual((await answers(plain, "web-v1.query.consul", "A")).sort(), [
+    "web-v1.query.consul. 12 IN A 10.0.1.1", "web-v1.query.consul. 12 IN A 10.0.1.2", "web-v1.query.consul. 12 IN A 10.0.1.3",
+  ]);
+  t.deepEqual((await answers(plain, "WEB-V1.query.dc1.consul", "A")).length, 3, "case and an explicit datacenter");
+  t.deepEqual((await answers(plain, "aaaaaaaa-1111-4111-8111-111111111111.query.consul", "A")).length, 3, "by ID");
+  t.deepEqual((await answers(plain, "web-v1.query.consul", "SRV")).sort(), [
+    "web-v1.query.consul. 12 IN SRV 1 1 8081 web-1.node.dc1.consul.",
+    "web-v1.query.consul. 12 IN SRV 1 1 8082 web-2.node.dc1.consul.",
+    "web-v1.query.consul. 12 IN SRV 1 1 8083 web-3.node.dc1.consul.",
+  ]);
+  t.deepEqual((await answers(plain, "api-any.query.consul", "A")).sort(), ["api-any.query.consul. 0 IN A 10.0.3.3"], "the query's OnlyPassing, not the agent's");
+  t.deepEqual((await answers(plain, "tpl-db.query.consul", "AAAA")), ["tpl-db.query.consul. 0 IN AAAA fd00::5"], "a template renders ${name.suffix}");
+  t.deepEqual((await answers(tuned, "tpl-web.query.consul", "A")).map((line) => line.split(" ")[1]), ["30", "30", "30", "30"], "no DNS.TTL: the service_ttl of the service");
+  for (const name of ["nobody.query.consul", "missing.query.consul", "web-v1.query.dc2.consul"]) t.is(header(await dig(plain.port, name)).status, "NXDOMAIN", name);
 });
 
 test.serial("node TXT answers the meta as RFC 1464 strings", async (t) => {

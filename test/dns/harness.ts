@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import dnsPacket from "dns-packet";
 import { ApiError, type AgentBackend, type CatalogQuery, type ReadOptions } from "../../src/agent/api.ts";
 import { queryScopes } from "../../src/core/agent/query.ts";
-import { Catalog, type CheckInput, type Command, type ServiceInput } from "../../src/core/catalog/index.ts";
+import { Catalog, type CheckInput, type Command, type PreparedQueryInput, type ServiceInput } from "../../src/core/catalog/index.ts";
 import { defaultDnsConfig, type DnsConfig } from "../../src/dns/config.ts";
 import { createDnsHandler, type DnsHandlerWithStats } from "../../src/dns/handler.ts";
 import { startDnsServer, type DnsServer } from "../../src/dns/server.ts";
@@ -56,6 +56,12 @@ export class CatalogBackend {
     this.register({ Node: node, Address: existing.Node.Address, SkipNodeUpdate: true, Service: service, Checks: checks });
   }
 
+  /** A prepared query through the log, as the leader applies one (the test gives its ID). */
+  preparedQuery(query: PreparedQueryInput & { ID: string }): void {
+    const result = this.catalog.apply({ v: 1, op: "query", nowMs: 0, Verb: "create", Query: query }, ++this.index);
+    if (!result.ok) throw new Error(`prepared query refused: ${JSON.stringify(result.error)}`);
+  }
+
   check(node: string, check: CheckInput): void {
     const existing = this.catalog.catalogNode(node).value;
     if (existing === null) throw new Error(`check on unknown node ${node}`);
@@ -73,6 +79,7 @@ export class CatalogBackend {
       case "catalogService": return c.catalogService(query.name, query.filter);
       case "catalogNode": return c.catalogNode(query.name);
       case "healthService": return c.healthService(query.name, query.filter);
+      case "preparedQueryExecute": return c.preparedQueryExecute(query.id);
       default: throw new Error(`DNS should not ask for ${query.kind}`);
     }
   }

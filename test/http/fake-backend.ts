@@ -95,6 +95,7 @@ export class FakeBackend implements AgentBackend {
     this.record("write", request, options);
     this.checkDc(options.dc);
     if (request.op === "session.create") return this.applyOrThrow({ ...request, ID: request.ID === "" ? randomUUID() : request.ID });
+    if (request.op === "query" && request.Verb === "create" && !request.Query.ID) return this.applyOrThrow({ ...request, Query: { ...request.Query, ID: randomUUID() } });
     return this.applyOrThrow(request);
   }
 

@@ -39,7 +39,9 @@ test("routing: exact paths win over prefixes, and every route is listed once", (
   const routes = router.list();
   t.is(new Set(routes).size, routes.length);
   t.true(routes.includes("GET /v1/kv/*"));
-  t.is(routes.length, 70, "every endpoint of the issue, plus GET twins for python-consul 0.7, plus /v1/operator/keyring's four methods");
+  t.is(routes.length, 75, "every endpoint of the issue, plus GET twins for python-consul 0.7, plus /v1/operator/keyring's four methods, plus /v1/query's five");
+  const execute = router.match("GET", "/v1/query/geo-web/execute");
+  t.is(execute.kind === "found" ? execute.arg : "?", "geo-web/execute");
   t.throws(() => new Router([["GET", "/x", async () => {}], ["GET", "/x", async () => {}]]), { message: "route GET /x registered twice" });
 });
 

@@ -1,7 +1,7 @@
 /** Catalog reads as data, shared by the agent's front ends, its RPC and the simulator. */
 import type {
   CatalogServiceEntry, CheckRecord, CheckStatus, HealthServiceEntry, KvEntry, KvOp, NodeRecord,
-  NodeServices, ServiceFilter, SessionRecord, TxnOp,
+  NodeServices, PreparedQueryRecord, ServiceFilter, SessionRecord, TxnOp, ExecuteValue,
 } from "../catalog/index.ts";
 
 /** A catalog read, as data, so it can run locally or travel to a server over RPC. */
@@ -19,6 +19,12 @@ export type CatalogQuery =
   | { readonly kind: "kvKeys"; readonly prefix: string; readonly separator?: string }
   | { readonly kind: "sessionInfo"; readonly id: string }
   | { readonly kind: "sessionList"; readonly node?: string }
+  | { readonly kind: "preparedQueryList" }
+  /** By ID only (GET /v1/query/:uuid). */
+  | { readonly kind: "preparedQueryGet"; readonly id: string }
+  /** Resolved by ID, name or template prefix; the agent shuffles, near-sorts and limits the answer. */
+  | { readonly kind: "preparedQueryExecute"; readonly id: string }
+  | { readonly kind: "preparedQueryExplain"; readonly id: string }
   /** A txn of reads only (Consul answers it without Raft). */
   | { readonly kind: "readTxn"; readonly ops: readonly (TxnOp | KvOp)[] };
 
@@ -37,6 +43,10 @@ export interface QueryValues {
   kvKeys: string[];
   sessionInfo: SessionRecord[];
   sessionList: SessionRecord[];
+  preparedQueryList: PreparedQueryRecord[];
+  preparedQueryGet: PreparedQueryRecord[];
+  preparedQueryExecute: ExecuteValue;
+  preparedQueryExplain: { ok: true; query: PreparedQueryRecord } | { ok: false; notFound: boolean; message: string };
   readTxn: unknown;
 }
 

@@ -28,6 +28,10 @@ function run(catalog: Catalog, query: CatalogQuery): QueryResult<unknown> {
     case "kvKeys": return catalog.kvKeys(query.prefix, query.separator);
     case "sessionInfo": return catalog.sessionInfo(query.id);
     case "sessionList": return catalog.sessionList(query.node);
+    case "preparedQueryList": return catalog.preparedQueryList();
+    case "preparedQueryGet": return catalog.preparedQueryGet(query.id);
+    case "preparedQueryExecute": return catalog.preparedQueryExecute(query.id);
+    case "preparedQueryExplain": return catalog.preparedQueryExplain(query.id);
     case "readTxn": {
       const result = catalog.readTxn(query.ops);
       return { index: Math.max(1, catalog.appliedIndex), value: result };
@@ -51,6 +55,10 @@ export function queryScopes(query: CatalogQuery): WatchScope[] {
     case "kvKeys": return scopes.kvKeys(query.prefix);
     case "sessionInfo": return scopes.sessionInfo();
     case "sessionList": return scopes.sessionList();
+    case "preparedQueryList":
+    case "preparedQueryGet": return scopes.preparedQueries();
+    case "preparedQueryExecute":
+    case "preparedQueryExplain": return scopes.preparedQueryExecute();
     case "readTxn": return query.ops.map((op): WatchScope => {
       if ("KV" in op) return { kind: "kvPrefix", prefix: op.KV.Key };
       if ("Node" in op) return { kind: "table", table: "nodes" };
@@ -65,6 +73,7 @@ export function queryScopes(query: CatalogQuery): WatchScope[] {
 const queryKinds: ReadonlySet<string> = new Set<CatalogQuery["kind"]>([
   "catalogNodes", "catalogServices", "catalogService", "catalogNode", "healthNode", "healthChecks",
   "healthService", "healthState", "kvGet", "kvList", "kvKeys", "sessionInfo", "sessionList", "readTxn",
+  "preparedQueryList", "preparedQueryGet", "preparedQueryExecute", "preparedQueryExplain",
 ]);
 
 /** A query that arrived over the network: its kind and fields are checked before it runs. */

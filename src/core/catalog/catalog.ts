@@ -29,6 +29,7 @@
  *   /v1/kv/:key                    { kind: "kvKey", key }
  *   /v1/kv/:prefix?recurse|keys    { kind: "kvPrefix", prefix }
  *   /v1/session/*                  { kind: "table", table: "sessions" }
+ *   /v1/query, /v1/query/:uuid     { kind: "table", table: "queries" }
  *
  * Session IDs are drawn by the leader (`newSessionId(rng)`) before it proposes `session.create`;
  * the leader also stamps `nowMs` on every command and runs `expiredSessions(nowMs)` on a timer,
@@ -47,6 +48,7 @@ import { assert } from "../util/assert.ts";
 import { decodeCommand, normalizeCommand, type Command, type KvOp, type TxnOp } from "./commands.ts";
 import { checkInvariants } from "./invariants.ts";
 import { applyKv } from "./kv-ops.ts";
+import * as pq from "./prepared-queries.ts";
 import { applyTxn, isReadOnlyTxn } from "./txn.ts";
 import * as q from "./queries.ts";
 import { deregister, register } from "./registration.ts";
@@ -150,6 +152,7 @@ export class Catalog {
         return { ok: true, value: true };
       case "session.renew": return renewSession(state, command.ID, nowMs);
       case "session.expire": return expireSession(state, command.ID, nowMs);
+      case "query": return pq.applyPreparedQuery(state, command);
       case "snapshot.restore": return this.restoreFromLog(command.Data, nowMs);
       case "tombstone.reap": {
         const reaped = state.kv.reapTombstones(command.Index, state.index);
@@ -269,11 +272,15 @@ export class Catalog {
   kvKeys(prefix: string, separator?: string) { return q.kvKeys(this.state, prefix, separator); }
   sessionInfo(id: string) { return q.sessionInfo(this.state, id); }
   sessionList(node?: string) { return q.sessionList(this.state, node); }
+  preparedQueryList() { return pq.preparedQueryList(this.state); }
+  preparedQueryGet(id: string) { return pq.preparedQueryGet(this.state, id); }
+  preparedQueryExecute(idOrName: string) { return pq.preparedQueryExecute(this.state, idOrName); }
+  preparedQueryExplain(idOrName: string) { return pq.preparedQueryExplain(this.state, idOrName); }
 
   /** Sizes for benches and metrics. */
-  stats(): { nodes: number; kvKeys: number; tombstones: number; sessions: number; waiters: number } {
+  stats(): { nodes: number; kvKeys: number; tombstones: number; sessions: number; preparedQueries: number; waiters: number } {
     const s = this.state;
-    return { nodes: s.nodes.size, kvKeys: s.kv.size, tombstones: s.kv.tombstoneCount, sessions: s.sessions.size, waiters: this.hub.size };
+    return { nodes: s.nodes.size, kvKeys: s.kv.size, tombstones: s.kv.tombstoneCount, sessions: s.sessions.size, preparedQueries: s.preparedQueries.size, waiters: this.hub.size };
   }
 
   invariants(): void {

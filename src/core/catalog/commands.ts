@@ -93,6 +93,29 @@ export interface SessionTxnOp {
   Session: { ID: string; Node?: string };
 }
 
+/** A prepared query as a create or update carries it (Consul's structs.PreparedQuery, JSON names). */
+export interface PreparedQueryInput {
+  ID?: string;
+  Name?: string;
+  Session?: string;
+  Token?: string;
+  Template?: { Type?: string; Regexp?: string; RemoveEmptyTags?: boolean };
+  Service?: {
+    Service?: string;
+    Failover?: { NearestN?: number; Datacenters?: string[] };
+    IgnoreCheckIDs?: string[];
+    OnlyPassing?: boolean;
+    Near?: string;
+    Tags?: string[];
+    NodeMeta?: Record<string, string>;
+    ServiceMeta?: Record<string, string>;
+    Connect?: boolean;
+  };
+  DNS?: { TTL?: string };
+}
+
+export type PreparedQueryVerb = "create" | "update" | "delete";
+
 export type TxnOp = { KV: KvOp } | { Node: NodeTxnOp } | { Service: ServiceTxnOp } | { Check: CheckTxnOp } | { Session: SessionTxnOp };
 
 export type Command =
@@ -115,6 +138,11 @@ export type Command =
   | { v: 1; op: "session.renew"; nowMs: number; ID: string }
   /** The leader's TTL timer fired; applied only if the session is still expired at `nowMs`. */
   | { v: 1; op: "session.expire"; nowMs: number; ID: string }
+  /**
+   * A prepared query create (the leader fills an empty `Query.ID` with a UUID drawn from its
+   * injected Rng), update or delete (only `Query.ID` is read).
+   */
+  | { v: 1; op: "query"; nowMs: number; Verb: PreparedQueryVerb; Query: PreparedQueryInput }
   /** Consul's leader reaps KV tombstones up to an index after its tombstone TTL. */
   | { v: 1; op: "tombstone.reap"; Index: number }
   /** An operator's restore (PUT /v1/snapshot): `Data` is a catalog snapshot (GET /v1/snapshot's bytes). */
@@ -174,6 +202,7 @@ function toCommand(raw: Record<string, unknown>): Command {
     case "session.expire":
       return { v: 1, op, nowMs: num(raw, "nowMs") ?? 0, ID: reqStr(raw, "ID") };
     case "tombstone.reap": return { v: 1, op, Index: num(raw, "Index") ?? 0 };
+    case "query": return toPreparedQueryCommand(raw);
     case "snapshot.restore": {
       const data = field(raw, "Data");
       if (!(data instanceof Uint8Array) || data.length === 0) bad("snapshot.restore needs the snapshot archive's bytes in Data");
@@ -277,6 +306,38 @@ function catalogTxnVerb(raw: Record<string, unknown>, what: string): CatalogTxnV
   const verb = reqStr(raw, "Verb");
   if (!(catalogTxnVerbs as readonly string[]).includes(verb)) bad(`${what}: unknown verb ${JSON.stringify(verb)} (known: ${catalogTxnVerbs.join(", ")})`);
   return verb as CatalogTxnVerb;
+}
+
+function toPreparedQueryCommand(raw: Record<string, unknown>): Command {
+  const verb = reqStr(raw, "Verb");
+  if (verb !== "create" && verb !== "update" && verb !== "delete") bad(`unknown prepared query operation: ${verb}`);
+  const query = record(field(raw, "Query") ?? {}, "Query");
+  return { v: 1, op: "query", nowMs: num(raw, "nowMs") ?? 0, Verb: verb, Query: toPreparedQuery(query) };
+}
+
+/** Shape only: what Consul's JSON decoder would refuse. Meaning (parseQuery, names, sessions) is checked at apply. */
+export function toPreparedQuery(raw: Record<string, unknown>): PreparedQueryInput {
+  const sub = (name: string): Record<string, unknown> | undefined => {
+    const got = field(raw, name);
+    return got === undefined || got === null ? undefined : record(got, name);
+  };
+  const template = sub("Template");
+  const dns = sub("DNS");
+  const service = sub("Service");
+  const failoverRaw = service === undefined ? undefined : field(service, "Failover");
+  const failover = failoverRaw === undefined || failoverRaw === null ? undefined : record(failoverRaw, "Failover");
+  return {
+    ID: str(raw, "ID"), Name: str(raw, "Name"), Session: str(raw, "Session"), Token: str(raw, "Token"),
+    Template: template && { Type: str(template, "Type"), Regexp: str(template, "Regexp"), RemoveEmptyTags: bool(template, "RemoveEmptyTags") },
+    Service: service && {
+      Service: str(service, "Service"),
+      Failover: failover && { NearestN: num(failover, "NearestN"), Datacenters: strList(failover, "Datacenters") },
+      IgnoreCheckIDs: strList(service, "IgnoreCheckIDs"), OnlyPassing: bool(service, "OnlyPassing"), Near: str(service, "Near"),
+      Tags: strList(service, "Tags"), NodeMeta: strMap(service, "NodeMeta"), ServiceMeta: strMap(service, "ServiceMeta"),
+      Connect: bool(service, "Connect"),
+    },
+    DNS: dns && { TTL: str(dns, "TTL") },
+  };
 }
 
 function toSessionCreate(raw: Record<string, unknown>): Command {

@@ -5,9 +5,10 @@
  *   CreateIndex <= ModifyIndex <= appliedIndex for every record, and each table index is at
  *   least the ModifyIndex of its records; every KV lock is held by a live session (lock
  *   safety); no live session is bound to a critical or missing check; derived indexes agree
- *   with the tables they index.
+ *   with the tables they index; prepared query names are unique and their sessions live.
  */
 import { assert } from "../util/assert.ts";
+import { checkPreparedQueryInvariants } from "./prepared-queries.ts";
 import { checkKey, type CatalogState } from "./state.ts";
 
 function indexes(what: string, record: { CreateIndex: number; ModifyIndex: number }, tableIndex: number, applied: number): void {
@@ -26,6 +27,7 @@ export function checkInvariants(state: CatalogState): void {
   checkServices(state);
   checkChecks(state);
   checkSessions(state);
+  checkPreparedQueryInvariants(state);
   state.kv.invariants();
   for (const entry of state.kv.withPrefix("")) {
     indexes(`kv ${entry.Key}`, entry, state.kv.tableIndex, applied);

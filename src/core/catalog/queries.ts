@@ -79,6 +79,9 @@ export const queryScopes = {
   kvKeys: (prefix: string): WatchScope[] => [{ kind: "kvPrefix", prefix }],
   sessionInfo: (): WatchScope[] => [{ kind: "table", table: "sessions" }],
   sessionList: (): WatchScope[] => [{ kind: "table", table: "sessions" }],
+  preparedQueries: (): WatchScope[] => [{ kind: "table", table: "queries" }],
+  /** Execute reads a query and then any service's health: every table it may touch. */
+  preparedQueryExecute: (): WatchScope[] => (["queries", "nodes", "services", "checks"] as const).map((table) => ({ kind: "table", table })),
 } as const;
 
 /** The highest index over `scopes`: what a query watching them reports (before the 0 -> 1 rule). */

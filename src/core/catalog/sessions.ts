@@ -5,6 +5,7 @@
 import { assert } from "../util/assert.ts";
 import { formatGoDuration, parseGoDurationMs } from "./codec.ts";
 import type { Command } from "./commands.ts";
+import { deleteQueriesOfSession } from "./prepared-queries.ts";
 import { checkKey, type CatalogState, type SessionState } from "./state.ts";
 import type { ApplyResult, SessionBehavior, SessionRecord } from "./types.ts";
 
@@ -105,6 +106,7 @@ export function invalidateSession(state: CatalogState, id: string, nowMs: number
   state.sessionIndexRemove(state.sessionsByNode, record.Node, id);
   for (const checkId of record.Checks) state.sessionIndexRemove(state.sessionsByCheck, checkKey(record.Node, checkId), id);
   state.bumpTable("sessions");
+  deleteQueriesOfSession(state, id);
   const delayMs = Math.min(session.lockDelayMs, state.config.lockDelayMaxMs);
   for (const key of state.kv.heldBy(id)) {
     const entry = state.kv.get(key)!;

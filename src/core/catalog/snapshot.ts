@@ -7,7 +7,7 @@
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { assert } from "../util/assert.ts";
 import { CatalogState, checkKey, type CatalogConfig, type SessionState } from "./state.ts";
-import type { CheckRecord, KvEntry, NodeRecord, RaftIndex, ServiceRecord, SessionRecord } from "./types.ts";
+import type { CheckRecord, KvEntry, NodeRecord, PreparedQueryRecord, RaftIndex, ServiceRecord, SessionRecord } from "./types.ts";
 
 const snapshotVersion = 1;
 
@@ -15,7 +15,8 @@ interface SnapshotData {
   v: number;
   appliedIndex: RaftIndex;
   clockMs: number;
-  tableIndexes: { nodes: number; services: number; checks: number; sessions: number; kv: number };
+  /** `queries` is absent while no prepared query was ever written (older snapshots: 0). */
+  tableIndexes: { nodes: number; services: number; checks: number; sessions: number; kv: number; queries?: number };
   serviceIndex: [string, RaftIndex][];
   nodeIndex: [string, RaftIndex][];
   nodes: NodeRecord[];
@@ -29,6 +30,8 @@ interface SnapshotData {
   indexFloor?: RaftIndex;
   sessions: SessionState[];
   lockDelays: [string, number][];
+  /** Absent when there are none (and in snapshots written before they existed). */
+  preparedQueries?: PreparedQueryRecord[];
 }
 
 const byFirst = <T>(a: [string, T], b: [string, T]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
@@ -48,7 +51,7 @@ export function encodeSnapshot(state: CatalogState): Uint8Array {
     v: snapshotVersion,
     appliedIndex: state.appliedIndex,
     clockMs: state.clockMs,
-    tableIndexes: { ...state.tableIndexes, kv: state.kv.tableIndex },
+    tableIndexes: tableIndexesOf(state),
     serviceIndex: sortedEntries(state.serviceIndex),
     nodeIndex: sortedEntries(state.nodeIndex),
     nodes: sortedEntries(state.nodes).map(([, node]) => node),
@@ -60,9 +63,16 @@ export function encodeSnapshot(state: CatalogState): Uint8Array {
     ...(state.indexFloor > 0 ? { indexFloor: state.indexFloor } : {}),
     sessions: sortedEntries(state.sessions).map(([, session]) => session),
     lockDelays: sortedEntries(state.lockDelayUntilMs),
+    ...(state.preparedQueries.size > 0 ? { preparedQueries: sortedEntries(state.preparedQueries).map(([, query]) => query) } : {}),
   };
   // A fresh codec per snapshot: a shared one would keep the largest buffer it ever used.
   return new Encoder({ sortKeys: true, ignoreUndefined: true }).encode(data);
+}
+
+/** A catalog that never held a prepared query writes the same bytes as before they existed. */
+function tableIndexesOf(state: CatalogState): SnapshotData["tableIndexes"] {
+  const { queries, ...rest } = state.tableIndexes;
+  return { ...rest, kv: state.kv.tableIndex, ...(queries > 0 ? { queries } : {}) };
 }
 
 /** Builds a fresh state from snapshot bytes; throws on bytes that are not a catalog snapshot. */
@@ -79,7 +89,7 @@ function stateFrom(data: SnapshotData, config: CatalogConfig): CatalogState {
   state.clockMs = data.clockMs;
   Object.assign(state.tableIndexes, {
     nodes: data.tableIndexes.nodes, services: data.tableIndexes.services,
-    checks: data.tableIndexes.checks, sessions: data.tableIndexes.sessions,
+    checks: data.tableIndexes.checks, sessions: data.tableIndexes.sessions, queries: data.tableIndexes.queries ?? 0,
   });
   for (const [name, index] of data.serviceIndex) state.serviceIndex.set(name, index);
   for (const [name, index] of data.nodeIndex) state.nodeIndex.set(name, index);
@@ -93,6 +103,10 @@ function stateFrom(data: SnapshotData, config: CatalogConfig): CatalogState {
   state.indexFloor = data.indexFloor ?? 0;
   for (const session of data.sessions) restoreSession(state, session);
   for (const [key, untilMs] of data.lockDelays) state.lockDelayUntilMs.set(key, untilMs);
+  for (const query of data.preparedQueries ?? []) {
+    assert(query.Session === "" || state.sessions.has(query.Session), () => `prepared query ${query.ID} bound to missing session ${query.Session}`);
+    state.preparedQueries.set(query.ID, canonicalQuery(query));
+  }
   return state;
 }
 
@@ -166,6 +180,20 @@ function canonicalSession(r: SessionRecord): SessionRecord {
   };
 }
 
+function canonicalQuery(r: PreparedQueryRecord): PreparedQueryRecord {
+  const s = r.Service;
+  return {
+    ID: r.ID, Name: r.Name, Session: r.Session, Token: r.Token,
+    Template: { Type: r.Template.Type, Regexp: r.Template.Regexp, RemoveEmptyTags: r.Template.RemoveEmptyTags },
+    Service: {
+      Service: s.Service, Failover: { NearestN: s.Failover.NearestN, Datacenters: s.Failover.Datacenters },
+      IgnoreCheckIDs: s.IgnoreCheckIDs, OnlyPassing: s.OnlyPassing, Near: s.Near, Tags: s.Tags, NodeMeta: s.NodeMeta,
+      ServiceMeta: s.ServiceMeta, Connect: s.Connect,
+    },
+    DNS: { TTL: r.DNS.TTL }, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+  };
+}
+
 const isIndex = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const isStr = (v: unknown): v is string => typeof v === "string";
 const isStrMap = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && Object.values(v).every(isStr);
@@ -179,6 +207,7 @@ function snapshotShapeProblem(data: unknown): string | null {
   for (const f of ["appliedIndex", "clockMs"] as const) if (!isIndex(data[f])) return `${f} is not a non-negative integer`;
   const t = data.tableIndexes;
   if (!isRecord(t) || !["nodes", "services", "checks", "sessions", "kv"].every((k) => isIndex(t[k]))) return "tableIndexes is malformed";
+  if (t.queries !== undefined && !isIndex(t.queries)) return "tableIndexes is malformed";
   for (const f of ["serviceIndex", "nodeIndex", "tombstones", "lockDelays"] as const) {
     const list = data[f];
     if (!Array.isArray(list) || !list.every((e) => Array.isArray(e) && e.length === 2 && isStr(e[0]) && isIndex(e[1]))) return `${f} is malformed`;
@@ -200,7 +229,19 @@ function snapshotShapeProblem(data: unknown): string | null {
     isStrList(x.record.Checks) && isStrList(x.record.NodeChecks) && Array.isArray(x.record.ServiceChecks) &&
     x.record.ServiceChecks.every((r) => isRecord(r) && isStr(r.ID) && (r.Namespace === undefined || isStr(r.Namespace))) &&
     typeof x.record.LockDelay === "number" && indexed(x.record))) return "sessions are malformed";
+  if (data.preparedQueries !== undefined && !(Array.isArray(data.preparedQueries) && data.preparedQueries.every(isQuery))) return "prepared queries are malformed";
   return null;
+}
+
+function isQuery(q: unknown): boolean {
+  if (!isRecord(q) || !["ID", "Name", "Session", "Token"].every((k) => isStr(q[k])) || !isIndex(q.CreateIndex) || !isIndex(q.ModifyIndex)) return false;
+  const t = q.Template, s = q.Service, d = q.DNS;
+  if (!isRecord(t) || !isStr(t.Type) || !isStr(t.Regexp) || typeof t.RemoveEmptyTags !== "boolean") return false;
+  if (!isRecord(d) || !isStr(d.TTL) || !isRecord(s)) return false;
+  const f = s.Failover;
+  return isStr(s.Service) && isStr(s.Near) && typeof s.OnlyPassing === "boolean" && typeof s.Connect === "boolean" &&
+    isStrList(s.IgnoreCheckIDs) && isStrList(s.Tags) && isStrMap(s.NodeMeta) && isStrMap(s.ServiceMeta) &&
+    isRecord(f) && isIndex(f.NearestN) && isStrList(f.Datacenters);
 }
 
 /** Bytes from outside (an operator's archive) as snapshot data, or an error naming what is wrong. */
@@ -224,6 +265,7 @@ function capIndexes(data: SnapshotData, cap: RaftIndex): void {
   data.checks.forEach(capRecord);
   data.kv.forEach(capRecord);
   data.sessions.forEach((x) => capRecord(x.record));
+  data.preparedQueries?.forEach(capRecord);
   data.serviceIndex = data.serviceIndex.map(([k, v]) => [k, c(v)]);
   data.nodeIndex = data.nodeIndex.map(([k, v]) => [k, c(v)]);
   data.tombstones = data.tombstones.map(([k, v]) => [k, c(v)]);
@@ -251,7 +293,7 @@ export function decodeRestore(bytes: Uint8Array, config: CatalogConfig, index: R
   state.appliedIndex = index;
   state.index = index;
   state.clockMs = Math.max(clockMs, state.clockMs);
-  for (const table of ["nodes", "services", "checks", "sessions"] as const) state.tableIndexes[table] = index;
+  for (const table of ["nodes", "services", "checks", "sessions", "queries"] as const) state.tableIndexes[table] = index;
   state.kv.tableIndex = index;
   state.indexFloor = index;
   for (const session of state.sessions.values()) session.renewedAtMs = Math.max(session.renewedAtMs, nowMs);
@@ -276,6 +318,7 @@ export function inspectSnapshot(bytes: Uint8Array): SnapshotSummary | string {
     { type: "KVS", count: d.kv.length, sizeBytes: size(d.kv) },
     { type: "Tombstone", count: d.tombstones.length, sizeBytes: size(d.tombstones) },
     { type: "Session", count: d.sessions.length, sizeBytes: size(d.sessions) },
+    { type: "PreparedQuery", count: d.preparedQueries?.length ?? 0, sizeBytes: size(d.preparedQueries ?? []) },
     { type: "Index", count: 5 + d.serviceIndex.length + d.nodeIndex.length, sizeBytes: size(d.tableIndexes) + size(d.serviceIndex) + size(d.nodeIndex) },
   ].filter((t) => t.count > 0).sort((a, b) => b.sizeBytes - a.sizeBytes);
   return { version: d.v, index: d.appliedIndex, sizeBytes: bytes.length, types };

@@ -7,7 +7,7 @@
 import { assert } from "../util/assert.ts";
 import { KvStore } from "./kv-store.ts";
 import { Touch } from "./watch.ts";
-import type { CheckRecord, NodeRecord, RaftIndex, ServiceRecord, SessionRecord, Table } from "./types.ts";
+import type { CheckRecord, NodeRecord, PreparedQueryRecord, RaftIndex, ServiceRecord, SessionRecord, Table } from "./types.ts";
 
 /**
  * One typed config. Every server of a cluster must use the same values: they decide the outcome
@@ -83,7 +83,9 @@ export class CatalogState {
   readonly sessionsByNode = new Map<string, Set<string>>();
   /** Key -> leader time before which an acquire is refused (set at invalidation). */
   readonly lockDelayUntilMs = new Map<string, number>();
-  readonly tableIndexes = { nodes: 0, services: 0, checks: 0, sessions: 0 };
+  /** Prepared query ID -> query. Invariant: names unique (case-folded), every Session live. */
+  readonly preparedQueries = new Map<string, PreparedQueryRecord>();
+  readonly tableIndexes = { nodes: 0, services: 0, checks: 0, sessions: 0, queries: 0 };
   /** Highest index that touched each service name (instances, their checks, their nodes). */
   readonly serviceIndex = new Map<string, RaftIndex>();
   /** Highest index that touched each node (itself, its services, its checks). */

@@ -9,8 +9,8 @@ export type RaftIndex = number;
 export type CheckStatus = "passing" | "warning" | "critical" | "maintenance";
 export const checkStatuses: readonly CheckStatus[] = ["passing", "warning", "critical", "maintenance"];
 
-export type Table = "nodes" | "services" | "checks" | "kv" | "sessions";
-export const tables: readonly Table[] = ["nodes", "services", "checks", "kv", "sessions"];
+export type Table = "nodes" | "services" | "checks" | "kv" | "sessions" | "queries";
+export const tables: readonly Table[] = ["nodes", "services", "checks", "kv", "sessions", "queries"];
 
 export interface NodeRecord {
   ID: string;
@@ -90,6 +90,32 @@ export interface SessionRecord {
   Behavior: SessionBehavior;
   /** As given at creation ("15s", "15.0s"), or "" for no TTL. */
   TTL: string;
+  CreateIndex: RaftIndex;
+  ModifyIndex: RaftIndex;
+}
+
+/** A stored prepared query, in Consul's JSON shape and field order (GET /v1/query). */
+export interface PreparedQueryRecord {
+  ID: string;
+  Name: string;
+  Session: string;
+  /** Stored and shown, never used: ACLs are not enforced yet. */
+  Token: string;
+  Template: { Type: string; Regexp: string; RemoveEmptyTags: boolean };
+  Service: {
+    Service: string;
+    /** Stored as given; a single datacenter has nowhere to fail over to. */
+    Failover: { NearestN: number; Datacenters: string[] };
+    IgnoreCheckIDs: string[];
+    OnlyPassing: boolean;
+    Near: string;
+    /** "!tag" excludes instances carrying the tag. */
+    Tags: string[];
+    NodeMeta: Record<string, string>;
+    ServiceMeta: Record<string, string>;
+    Connect: boolean;
+  };
+  DNS: { TTL: string };
   CreateIndex: RaftIndex;
   ModifyIndex: RaftIndex;
 }

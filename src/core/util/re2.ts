@@ -8,6 +8,8 @@ import { RE2JS } from "re2js";
 
 export interface Re2 {
   test(input: string): boolean;
+  /** Go's FindStringSubmatch: the leftmost match and its groups ("" for a group that did not take part), or null. */
+  submatches(input: string): string[] | null;
 }
 
 export class Re2SyntaxError extends Error {
@@ -22,5 +24,14 @@ export function compileRe2(pattern: string): Re2 {
   } catch (error) {
     throw new Re2SyntaxError((error as Error).message);
   }
-  return { test: (input) => compiled.matcher(input).find() };
+  return {
+    test: (input) => compiled.matcher(input).find(),
+    submatches: (input) => {
+      const matcher = compiled.matcher(input);
+      if (!matcher.find()) return null;
+      const groups: string[] = [];
+      for (let i = 0; i <= matcher.groupCount(); i++) groups.push(matcher.group(i) ?? "");
+      return groups;
+    },
+  };
 }
