@@ -9,6 +9,7 @@
  */
 import test from "ava";
 import fc from "fast-check";
+import type { KvFlags } from "../src/core/catalog/kv-flags.ts";
 import {
   Catalog, encodeCommand, type ApplyResult, type CheckRecord, type Command, type KvEntry, type KvOp,
   type NodeRecord, type ServiceRecord, type SessionRecord,
@@ -33,7 +34,7 @@ function mark(name: string): void {
 type Op =
   | { t: "register"; node: string; addr: string; rack: string; serf?: Status; svc?: { id: string; name: string; port: number; tags: string[]; check?: Status } }
   | { t: "deregister"; node: string; serviceId?: string; checkId?: string }
-  | { t: "kv"; verb: "set" | "cas" | "delete" | "delete-tree" | "delete-cas" | "lock" | "unlock"; key: string; value: string; flags: number; index: number | "current"; session: string }
+  | { t: "kv"; verb: "set" | "cas" | "delete" | "delete-tree" | "delete-cas" | "lock" | "unlock"; key: string; value: string; flags: KvFlags; index: number | "current"; session: string }
   | { t: "txn"; ops: { verb: "set" | "cas" | "delete" | "get" | "check-not-exists" | "lock" | "get-tree"; key: string; value: string; index: number | "current"; session: string }[] }
   | { t: "session"; id: string; node: string; ttl: string; behavior: "release" | "delete"; lockDelayMs: number; bindSerf: boolean }
   | { t: "destroy" | "renew" | "expire"; id: string }
@@ -58,7 +59,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   }) },
   { weight: 6, arbitrary: fc.record({
     t: fc.constant("kv" as const), verb: fc.constantFrom("set", "cas", "delete", "delete-tree", "delete-cas", "lock", "lock", "unlock"),
-    key: fc.constantFrom(...keys, ...prefixes), value: fc.constantFrom("", "v1", "v2"), flags: fc.constantFrom(0, 7),
+    key: fc.constantFrom(...keys, ...prefixes), value: fc.constantFrom("", "v1", "v2"), flags: fc.constantFrom<KvFlags>(0, 7, 0x2ddccbc058a50c18n),
     index: indexArb, session: fc.constantFrom(...sessionIds),
   }) },
   { weight: 2, arbitrary: fc.record({
@@ -144,7 +145,7 @@ class Model {
   }
 
   // ---- KV, after Consul's kvs.go rules ----
-  put(key: string, value: Uint8Array | null, flags: number, session: string | undefined | "keep", lockIndex?: number): KvEntry {
+  put(key: string, value: Uint8Array | null, flags: KvFlags, session: string | undefined | "keep", lockIndex?: number): KvEntry {
     const old = this.kv.get(key);
     const holder = session === "keep" ? old?.Session : session;
     const next: KvEntry = {
