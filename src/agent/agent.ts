@@ -13,7 +13,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { LocalCheck, LocalService } from "../core/agent/anti-entropy.ts";
+import type { LocalCheck, LocalService, SyncWrite } from "../core/agent/anti-entropy.ts";
 import { LocalSync, type LocalSyncHost, type LocalView } from "../core/agent/local-sync.ts";
 import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMember } from "../core/agent/server-duties.ts";
 import { bootstrapDecision, type ServerInfo } from "../core/agent/bootstrap.ts";
@@ -1137,7 +1137,10 @@ export class Agent implements AgentBackend {
         });
       },
       write: (write, done) => {
-        this.write(write as WriteRequest).then(() => done(true), (error: Error) => {
+        this.write(write as WriteRequest).then(() => {
+          this.logSynced(write);
+          done(true);
+        }, (error: Error) => {
           this.log.debug("anti-entropy: write failed; will retry", { op: write.op, error: error.message });
           done(false);
         });
@@ -1148,6 +1151,20 @@ export class Agent implements AgentBackend {
       periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 0, retryTicks: Math.round(1_000 / tickMs),
       checkUpdateIntervalMs: this.config.checkUpdateIntervalMs,
     });
+  }
+
+  /** Consul's anti-entropy lines, which operators (and `consul monitor` watchers) look for. */
+  private logSynced(write: SyncWrite): void {
+    if (write.op === "catalog.deregister") {
+      if (write.ServiceID !== undefined) this.log.info("Deregistered service", { service: write.ServiceID });
+      else if (write.CheckID !== undefined) this.log.info("Deregistered check", { check: write.CheckID });
+      return;
+    }
+    if (write.SkipNodeUpdate !== true) this.log.info("Synced node info");
+    if (write.Service !== undefined) this.log.info("Synced service", { service: write.Service.ID || write.Service.Service });
+    for (const check of [...(write.Check === undefined ? [] : [write.Check]), ...(write.Checks ?? [])]) {
+      this.log.info("Synced check", { check: check.CheckID ?? check.Name ?? "" });
+    }
   }
 
   private localView(): LocalView {
