@@ -1014,6 +1014,9 @@ export class Agent implements AgentBackend {
 
   async self(): Promise<Record<string, unknown>> {
     const member = this.members({ wan: false }).find((m) => m.Name === this.nodeName);
+    const wanMember = this.members({ wan: true }).find((m) => m.Name === `${this.nodeName}.${this.datacenter}`);
+    // Consul prints its Serf addresses as Go's net.TCPAddr with the scheme ("tcp://[::1]:8301").
+    const serfAddr = (m: AgentMember | undefined) => (m === undefined ? "" : `tcp://${m.Addr.includes(":") ? `[${m.Addr}]` : m.Addr}:${m.Port}`);
     return {
       Config: {
         Datacenter: this.datacenter, PrimaryDatacenter: this.config.primaryDatacenter, NodeName: this.nodeName, NodeID: this.nodeId,
@@ -1023,6 +1026,7 @@ export class Agent implements AgentBackend {
         Datacenter: this.datacenter, NodeName: this.nodeName, NodeID: this.nodeId, ServerMode: this.config.server,
         SessionTTLMin: `${this.config.sessionTtlMinMs / 1000}s`, DataDir: this.config.dataDir ?? "", Bootstrap: this.config.bootstrap,
         BootstrapExpect: this.config.bootstrapExpect, DNSDomain: this.config.domain, ClientAddrs: this.config.clientAddrs,
+        SerfAdvertiseAddrLAN: serfAddr(member), SerfAdvertiseAddrWAN: serfAddr(wanMember),
       },
       Coord: this.coordinates().get(this.nodeName) ?? null,
       Member: member ?? null,

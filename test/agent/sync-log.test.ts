@@ -33,3 +33,17 @@ test.serial("a service registered and deregistered is logged as Consul logs it o
     await running.stop();
   }
 });
+
+test.serial("agent/self's DebugConfig has the Serf LAN address as Consul prints it (the Go api's AgentJoin joins it)", async (t) => {
+  t.timeout(120_000);
+  const args = ["-dev", "-node", "self1", "-bind", host, "-client", host, "-http-port", "0", "-dns-port", "-1",
+    "-serf-lan-port", "18433", "-serf-wan-port", "-1", "-server-port", "18434"];
+  const running = await startAgent(loadConfig(args).config, createLogger({ level: "error", write: () => {} }));
+  try {
+    const self = await (await fetch(`http://${host}:${running.httpPorts[0]!}/v1/agent/self`)).json() as { DebugConfig: Record<string, unknown> };
+    t.is(self.DebugConfig.SerfAdvertiseAddrLAN, `tcp://${host}:18433`);
+    t.is(self.DebugConfig.SerfAdvertiseAddrWAN, "", "no WAN pool with -serf-wan-port -1");
+  } finally {
+    await running.stop();
+  }
+});
