@@ -837,8 +837,14 @@ export class Agent implements AgentBackend {
 
   private evaluate(query: CatalogQuery, filter: ((v: unknown) => boolean) | null): { index: number; value: unknown } {
     const result = runQuery(this.catalog!, query as Extract<CatalogQuery, { kind: CatalogQuery["kind"] }>);
-    if (filter === null || !Array.isArray(result.value)) return result;
-    return { index: result.index, value: (result.value as unknown[]).filter(filter) };
+    if (filter === null) return result;
+    if (Array.isArray(result.value)) return { index: result.index, value: (result.value as unknown[]).filter(filter) };
+    // Consul filters a node's Services map (catalog/node/:node and node-services), not the node.
+    if (query.kind === "catalogNode" && result.value !== null && typeof result.value === "object") {
+      const node = result.value as { Services: Record<string, unknown> };
+      return { index: result.index, value: { ...node, Services: Object.fromEntries(Object.entries(node.Services).filter(([, service]) => filter(service))) } };
+    }
+    return result;
   }
 
   /** Identical blocking queries share one evaluation per write (src/core/agent/query-share.ts). */
