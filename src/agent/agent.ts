@@ -138,7 +138,7 @@ export interface AgentHooks {
   /** SIGHUP or PUT /v1/agent/reload: re-read the configuration; resolve with the new one. */
   reloadConfig?(): Promise<AgentConfig>;
   /** Log lines for /v1/agent/monitor. */
-  subscribeLogs?(level: string, listener: (line: string) => void): () => void;
+  subscribeLogs?(level: string, listener: (line: string) => void, json: boolean): () => void;
 }
 
 export class Agent implements AgentBackend {
@@ -1358,9 +1358,9 @@ export class Agent implements AgentBackend {
     };
   }
 
-  monitor(level: string, onLine: (line: string) => void): () => void {
+  monitor(level: string, onLine: (line: string) => void, json = false): () => void {
     if (this.hooks.subscribeLogs === undefined) return () => {};
-    return this.hooks.subscribeLogs(level.toLowerCase() || "info", onLine);
+    return this.hooks.subscribeLogs(level.toLowerCase() || "info", onLine, json);
   }
 
   async host(): Promise<Record<string, unknown>> {

@@ -47,3 +47,29 @@ test.serial("agent/self's DebugConfig has the Serf LAN address as Consul prints 
     await running.stop();
   }
 });
+
+test.serial("agent/monitor?logjson streams Consul's JSON log lines (the Go api's AgentMonitorJSON)", async (t) => {
+  t.timeout(120_000);
+  const args = ["-dev", "-node", "mon1", "-bind", host, "-client", host, "-http-port", "0", "-dns-port", "-1",
+    "-serf-lan-port", "18437", "-serf-wan-port", "-1", "-server-port", "18438"];
+  const running = await startAgent(loadConfig(args).config, createLogger({ level: "info", write: () => {} }));
+  const controller = new AbortController();
+  try {
+    const base = `http://${host}:${running.httpPorts[0]!}`;
+    const res = await fetch(`${base}/v1/agent/monitor?loglevel=debug&logjson`, { signal: controller.signal });
+    t.is(res.status, 200);
+    t.is((await fetch(`${base}/v1/agent/service/register`, { method: "PUT", body: JSON.stringify({ Name: "redis" }) })).status, 200);
+    const reader = res.body!.getReader();
+    let text = "";
+    while (!text.includes("Synced service")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    const line = text.split("\n").find((l) => l.includes("Synced service"))!;
+    t.like(JSON.parse(line), { "@level": "info", "@module": "agent", "@message": "Synced service", service: "redis" });
+  } finally {
+    controller.abort();
+    await running.stop();
+  }
+});
