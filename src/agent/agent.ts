@@ -13,7 +13,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { LocalCheck, LocalService } from "../core/agent/anti-entropy.ts";
+import type { LocalCheck, LocalService, SyncWrite } from "../core/agent/anti-entropy.ts";
 import { LocalSync, type LocalSyncHost, type LocalView } from "../core/agent/local-sync.ts";
 import { ServerDuties, defaultServerDutiesConfig, type DutiesHost, type DutiesMember } from "../core/agent/server-duties.ts";
 import { bootstrapDecision, type ServerInfo } from "../core/agent/bootstrap.ts";
@@ -139,7 +139,7 @@ export interface AgentHooks {
   /** SIGHUP or PUT /v1/agent/reload: re-read the configuration; resolve with the new one. */
   reloadConfig?(): Promise<AgentConfig>;
   /** Log lines for /v1/agent/monitor. */
-  subscribeLogs?(level: string, listener: (line: string) => void): () => void;
+  subscribeLogs?(level: string, listener: (line: string) => void, json: boolean): () => void;
 }
 
 export class Agent implements AgentBackend {
@@ -861,8 +861,14 @@ export class Agent implements AgentBackend {
 
   private evaluate(query: CatalogQuery, filter: ((v: unknown) => boolean) | null): { index: number; value: unknown } {
     const result = runQuery(this.catalog!, query as Extract<CatalogQuery, { kind: CatalogQuery["kind"] }>);
-    if (filter === null || !Array.isArray(result.value)) return result;
-    return { index: result.index, value: (result.value as unknown[]).filter(filter) };
+    if (filter === null) return result;
+    if (Array.isArray(result.value)) return { index: result.index, value: (result.value as unknown[]).filter(filter) };
+    // Consul filters a node's Services map (catalog/node/:node and node-services), not the node.
+    if (query.kind === "catalogNode" && result.value !== null && typeof result.value === "object") {
+      const node = result.value as { Services: Record<string, unknown> };
+      return { index: result.index, value: { ...node, Services: Object.fromEntries(Object.entries(node.Services).filter(([, service]) => filter(service))) } };
+    }
+    return result;
   }
 
   /** Identical blocking queries share one evaluation per write (src/core/agent/query-share.ts). */
@@ -1038,6 +1044,9 @@ export class Agent implements AgentBackend {
 
   async self(): Promise<Record<string, unknown>> {
     const member = this.members({ wan: false }).find((m) => m.Name === this.nodeName);
+    const wanMember = this.members({ wan: true }).find((m) => m.Name === `${this.nodeName}.${this.datacenter}`);
+    // Consul prints its Serf addresses as Go's net.TCPAddr with the scheme ("tcp://[::1]:8301").
+    const serfAddr = (m: AgentMember | undefined) => (m === undefined ? "" : `tcp://${m.Addr.includes(":") ? `[${m.Addr}]` : m.Addr}:${m.Port}`);
     return {
       Config: {
         Datacenter: this.datacenter, PrimaryDatacenter: this.config.primaryDatacenter, NodeName: this.nodeName, NodeID: this.nodeId,
@@ -1047,6 +1056,7 @@ export class Agent implements AgentBackend {
         Datacenter: this.datacenter, NodeName: this.nodeName, NodeID: this.nodeId, ServerMode: this.config.server,
         SessionTTLMin: `${this.config.sessionTtlMinMs / 1000}s`, DataDir: this.config.dataDir ?? "", Bootstrap: this.config.bootstrap,
         BootstrapExpect: this.config.bootstrapExpect, DNSDomain: this.config.domain, ClientAddrs: this.config.clientAddrs,
+        SerfAdvertiseAddrLAN: serfAddr(member), SerfAdvertiseAddrWAN: serfAddr(wanMember),
       },
       Coord: this.coordinates().get(this.nodeName) ?? null,
       Member: member ?? null,
@@ -1161,7 +1171,10 @@ export class Agent implements AgentBackend {
         });
       },
       write: (write, done) => {
-        this.write(write as WriteRequest).then(() => done(true), (error: Error) => {
+        this.write(write as WriteRequest).then(() => {
+          this.logSynced(write);
+          done(true);
+        }, (error: Error) => {
           this.log.debug("anti-entropy: write failed; will retry", { op: write.op, error: error.message });
           done(false);
         });
@@ -1172,6 +1185,20 @@ export class Agent implements AgentBackend {
       periodicTicks: Math.round(60_000 / tickMs), changeDelayTicks: 0, retryTicks: Math.round(1_000 / tickMs),
       checkUpdateIntervalMs: this.config.checkUpdateIntervalMs,
     });
+  }
+
+  /** Consul's anti-entropy lines, which operators (and `consul monitor` watchers) look for. */
+  private logSynced(write: SyncWrite): void {
+    if (write.op === "catalog.deregister") {
+      if (write.ServiceID !== undefined) this.log.info("Deregistered service", { service: write.ServiceID });
+      else if (write.CheckID !== undefined) this.log.info("Deregistered check", { check: write.CheckID });
+      return;
+    }
+    if (write.SkipNodeUpdate !== true) this.log.info("Synced node info");
+    if (write.Service !== undefined) this.log.info("Synced service", { service: write.Service.ID || write.Service.Service });
+    for (const check of [...(write.Check === undefined ? [] : [write.Check]), ...(write.Checks ?? [])]) {
+      this.log.info("Synced check", { check: check.CheckID ?? check.Name ?? "" });
+    }
   }
 
   private localView(): LocalView {
@@ -1355,9 +1382,9 @@ export class Agent implements AgentBackend {
     };
   }
 
-  monitor(level: string, onLine: (line: string) => void): () => void {
+  monitor(level: string, onLine: (line: string) => void, json = false): () => void {
     if (this.hooks.subscribeLogs === undefined) return () => {};
-    return this.hooks.subscribeLogs(level.toLowerCase() || "info", onLine);
+    return this.hooks.subscribeLogs(level.toLowerCase() || "info", onLine, json);
   }
 
   async host(): Promise<Record<string, unknown>> {

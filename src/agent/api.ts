@@ -206,7 +206,7 @@ export interface AgentBackend {
   coordinateDatacenters(): Promise<unknown[]>;
   /** prom-client registry text (`?format=prometheus`) or Consul's JSON metrics. */
   metrics(format: "json" | "prometheus"): Promise<string | Record<string, unknown>>;
-  /** Log lines at `level` and above until the returned function is called. */
-  monitor(level: string, onLine: (line: string) => void): () => void;
+  /** Log lines at `level` and above (Consul's JSON lines with `json`) until the returned function is called. */
+  monitor(level: string, onLine: (line: string) => void, json?: boolean): () => void;
   host(): Promise<Record<string, unknown>>;
 }

@@ -26,6 +26,7 @@
  */
 import type { CatalogQuery } from "../core/agent/query-types.ts";
 import type { ReadOptions, ReadResult } from "./api.ts";
+import { comparableJson } from "../core/util/json-key.ts";
 
 /** One read forwarded to a server (the agent's RPC `query` call, with its server choice and retries). */
 export type ForwardQuery = (query: CatalogQuery, options: ReadOptions, signal: AbortSignal) => Promise<ReadResult<unknown>>;
@@ -140,7 +141,7 @@ export class ForwardedQueries {
     let group!: Group;
     const started = this.call(query, { ...rest, index: 0 }, controller.signal).then(
       (result) => {
-        group.answer = { result, json: JSON.stringify(result.value) };
+        group.answer = { result, json: comparableJson(result.value) };
         this.idleCheck(group);
         void this.run(group);
       },
@@ -181,7 +182,7 @@ export class ForwardedQueries {
 
   private update(group: Group, result: ReadResult<unknown>): void {
     const previous = group.answer!;
-    const text = JSON.stringify(result.value);
+    const text = comparableJson(result.value);
     const answer: Answer = { result, json: text === previous.json ? previous.json : text };
     group.answer = answer;
     const woken: Waiter[] = [];

@@ -43,7 +43,7 @@ export async function startAgent(config: AgentConfig, logger: RootLogger, option
   const reload = options.reloadConfig;
   const agent = await Agent.start(config, logger, {
     onShutdown: () => void stopFrontEnds().then(resolveStopped),
-    subscribeLogs: (level, listener) => logger.subscribe({ level: level as LogLevel }, listener),
+    subscribeLogs: (level, listener, json) => logger.subscribe({ level: level as LogLevel, json }, listener),
     ...(reload !== undefined ? {
       reloadConfig: async () => {
         const next = await reload();

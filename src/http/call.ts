@@ -124,8 +124,7 @@ export class Call {
 
   /** A JSON answer; `?pretty` indents by four spaces as Go's MarshalIndent does. */
   send(value: unknown, status = 200, binary = false): void {
-    const replacer = binary ? bytesAsBase64 : undefined;
-    const text = this.pretty ? JSON.stringify(value ?? null, replacer, 4) + "\n" : JSON.stringify(value ?? null, replacer);
+    const text = stringify(value, binary, this.pretty);
     this.ctx.status = status;
     this.ctx.type = "application/json";
     this.ctx.body = text;
@@ -141,7 +140,7 @@ export class Call {
     let bodies = sharedBodies.get(value);
     if (bodies === undefined) sharedBodies.set(value, (bodies = new Map()));
     let text = bodies.get(render as (value: unknown) => unknown);
-    if (text === undefined) bodies.set(render as (value: unknown) => unknown, (text = JSON.stringify(render(value) ?? null)));
+    if (text === undefined) bodies.set(render as (value: unknown) => unknown, (text = stringify(render(value), false, false)));
     this.ctx.status = 200;
     this.ctx.type = "application/json";
     this.ctx.body = text;
@@ -168,6 +167,30 @@ export class Call {
 
 /** Serialised bodies per shared value and render function; entries go when the value does. */
 const sharedBodies = new WeakMap<object, Map<(value: unknown) => unknown, string>>();
+
+/**
+ * JSON text for an answer. KV flags above 2^53 - 1 are bigints, which JSON.stringify refuses and
+ * Node 20 has no JSON.rawJSON for; only then (so other answers keep the plain, replacer-free
+ * stringify) each is written as a string holding a lone surrogate, which JSON.stringify escapes
+ * to the ASCII text \udead, and the quoted marker is replaced by the digits. No other string
+ * produces that text: decoded UTF-8 never holds a lone surrogate, and a backslash is escaped.
+ */
+export function stringify(value: unknown, binary: boolean, pretty: boolean): string {
+  const plain = (replacer: ((key: string, item: unknown) => unknown) | undefined) =>
+    pretty ? JSON.stringify(value ?? null, replacer, 4) + "\n" : JSON.stringify(value ?? null, replacer);
+  try {
+    return plain(binary ? bytesAsBase64 : undefined);
+  } catch (error) {
+    if (!(error instanceof TypeError) || !error.message.includes("BigInt")) throw error;
+  }
+  const text = plain((key, item) => {
+    if (typeof item === "bigint") return bigintMarker + item.toString();
+    return binary ? bytesAsBase64(key, item) : item;
+  });
+  return text.replace(/"\\udead(\d+)"/g, "$1");
+}
+
+const bigintMarker = "\udead";
 
 /** JSON.stringify replacer: bytes (KV values in txn answers, event payloads) as base64. */
 function bytesAsBase64(_key: string, value: unknown): unknown {

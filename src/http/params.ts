@@ -3,7 +3,7 @@
  * when present with an empty value, Go durations for `wait` and `max_stale`, `index`, the
  * consistency flags, and the ACL token from `?token=`, `X-Consul-Token` or `Authorization: Bearer`.
  */
-import { parseGoDurationMs } from "../core/catalog/index.ts";
+import { parseGoDurationMs, parseKvFlags, type KvFlags } from "../core/catalog/index.ts";
 import { compileFilter, FilterError } from "../core/filter/index.ts";
 import { ApiError, type Consistency, type ReadOptions } from "../agent/api.ts";
 
@@ -66,6 +66,15 @@ export class Params {
     if (!/^\d{1,20}$/.test(value)) throw badRequest(`Invalid ${what}: ${JSON.stringify(value)} is not an unsigned integer`);
     const parsed = Number(value);
     if (!Number.isSafeInteger(parsed)) throw badRequest(`Invalid ${what}: ${value} is larger than ${Number.MAX_SAFE_INTEGER}`);
+    return parsed;
+  }
+
+  /** KV `?flags`, a uint64 as Consul's strconv.ParseUint reads it; absent → undefined. */
+  kvFlags(name: string): KvFlags | undefined {
+    const value = this.query.get(name);
+    if (value === null || value === "") return undefined;
+    const parsed = parseKvFlags(value);
+    if (parsed === undefined) throw badRequest(`Invalid flags: ${JSON.stringify(value)} is not an unsigned 64-bit integer`);
     return parsed;
   }
 

@@ -113,3 +113,25 @@ test("kv: keys iterate in order across many inserts in random order", (t) => {
   t.deepEqual(listed, [...keys].sort());
   s.catalog.invariants();
 });
+
+test("kv flags are a uint64: api.Lock's 0x2ddccbc058a50c18 and 2^64 - 1 survive the log, a snapshot and a restore exactly", (t) => {
+  const s = new Script();
+  const lockFlag = 0x2ddccbc058a50c18n;
+  t.is(s.set("lock", "", { Flags: lockFlag }), true);
+  t.is(s.set("max", "", { Flags: 18446744073709551615n }), true);
+  t.is(s.set("small", "", { Flags: 42n }), true);
+  t.is(s.catalog.kvGet("lock").value!.Flags, lockFlag);
+  t.is(s.catalog.kvGet("max").value!.Flags, 18446744073709551615n);
+  t.is(s.catalog.kvGet("small").value!.Flags, 42, "a flag that fits a number is one, so === compares flags");
+  const index = s.catalog.kvGet("lock").value!.ModifyIndex;
+  s.set("lock", "", { Flags: lockFlag });
+  t.is(s.catalog.kvGet("lock").value!.ModifyIndex, index, "the same flags again is no change");
+  const archive = s.catalog.snapshot();
+  s.set("lock", "", { Flags: 1 });
+  t.is(s.ok({ op: "snapshot.restore", Data: archive }), true);
+  t.is(s.catalog.kvGet("lock").value!.Flags, lockFlag);
+  t.is(s.catalog.kvGet("max").value!.Flags, 18446744073709551615n);
+  for (const bad of [18446744073709551616n, -1, 2 ** 60, "12x"]) {
+    t.regex(s.err({ op: "kv", Verb: "set", Key: "bad", Flags: bad } as never).message, /Flags must be an unsigned 64-bit integer/, String(bad));
+  }
+});

@@ -131,10 +131,20 @@ test("register: renaming a service moves the instance between names", (t) => {
   s.catalog.invariants();
 });
 
-test("register: an empty address is refused unless the node exists and SkipNodeUpdate is set", (t) => {
+test("register: an empty address is refused unless SkipNodeUpdate is set, which keeps an existing node as it is", (t) => {
   const s = new Script();
   t.is(s.err({ op: "catalog.register", Node: "n1", Address: "" }).status, 500);
   s.node("n1");
   s.ok({ op: "catalog.register", Node: "n1", Address: "", SkipNodeUpdate: true, Service: { Service: "web" } });
   t.is(s.catalog.catalogNodes().value[0]!.Address, "10.0.0.2");
+});
+
+test("register: SkipNodeUpdate for a node not yet registered creates it with an empty address, as Consul does (the Go api's tests register in map order)", (t) => {
+  const s = new Script();
+  s.ok({ op: "catalog.register", Node: "baz", Address: "", SkipNodeUpdate: true, Service: { Service: "critical", ID: "criticalV2", Port: 8080 } });
+  t.like(s.catalog.catalogNodes().value[0], { Node: "baz", Address: "" });
+  t.is(s.catalog.catalogService("critical").value.length, 1);
+  s.ok({ op: "catalog.register", Node: "baz", Address: "10.0.0.9" });
+  t.is(s.catalog.catalogNodes().value[0]!.Address, "10.0.0.9");
+  s.catalog.invariants();
 });

@@ -247,11 +247,16 @@ test("cross-key checks on file values", (t) => {
     [{ reconnect_timeout: "1h" }, "reconnect_timeout must be >= 8h0m0s, got 1h0m0s"],
     [{ gossip_lan: { probe_timeout: "2s" } }, "gossip_lan.probe_timeout (2s) must be shorter than gossip_lan.probe_interval (1s)"],
     [{ dns_config: { recursor_strategy: "fastest" } }, 'dns_config.recursor_strategy: expected "sequential" or "random", got "fastest"'],
-    [{ ports: { https: 8501 } }, "ports.https: HTTPS is not supported by Praetor yet; leave it at -1"],
   ];
   for (const [content, message] of cases) {
     t.throws(() => load(["-data-dir=/d", "-config-file", "/c.json"], { "/c.json": json(content) }), { instanceOf: ConfigError, message });
   }
+});
+
+test("an HTTPS port loads (Consul's sdk/testutil always sets one) with a warning that it is not served", (t) => {
+  const { config, warnings } = load(["-data-dir=/d", "-config-file", "/c.json"], { "/c.json": json({ ports: { https: 8501 } }) });
+  t.is(config.ports.https, 8501);
+  t.deepEqual(warnings, ["ports.https: HTTPS is not supported by Praetor yet; port 8501 is not served"]);
 });
 
 test("risky settings warn: bootstrap_expect of 1, 2 or even, an undiscoverable node name", (t) => {

@@ -53,6 +53,26 @@ both("kv: ?flags is stored; bad ?flags is a 400 naming it", async (t, api) => {
   t.regex(bad.text, /Invalid flags/);
 });
 
+both("kv: ?flags is a uint64 (the Go api's Lock and Semaphore flags) and comes back digit for digit", async (t, api) => {
+  // Parsed as JSON these would round: the text is checked, as Go's decoder reads it.
+  t.is((await api.put("/v1/kv/lock/.lock?flags=3304740253564472344", "")).text, "true");
+  t.regex((await api.get("/v1/kv/lock/.lock")).text, /"Flags":3304740253564472344,/);
+  t.regex((await api.get("/v1/kv/lock/?recurse&pretty")).text, /"Flags": 3304740253564472344,/);
+  t.is((await api.put("/v1/kv/max?flags=18446744073709551615", "")).text, "true");
+  t.regex((await api.get("/v1/kv/max")).text, /"Flags":18446744073709551615,/);
+  // A blocking read (what api.Lock's monitor does) compares answers to wake its waiters.
+  const index = (await api.get("/v1/kv/lock/.lock")).headers.get("x-consul-index");
+  const blocked = api.get(`/v1/kv/lock/.lock?index=${index}&wait=10s`);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.is((await api.put("/v1/kv/lock/.lock?flags=3304740253564472345", "")).text, "true");
+  const woken = await blocked;
+  t.is(woken.status, 200);
+  t.regex(woken.text, /"Flags":3304740253564472345,/);
+  const over = await api.put("/v1/kv/max?flags=18446744073709551616", "");
+  t.is(over.status, 400);
+  t.regex(over.text, /Invalid flags/);
+});
+
 both("kv: ?cas=0 creates only, ?cas=<ModifyIndex> replaces, a stale cas is false", async (t, api) => {
   t.is((await api.put("/v1/kv/c?cas=0", "1")).text, "true");
   t.is((await api.put("/v1/kv/c?cas=0", "2")).text, "false");

@@ -7,7 +7,7 @@ import {
   FrameDecoder, FrameError, FrameKind, encodeFrame, encodeMessageFrames, frameHeaderBytes, type DecodedMessage,
 } from "../../src/transports/rpc/frame.ts";
 import { backoffDelayMs } from "../../src/transports/rpc/backoff.ts";
-import { decodeHello, decodeRaftMessage, decodeRequest, decodeResponse, encodeHello, encodePayload, encodeRaftMessage } from "../../src/transports/rpc/codec.ts";
+import { decodeHello, decodePayload, decodeRaftMessage, decodeRequest, decodeResponse, encodeHello, encodePayload, encodeRaftMessage } from "../../src/transports/rpc/codec.ts";
 import type { Message } from "../../src/core/raft/types.ts";
 
 const limits = { framePayloadBytesMax: 16, messageBytesMax: 64 };
@@ -125,4 +125,9 @@ test("backoff doubles from the base to the cap, jittered within [d/2, d]", (t) =
   t.deepEqual([1, 2, 7].map((n) => backoffDelayMs(n, config, () => 0)), [10, 20, 500]);
   t.throws(() => backoffDelayMs(0, config, () => 0), { instanceOf: RangeError });
   t.throws(() => backoffDelayMs(1, { baseMs: 0, capMs: 10 }, () => 0), { instanceOf: RangeError });
+});
+
+test("payloads carry bigints (KV flags above 2^53 - 1 in forwarded writes and reads) exactly, and numbers stay numbers", (t) => {
+  const value = { Flags: 0x2ddccbc058a50c18n, Max: 18446744073709551615n, nowMs: 1_764_000_000_000, list: [1n, 2] };
+  t.deepEqual(decodePayload(encodePayload(value), "test"), value);
 });

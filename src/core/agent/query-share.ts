@@ -20,6 +20,7 @@
  */
 import type { CatalogQuery } from "./query-types.ts";
 import type { WatchScope } from "../catalog/watch.ts";
+import { comparableJson } from "../util/json-key.ts";
 
 /** One evaluation of a query, shared by every waiter of its group. `json` is the change detector. */
 export interface SharedAnswer {
@@ -175,7 +176,7 @@ export class SharedQueries {
     const fromIndex = this.host.scopeIndex(group.scopes);
     const { index, value } = this.host.evaluate(group.query, group.filter);
     this.counters.evaluations++;
-    const json = JSON.stringify(value);
+    const json = comparableJson(value);
     const answer: SharedAnswer = { index, value, json: group.lastJson === json ? group.lastJson : json };
     group.lastJson = answer.json;
     group.answer = answer;

@@ -10,6 +10,7 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { decodeBase64, parseGoDurationMs } from "./codec.ts";
+import { kvFlagsWire, parseKvFlags, type KvFlags } from "./kv-flags.ts";
 import type { CommandError, ServiceCheckRef, ServiceWeights } from "./types.ts";
 
 export const commandVersion = 1;
@@ -59,7 +60,7 @@ export interface KvOp {
   Verb: KvVerb;
   Key: string;
   Value?: Uint8Array | null;
-  Flags?: number;
+  Flags?: KvFlags;
   /** ModifyIndex for cas / check-index / delete-cas. */
   Index?: number;
   Session?: string;
@@ -151,7 +152,17 @@ export type Command =
 export type CommandOp = Command["op"];
 
 export function encodeCommand(command: Command): Uint8Array {
-  return encoder.encode(command);
+  return encoder.encode(wireFlags(command));
+}
+
+/** The command with any bigint KV flags as decimal strings (msgpack has no bigint here). */
+function wireFlags(command: Command): Command {
+  const kv = (op: KvOp): KvOp => (typeof op.Flags === "bigint" ? { ...op, Flags: kvFlagsWire(op.Flags) as unknown as KvFlags } : op);
+  if (command.op === "kv") return kv(command) as Command;
+  if (command.op === "txn" && command.Ops.some((op) => "KV" in op && typeof op.KV.Flags === "bigint")) {
+    return { ...command, Ops: command.Ops.map((op) => ("KV" in op ? { KV: kv(op.KV) } : op)) };
+  }
+  return command;
 }
 
 export type DecodeResult = { ok: true; command: Command } | { ok: false; error: CommandError };
@@ -250,7 +261,7 @@ function toKvOp(raw: Record<string, unknown>): KvOp {
   const verb = reqStr(raw, "Verb");
   if (!(kvVerbs as readonly string[]).includes(verb)) bad(`unknown KV verb ${JSON.stringify(verb)}`);
   return {
-    Verb: verb as KvVerb, Key: str(raw, "Key") ?? "", Value: value(raw), Flags: num(raw, "Flags"),
+    Verb: verb as KvVerb, Key: str(raw, "Key") ?? "", Value: value(raw), Flags: flags(raw),
     Index: num(raw, "Index") ?? num(raw, "ModifyIndex"), Session: str(raw, "Session"),
   };
 }
@@ -436,6 +447,14 @@ function num(raw: Record<string, unknown>, name: string): number | undefined {
   if (typeof got === "bigint") return Number(got);
   if (typeof got !== "number" || !Number.isFinite(got)) bad(`${name} must be a number`);
   return got;
+}
+
+function flags(raw: Record<string, unknown>): KvFlags | undefined {
+  const got = field(raw, "Flags");
+  if (got === undefined || got === null) return undefined;
+  const parsed = parseKvFlags(got);
+  if (parsed === undefined) bad(`Flags must be an unsigned 64-bit integer (a JSON number above 2^53 - 1 arrives rounded: send it in ?flags), got ${String(got)}`);
+  return parsed;
 }
 
 function bool(raw: Record<string, unknown>, name: string): boolean | undefined {

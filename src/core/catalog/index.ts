@@ -8,6 +8,7 @@ export { isReadOnlyTxn, isReadOp, type TxnResultEntry } from "./txn.ts";
 export { decodeBase64, encodeBase64, formatGoDuration, parseGoDurationMs } from "./codec.ts";
 export { aggregatedStatus, nodeMaintenanceCheckId, queryScopes, serviceMaintenanceCheckPrefix, type NodeServicesAndChecks, type ServiceFilter } from "./queries.ts";
 export { connectUnsupported, looksLikeUuid, queryNotFound, type ExecuteValue, type PreparedQueryExecution } from "./prepared-queries.ts";
+export { kvFlagsWire, parseKvFlags, type KvFlags } from "./kv-flags.ts";
 export { newSessionId } from "./session-id.ts";
 export { defaultCatalogConfig, type CatalogConfig } from "./state.ts";
 export * from "./types.ts";

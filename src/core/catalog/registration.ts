@@ -29,7 +29,9 @@ export function register(state: CatalogState, cmd: RegisterCommand, nowMs: numbe
 
 /** Everything is checked before anything is written, so a refused registration writes nothing. */
 function validateRegistration(state: CatalogState, cmd: RegisterCommand, checks: CheckInput[]): ApplyResult | null {
-  if (cmd.Address === "" && !(cmd.SkipNodeUpdate === true && state.nodes.has(cmd.Node))) {
+  // As Consul's RegisterRequest.ChangesNode: with SkipNodeUpdate a missing node is still created
+  // (address empty until its own registration), so registrations may arrive in any order.
+  if (cmd.Address === "" && cmd.SkipNodeUpdate !== true) {
     return fail(500, "Must provide address if SkipNodeUpdate is not set");
   }
   const serviceIds = new Set(state.services.get(cmd.Node)?.keys() ?? []);

@@ -7,6 +7,7 @@
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { assert } from "../util/assert.ts";
 import { CatalogState, checkKey, type CatalogConfig, type SessionState } from "./state.ts";
+import { kvFlagsWire, parseKvFlags, type KvFlags } from "./kv-flags.ts";
 import type { CheckRecord, KvEntry, NodeRecord, PreparedQueryRecord, RaftIndex, ServiceRecord, SessionRecord } from "./types.ts";
 
 const snapshotVersion = 1;
@@ -57,7 +58,7 @@ export function encodeSnapshot(state: CatalogState): Uint8Array {
     nodes: sortedEntries(state.nodes).map(([, node]) => node),
     services,
     checks,
-    kv: state.kv.allEntries(),
+    kv: state.kv.allEntries().map((e) => (typeof e.Flags === "bigint" ? { ...e, Flags: kvFlagsWire(e.Flags) as unknown as KvFlags } : e)),
     tombstones: state.kv.allTombstones(),
     kvReapedIndexMax: state.kv.reapedIndexMax,
     ...(state.indexFloor > 0 ? { indexFloor: state.indexFloor } : {}),
@@ -167,7 +168,7 @@ function canonicalCheck(r: CheckRecord): CheckRecord {
 /** Values are copied out so the restored state does not pin the whole snapshot buffer. */
 function canonicalEntry(r: KvEntry): KvEntry {
   return {
-    LockIndex: r.LockIndex, Key: r.Key, Flags: r.Flags, Value: r.Value === null ? null : r.Value.slice(),
+    LockIndex: r.LockIndex, Key: r.Key, Flags: parseKvFlags(r.Flags)!, Value: r.Value === null ? null : r.Value.slice(),
     ...(r.Session === undefined ? {} : { Session: r.Session }), CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
   };
 }
@@ -222,7 +223,7 @@ function snapshotShapeProblem(data: unknown): string | null {
     typeof e[1].EnableTagOverride === "boolean" && indexed(e[1]))) return "services are malformed";
   if (!Array.isArray(data.checks) || !data.checks.every((c) => isRecord(c) && ["Node", "CheckID", "Name", "Status", "Notes", "Output", "ServiceID", "ServiceName", "Type"].every((k) => isStr(c[k])) &&
     isStrList(c.ServiceTags) && ["passing", "warning", "critical", "maintenance"].includes(c.Status as string) && indexed(c))) return "checks are malformed";
-  if (!Array.isArray(data.kv) || !data.kv.every((e) => isRecord(e) && isStr(e.Key) && isIndex(e.LockIndex) && isIndex(e.Flags) &&
+  if (!Array.isArray(data.kv) || !data.kv.every((e) => isRecord(e) && isStr(e.Key) && isIndex(e.LockIndex) && parseKvFlags(e.Flags) !== undefined &&
     (e.Value === null || e.Value instanceof Uint8Array) && (e.Session === undefined || isStr(e.Session)) && indexed(e))) return "kv entries are malformed";
   if (!Array.isArray(data.sessions) || !data.sessions.every((x) => isRecord(x) && isIndex(x.ttlMs) && isIndex(x.renewedAtMs) && isIndex(x.lockDelayMs) &&
     isRecord(x.record) && ["ID", "Name", "Node", "Behavior", "TTL"].every((k) => isStr((x.record as Record<string, unknown>)[k])) &&

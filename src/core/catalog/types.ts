@@ -3,6 +3,8 @@
  * they are (KV `Value` stays bytes here; HTTP encodes it as base64). Lists are never null.
  */
 
+import type { KvFlags } from "./kv-flags.ts";
+
 /** A Raft log index; CreateIndex/ModifyIndex and X-Consul-Index are all of this kind. */
 export type RaftIndex = number;
 
@@ -61,7 +63,7 @@ export interface CheckRecord {
 export interface KvEntry {
   LockIndex: number;
   Key: string;
-  Flags: number;
+  Flags: KvFlags;
   /** Null for a key stored without a value (Consul answers `"Value": null`). */
   Value: Uint8Array | null;
   /** Present only while a session holds the key, as in Consul's answers. */

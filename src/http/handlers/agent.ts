@@ -177,10 +177,11 @@ const logLevels = new Set(["trace", "debug", "info", "warn", "error"]);
 export async function agentMonitor(call: Call, backend: AgentBackend): Promise<void> {
   const level = (call.params.get("loglevel") ?? "info").toLowerCase();
   if (!logLevels.has(level)) throw badRequest(`Unknown log level: ${level}`);
+  const json = call.params.flag("logjson");
   const stream = new PassThrough();
   const stop = backend.monitor(level, (line) => {
     stream.write(line.endsWith("\n") ? line : line + "\n");
-  });
+  }, json);
   const close = (): void => {
     stop();
     stream.end();

@@ -64,7 +64,7 @@ export async function kvPut(call: Call, backend: AgentBackend): Promise<void> {
   const key = call.arg;
   if (key === "") throw badRequest("Missing key name");
   conflicting(call, ["cas", "acquire", "release"]);
-  const flags = call.params.uint("flags", "flags") ?? 0;
+  const flags = call.params.kvFlags("flags") ?? 0;
   const value = await call.body(kvValueMaxBytes);
   let verb: KvVerb = "set";
   let index: number | undefined;

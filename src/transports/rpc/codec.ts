@@ -4,7 +4,7 @@
  * the Raft message's own validation (`messageProblem`) is the transport's job, since it needs the
  * receiver's address.
  */
-import { Decoder, Encoder } from "@msgpack/msgpack";
+import { Decoder, Encoder, ExtensionCodec } from "@msgpack/msgpack";
 import type { Entry, Message } from "../../core/raft/types.ts";
 import { FrameError } from "./frame.ts";
 
@@ -14,20 +14,48 @@ export const protocolVersion = 1;
 /** An address in a hello is an "ip:port" string; anything longer than this is not one. */
 const addrBytesMax = 256;
 
+/** The extension type of a bigint in payloads (see bigints()). */
+const bigintExtType = 1;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
 /**
  * One encoder and decoder for the process: making one per message allocates a 2 KiB buffer each
  * time, the largest cost of a small RPC. The library clones them when re-entered.
  */
-let encoder = new Encoder({ ignoreUndefined: true });
-const decoder = new Decoder();
+let encoder = newEncoder();
+const decoder = new Decoder({ extensionCodec: bigints() });
 /** An encoder whose buffer grew past this (a snapshot went through it) is replaced, not kept. */
 const encoderBufferBytesMax = 4 * 1024 * 1024;
 
 /** Encodes `value`; the bytes returned are the caller's own. */
 export function encodePayload(value: unknown): Uint8Array {
   const bytes = encoder.encode(value);
-  if (bytes.length > encoderBufferBytesMax) encoder = new Encoder({ ignoreUndefined: true });
+  if (bytes.length > encoderBufferBytesMax) encoder = newEncoder();
   return bytes;
+}
+
+function newEncoder(): Encoder {
+  return new Encoder({ ignoreUndefined: true, extensionCodec: bigints() });
+}
+
+/**
+ * KV flags above 2^53 - 1 are bigints (src/core/catalog/kv-flags.ts) and travel in forwarded
+ * writes and reads: as an extension holding the decimal digits, since useBigInt64 would also turn
+ * every uint64-coded number (timestamps) of a peer into a bigint.
+ */
+function bigints(): ExtensionCodec {
+  const codec = new ExtensionCodec();
+  codec.register({
+    type: bigintExtType,
+    encode: (value: unknown) => (typeof value === "bigint" ? textEncoder.encode(value.toString()) : null),
+    decode: (data: Uint8Array) => {
+      const text = textDecoder.decode(data);
+      if (!/^-?\d{1,40}$/.test(text)) throw new Error(`bad bigint extension ${JSON.stringify(text.slice(0, 50))}`);
+      return BigInt(text);
+    },
+  });
+  return codec;
 }
 
 /** Any decoding failure of the library (DecodeError, RangeError on truncation...) becomes a FrameError. */
