@@ -20,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AgentBackend, ReadMeta, ReadOptions } from "../agent/api.ts";
 import type { KvEntry } from "../core/catalog/index.ts";
 import { errorAnswer, jsonType, plainType, type HttpLogger } from "./errors.ts";
+import { stringify } from "./call.ts";
 import { kvJson } from "./handlers/kv.ts";
 import { extractToken, Params, readOptions } from "./params.ts";
 
@@ -110,7 +111,8 @@ export class EncodedAnswers {
     let encoded = this.byValue.get(entry);
     if (encoded === undefined || !sameMeta(encoded.meta, meta)) {
       blockingGetFastCounters.encoded++;
-      const body = JSON.stringify([kvJson(entry)]);
+      // The route's own encoder: flags above 2^53 (api.Lock's) are bigints, written digit for digit.
+      const body = stringify([kvJson(entry)], false, false);
       encoded = { meta, body, headers: [...metaHeaders(meta), "Content-Type", jsonType, "Content-Length", String(Buffer.byteLength(body))] };
       this.byValue.set(entry, encoded);
     }

@@ -51,6 +51,15 @@ test.serial("blocking kv GET lean path: the same bytes as the koa route for a hi
   t.like(query[1]!.args[1] as object, { token: "tok", index: 1, waitMs: 1000, consistency: "default" });
 });
 
+test.serial("blocking kv GET lean path: 64-bit flags (api.Lock's) are written digit for digit, as the koa route writes them", async (t) => {
+  const api = await startApi(t);
+  t.is((await api.put("/v1/kv/lock/.lock?flags=3304740253564472344", "held")).status, 200);
+  const hit = await bothPaths(api, "/v1/kv/lock/.lock", "index=1&wait=1s");
+  t.is(hit.lean, hit.koa);
+  t.regex(hit.lean, /^HTTP\/1\.1 200 /);
+  t.true(hit.lean.includes('"Flags":3304740253564472344'), hit.lean);
+});
+
 test.serial("blocking kv GET lean path: errors (agent's, unexpected, a malformed index) answer as the koa route does", async (t) => {
   const api = await startApi(t);
   for (const failure of [new ApiError(500, "No cluster leader"), new Error("boom")]) {
