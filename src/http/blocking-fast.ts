@@ -59,10 +59,10 @@ export function kvBlockingGetFast(backend: AgentBackend, logger: HttpLogger | un
     return true;
   }
   if (options.index !== undefined && options.index !== 0) options = { ...options, signal: clientGone(res) };
-  backend.query({ kind: "kvGet", key }, options).then(
-    (result) => answers.write(res, result.meta, result.value),
-    (error: unknown) => fail(error),
-  );
+  // `fail` also catches a throw while answering: a request must never be left without an answer.
+  backend.query({ kind: "kvGet", key }, options)
+    .then((result) => answers.write(res, result.meta, result.value))
+    .catch(fail);
   return true;
 }
 
