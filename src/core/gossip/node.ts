@@ -150,6 +150,8 @@ export class GossipNode {
   private nextProbeTick: number;
   private nextGossipTick: number;
   private nextPushPullTick: number;
+  /** memberlist's pushPullTrigger waits out its random stagger, then a whole interval, before the first push/pull. */
+  private pushPullStaggered = false;
   private nextReapTick: number;
   private nextReconnectTick: number;
   private readonly ticks: {
@@ -860,6 +862,9 @@ export class GossipNode {
   private periodicPushPull(): void {
     const n = this.probeList.length;
     this.nextPushPullTick = this.nowTick + ticksOf(pushPullScaleMs(this.config.pushPullIntervalMs, n), this.config.tickMs);
+    // The stagger only spreads members started together; a push/pull right after it would add one
+    // to every member's first interval (memberlist's first comes a whole interval after it).
+    if (!this.pushPullStaggered) return void (this.pushPullStaggered = true);
     const peers = this.kRandom(1, (id) => id !== this.selfId && this.t.state[id] === MlState.alive);
     if (peers.length === 1) this.sendPushPull(addrOf(this.infoOf(peers[0]!)), false);
   }
