@@ -111,3 +111,43 @@ test("serf: a member told it is leaving at the very time it holds for itself ref
   t.is(pool.status("n3", "n1"), "alive", "n1's refutation (a join after 50) reached n3");
   t.is(pool.status("n2", "n1"), "alive");
 });
+
+test("serf: a left member's newer join time is not listed as a leave in push/pull (agent seed 820)", (t) => {
+  // n3 left; before memberlist hears it is back, n1 learns a newer join intent for it. Listing n3
+  // among LeftMembers at that time would tell a peer that never knew n3 it left at its join's
+  // time: that peer then holds the rejoined n3 as leaving, and n3's own join is stale to it.
+  const pool = TestPool.formed(4);
+  pool.node("n3").leave();
+  pool.runUntil(() => pool.node("n3").hasLeft, 200);
+  pool.down.add("n3");
+  pool.runUntil(() => pool.status("n1", "n3") === "left", 200);
+  t.is(pool.status("n1", "n3"), "left");
+  const pushPull = (statusLTimes: Record<string, number>, left: string[]) => ({
+    type: "pushPull" as const, Join: false, Nodes: [],
+    UserState: { type: "pushPull" as const, LTime: 1000, StatusLTimes: statusLTimes, LeftMembers: left, EventLTime: 1, Events: [], QueryLTime: 1 },
+  });
+  const n1 = pool.node("n1");
+  n1.drain();
+  // memberlist answers a push/pull with its state before merging the peer's: ask twice.
+  const ask = (statusLTimes: Record<string, number>, left: string[]) => {
+    n1.receive(pool.addrOf("n2"), pushPull(statusLTimes, left), "tcp");
+    n1.drain();
+    n1.receive(pool.addrOf("n2"), pushPull({}, []), "tcp");
+    return n1.drain().packets.find((p) => p.via === "tcp-reply");
+  };
+  const reply = ask({ n3: 900 }, []);
+  const userState = (m: unknown) => {
+    const us = m !== undefined && (m as { type?: string }).type === "pushPull" ? (m as { UserState: unknown }).UserState : null;
+    return us as { StatusLTimes: Record<string, number>; LeftMembers: string[] } | null;
+  };
+  const state = userState(reply?.msgs[0]);
+  t.truthy(state, "n1 answers the push/pull");
+  t.is(state!.StatusLTimes["n3"], 900, "n1 holds the newer join's time");
+  t.false(state!.LeftMembers.includes("n3"), "a join's time is not sent as a leave");
+  t.is(pool.status("n1", "n3"), "left", "memberlist has not said n3 is back");
+  // A leave newer than that join puts it back among the left members.
+  const again = ask({ n3: 950 }, ["n3"]);
+  const state2 = userState(again?.msgs[0]);
+  t.is(state2!.StatusLTimes["n3"], 950);
+  t.true(state2!.LeftMembers.includes("n3"));
+});

@@ -41,6 +41,13 @@ export class SerfLayer {
   aliveCount = 0;
   private readonly eventBuffer: (SerfUserEvents | null)[];
   private readonly recentIntents = new Map<string, Intent>();
+  /**
+   * Members held as left (or failed) whose status time is a newer JOIN's: memberlist has not yet
+   * said they are back. A push/pull must not list them as left, or the receiver reads that join's
+   * time as a leave's and holds a member that is back as leaving for good (agent-sim seed 820:
+   * a server that left and rejoined, learned by a restarted peer from such a push/pull).
+   */
+  private readonly joinedWhileGone = new Set<number>();
   /** This member has asked to leave: a leave intent about it is not refuted. */
   leaving = false;
 
@@ -65,6 +72,7 @@ export class SerfLayer {
   onJoin(id: number, nowTick: number): void {
     const t = this.table;
     const old = t.status[id]! as SerfStatus;
+    this.joinedWhileGone.delete(id);
     if (old === SerfStatus.none) this.applyRecentIntent(id);
     else t.status[id] = SerfStatus.alive;
     this.countStatus(id, old);
@@ -90,6 +98,7 @@ export class SerfLayer {
 
   /** The member is forgotten (reaped): drop it from the status sets. */
   onErase(id: number): void {
+    this.joinedWhileGone.delete(id);
     this.countStatus(id, this.table.status[id]! as SerfStatus, SerfStatus.none);
   }
 
@@ -138,6 +147,7 @@ export class SerfLayer {
     const t = this.table;
     if (msg.LTime <= t.statusLTime[id]!) return false;
     t.statusLTime[id] = msg.LTime;
+    if (t.status[id] === SerfStatus.left || t.status[id] === SerfStatus.failed) this.joinedWhileGone.add(id);
     if (t.status[id] === SerfStatus.leaving) {
       t.status[id] = SerfStatus.alive;
       this.countStatus(id, SerfStatus.leaving);
@@ -159,6 +169,7 @@ export class SerfLayer {
     const sameTimeCounts = t.status[id] === SerfStatus.failed || (id === this.selfId && !this.leaving);
     const stale = sameTimeCounts ? msg.LTime < t.statusLTime[id]! : msg.LTime <= t.statusLTime[id]!;
     if (stale) return false;
+    this.joinedWhileGone.delete(id);
     if (id === this.selfId && !this.leaving) {
       // Someone says we are leaving and we are not: refute with a newer join intent.
       this.broadcastJoin(this.clock.time());
@@ -170,6 +181,11 @@ export class SerfLayer {
       t.statusLTime[id] = msg.LTime;
       this.countStatus(id, old);
       return true;
+    }
+    if (old === SerfStatus.left) {
+      // Still left in memberlist, now with a leave newer than the join we held: list it as that leave.
+      t.statusLTime[id] = msg.LTime;
+      return false;
     }
     if (old === SerfStatus.failed) {
       // force-leave: a failed member is moved to left.
@@ -219,7 +235,7 @@ export class SerfLayer {
       statusLTimes[name] = t.statusLTime[id]!;
       // Serf lists only left members here; a leaving member's statusLTime would then read as a
       // join's time to the receiver and hide the leave for good. Listing it makes it a leave intent.
-      if (t.status[id] === SerfStatus.left || t.status[id] === SerfStatus.leaving) left.push(name);
+      if ((t.status[id] === SerfStatus.left && !this.joinedWhileGone.has(id)) || t.status[id] === SerfStatus.leaving) left.push(name);
     }
     return {
       type: "pushPull", LTime: this.clock.time(), StatusLTimes: statusLTimes, LeftMembers: left,
