@@ -271,7 +271,12 @@ async function answerService(ctx: Context, query: Query, zone: ZoneMatch, lookup
     if (template !== null) ctx.templates.set(query.qtype, templateKeyOf(query.questionBytes), template);
   }
   shuffle(entries, ctx.random);
-  switch (query.qtype) {
+  return instanceDraft(entries, recordContext);
+}
+
+/** Service instances as SRV (with glue) or address records; another type: the name exists, with no record of it. */
+function instanceDraft(entries: Parameters<typeof serviceSrvAnswers>[0], recordContext: Parameters<typeof serviceSrvAnswers>[1]): Draft {
+  switch (recordContext.qtype) {
     case QTYPE.SRV: {
       const built = serviceSrvAnswers(entries, recordContext);
       return draftOf(RCODE.NOERROR, built.answers, { glue: built.glue });
@@ -279,7 +284,7 @@ async function answerService(ctx: Context, query: Query, zone: ZoneMatch, lookup
     case QTYPE.A: case QTYPE.AAAA: case QTYPE.ANY:
       return draftOf(RCODE.NOERROR, serviceAddressAnswers(entries, recordContext).answers);
     default:
-      return draftOf(RCODE.NOERROR); // the name exists, with no record of this type
+      return draftOf(RCODE.NOERROR);
   }
 }
 
@@ -301,16 +306,7 @@ async function answerPreparedQuery(ctx: Context, query: Query, zone: ZoneMatch, 
     qtype: query.qtype, qname: query.name, dc: result.result.Datacenter || ctx.backend.datacenter, responseZone: zone.responseZone,
     ttl: ttlMs === null ? serviceTtlSeconds(ctx.config, result.result.Service) : Math.floor(ttlMs / 1000), nodeMetaTxt: ctx.config.nodeMetaTxt,
   };
-  switch (query.qtype) {
-    case QTYPE.SRV: {
-      const built = serviceSrvAnswers(entries, recordContext);
-      return draftOf(RCODE.NOERROR, built.answers, { glue: built.glue });
-    }
-    case QTYPE.A: case QTYPE.AAAA: case QTYPE.ANY:
-      return draftOf(RCODE.NOERROR, serviceAddressAnswers(entries, recordContext).answers);
-    default:
-      return draftOf(RCODE.NOERROR);
-  }
+  return instanceDraft(entries, recordContext);
 }
 
 // --- Nodes ------------------------------------------------------------------------------------
